@@ -1,0 +1,1 @@
+"""Framework versions, models, releases, applications and certificates."""

@@ -1,0 +1,60 @@
+"""Per-request user time zone, and the MFA requirement for staff and auditors."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+
+# While a staff member or auditor has no TOTP authenticator, only these stay open.
+MFA_SETUP_ALLOWED_PREFIXES = (
+    "/accounts/2fa/",
+    "/accounts/logout/",
+    "/accounts/reauthenticate/",
+    "/static/",
+    "/healthz",
+    "/i18n/",
+)
+
+
+class UserTimezoneMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        tz_name = getattr(user, "time_zone", None) if user is not None and user.is_authenticated else None
+        if tz_name:
+            try:
+                timezone.activate(zoneinfo.ZoneInfo(tz_name))
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                timezone.deactivate()
+        else:
+            timezone.deactivate()
+        return self.get_response(request)
+
+
+class MFARequiredMiddleware:
+    """Staff and auditors reach only MFA setup and logout until they enrol (DESIGN §3)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and not request.path.startswith(MFA_SETUP_ALLOWED_PREFIXES)
+            and user.requires_mfa
+            and not user.has_mfa
+        ):
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {"detail": "Set up two-factor authentication before using the portal."}, status=403
+                )
+            return redirect(reverse("mfa_activate_totp"))
+        return self.get_response(request)

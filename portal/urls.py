@@ -1,0 +1,60 @@
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from . import api, views
+
+# The Django admin signs in through allauth: same rate limits, same MFA.
+admin.autodiscover()
+admin.site.login = secure_admin_login(admin.site.login)
+
+
+portal_patterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("organizations/", views.organization_list, name="organization-list"),
+    path("organizations/new/", views.organization_create, name="organization-create"),
+    path("organizations/<slug:slug>/", views.organization_detail, name="organization-detail"),
+    path("organizations/<slug:slug>/members/", views.organization_members, name="organization-members"),
+    path(
+        "organizations/<slug:slug>/members/<int:pk>/role/", views.membership_role, name="membership-role"
+    ),
+    path(
+        "organizations/<slug:slug>/members/<int:pk>/remove/", views.membership_remove, name="membership-remove"
+    ),
+    path("organizations/<slug:slug>/leave/", views.organization_leave, name="organization-leave"),
+    path("organizations/<slug:slug>/switch/", views.organization_switch, name="organization-switch"),
+    path(
+        "organizations/<slug:slug>/invitations/<int:pk>/revoke/",
+        views.invitation_revoke,
+        name="invitation-revoke",
+    ),
+    path("organizations/<slug:slug>/audit/", views.organization_audit_log, name="organization-audit"),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation-accept"),
+    path("notifications/", views.notification_list, name="notifications"),
+    path("notifications/<int:pk>/read/", views.notification_read, name="notification-read"),
+    path("notifications/read-all/", views.notification_read_all, name="notification-read-all"),
+    path("account/profile/", views.profile, name="profile"),
+    path("account/delete/", views.account_delete, name="account-delete"),
+    path("account/tokens/", views.token_list, name="tokens"),
+    path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
+    path("staff/", views.staff_console, name="staff-console"),
+    path("staff/audit/", views.audit_log, name="audit-log"),
+]
+
+urlpatterns = [
+    path("", include((portal_patterns, "portal"))),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api.urlpatterns, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]
+
+handler400 = "portal.errors.bad_request"
+handler403 = "portal.errors.permission_denied"
+handler404 = "portal.errors.page_not_found"
+handler500 = "portal.errors.server_error"

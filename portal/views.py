@@ -1,0 +1,460 @@
+"""Pages of the portal app: home, dashboards, organizations, notifications,
+account settings, API tokens, audit log, staff console, health check."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from allauth.account.decorators import reauthentication_required
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import connection, transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from . import audit, organizations
+from .accounts import AccountDeletionError, anonymize_user, session_passed_mfa
+from .forms import (
+    ApiTokenForm,
+    AuditFilterForm,
+    DeleteAccountForm,
+    InvitationForm,
+    OrganizationForm,
+    ProfileForm,
+    RoleForm,
+    StaffOrganizationForm,
+)
+from .models import ApiToken, AuditEntry, Invitation, Membership, Notification, Organization, User, hash_secret
+
+CURRENT_ORG_SESSION_KEY = "current_organization"
+
+
+# --- access helpers ----------------------------------------------------------------
+
+
+def staff_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_alliance_staff:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def get_org_for_user(request: HttpRequest, slug: str) -> tuple[Organization, Membership | None]:
+    """The organization and the user's membership; 404 for outsiders, staff see all."""
+    org = Organization.objects.filter(slug=slug).first()
+    if org is None:
+        raise Http404
+    membership = organizations.get_membership(request.user, org)
+    if membership is None and not request.user.is_alliance_staff:
+        raise Http404
+    return org, membership
+
+
+def get_org_for_admin(request: HttpRequest, slug: str) -> Organization:
+    org, membership = get_org_for_user(request, slug)
+    if membership is None or not membership.is_admin:
+        raise PermissionDenied
+    return org
+
+
+def current_organization(request: HttpRequest) -> Organization | None:
+    """The organization the user last switched to, or their first one."""
+    if not request.user.is_authenticated:
+        return None
+    memberships = Membership.objects.filter(user=request.user).select_related("organization")
+    slug = request.session.get(CURRENT_ORG_SESSION_KEY)
+    chosen = next((m for m in memberships if m.organization.slug == slug), None) if slug else None
+    chosen = chosen or next(iter(memberships), None)
+    return chosen.organization if chosen else None
+
+
+# --- public pages --------------------------------------------------------------------
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/home.html")
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database and broker reachability; no secrets, no details of failures."""
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001
+        checks["database"] = "unreachable"
+    try:
+        from .celery import app
+
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        checks["broker"] = "ok"
+    except Exception:  # noqa: BLE001
+        checks["broker"] = "unreachable"
+    healthy = all(v == "ok" for v in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
+
+
+# --- dashboard -------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    memberships = list(Membership.objects.filter(user=user).select_related("organization"))
+    org = current_organization(request)
+    context = {
+        "memberships": memberships,
+        "current_org": org,
+        "notifications": Notification.objects.filter(user=user)[:5],
+        "pending_invitations": Invitation.objects.pending().filter(email__iexact=user.email).select_related(
+            "organization"
+        ),
+    }
+    if org is not None:
+        current = next(m for m in memberships if m.organization_id == org.pk)
+        context["current_membership"] = current
+        context["org_member_count"] = Membership.objects.filter(organization=org).count()
+        if current.is_admin:
+            context["org_pending_invitations"] = Invitation.objects.pending().filter(organization=org)
+    if user.is_alliance_staff:
+        context["staff_counts"] = {
+            "organizations": Organization.objects.count(),
+            "users": User.objects.filter(is_active=True).count(),
+            "audit_entries": AuditEntry.objects.count(),
+        }
+    if user.is_auditor or user.is_evaluator:
+        context["accreditations"] = user.accreditations.all()
+    return render(request, "portal/dashboard.html", context)
+
+
+# --- organizations -----------------------------------------------------------------------
+
+
+@login_required
+def organization_list(request: HttpRequest) -> HttpResponse:
+    memberships = Membership.objects.filter(user=request.user).select_related("organization")
+    context = {"memberships": memberships}
+    if request.user.is_alliance_staff:
+        context["all_organizations"] = Organization.objects.order_by("name")[:500]
+    return render(request, "portal/organization_list.html", context)
+
+
+@login_required
+def organization_create(request: HttpRequest) -> HttpResponse:
+    form = OrganizationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        org = organizations.create_organization(request.user, request=request, **form.cleaned_data)
+        request.session[CURRENT_ORG_SESSION_KEY] = org.slug
+        messages.success(request, _("Organization %(name)s created. You are its admin.") % {"name": org.name})
+        return redirect("portal:organization-members", org.slug)
+    return render(request, "portal/organization_form.html", {"form": form, "creating": True})
+
+
+@login_required
+def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    org, membership = get_org_for_user(request, slug)
+    can_edit = request.user.is_alliance_staff or (membership is not None and membership.is_admin)
+    form_class = StaffOrganizationForm if request.user.is_alliance_staff else OrganizationForm
+    form = form_class(request.POST or None, instance=Organization.objects.get(pk=org.pk))
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied
+        if form.is_valid():
+            organizations.update_profile(org, request.user, form.cleaned_data, request=request)
+            messages.success(request, _("Profile saved."))
+            return redirect("portal:organization-detail", org.slug)
+    return render(
+        request,
+        "portal/organization_detail.html",
+        {"org": org, "membership": membership, "form": form, "can_edit": can_edit},
+    )
+
+
+@login_required
+def organization_members(request: HttpRequest, slug: str) -> HttpResponse:
+    org, membership = get_org_for_user(request, slug)
+    is_admin = membership is not None and membership.is_admin
+    form = InvitationForm(request.POST or None)
+    if request.method == "POST":
+        if not is_admin:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                organizations.invite(
+                    org, request.user, form.cleaned_data["email"], form.cleaned_data["role"], request=request
+                )
+            except organizations.OrganizationError as exc:
+                form.add_error("email", str(exc))
+            else:
+                messages.success(request, _("Invitation sent to %(email)s.") % form.cleaned_data)
+                return redirect("portal:organization-members", org.slug)
+    members = Membership.objects.filter(organization=org).select_related("user").order_by("user__email")
+    context = {
+        "org": org,
+        "membership": membership,
+        "is_admin": is_admin,
+        "members": members,
+        "form": form,
+        "invitations": Invitation.objects.pending().filter(organization=org) if is_admin else [],
+        "roles": Membership.Role.choices,
+    }
+    return render(request, "portal/organization_members.html", context)
+
+
+def _membership_in(org: Organization, pk: int) -> Membership:
+    return get_object_or_404(Membership.objects.select_related("user", "organization"), pk=pk, organization=org)
+
+
+@login_required
+@require_POST
+def membership_role(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    org = get_org_for_admin(request, slug)
+    membership = _membership_in(org, pk)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a role: admin or member."))
+    else:
+        try:
+            organizations.change_role(membership, form.cleaned_data["role"], request.user, request=request)
+            messages.success(request, _("Role of %(user)s changed.") % {"user": membership.user.display_name})
+        except organizations.OrganizationError as exc:
+            messages.error(request, str(exc))
+    return redirect("portal:organization-members", org.slug)
+
+
+@login_required
+@require_POST
+def membership_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    org = get_org_for_admin(request, slug)
+    membership = _membership_in(org, pk)
+    try:
+        organizations.remove_member(membership, request.user, request=request)
+        messages.success(request, _("%(user)s was removed.") % {"user": membership.user.display_name})
+    except organizations.OrganizationError as exc:
+        messages.error(request, str(exc))
+    return redirect("portal:organization-members", org.slug)
+
+
+@login_required
+@require_POST
+def organization_leave(request: HttpRequest, slug: str) -> HttpResponse:
+    org, membership = get_org_for_user(request, slug)
+    if membership is None:
+        raise Http404
+    try:
+        organizations.remove_member(membership, request.user, request=request)
+    except organizations.OrganizationError as exc:
+        messages.error(request, str(exc))
+        return redirect("portal:organization-members", org.slug)
+    if request.session.get(CURRENT_ORG_SESSION_KEY) == org.slug:
+        del request.session[CURRENT_ORG_SESSION_KEY]
+    messages.success(request, _("You left %(name)s.") % {"name": org.name})
+    return redirect("portal:dashboard")
+
+
+@login_required
+@require_POST
+def organization_switch(request: HttpRequest, slug: str) -> HttpResponse:
+    org, membership = get_org_for_user(request, slug)
+    if membership is None:
+        raise Http404
+    request.session[CURRENT_ORG_SESSION_KEY] = org.slug
+    messages.info(request, _("You are now working in %(name)s.") % {"name": org.name})
+    return redirect("portal:dashboard")
+
+
+@login_required
+@require_POST
+def invitation_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    org = get_org_for_admin(request, slug)
+    invitation = get_object_or_404(Invitation, pk=pk, organization=org)
+    try:
+        organizations.revoke_invitation(invitation, request.user, request=request)
+        messages.success(request, _("Invitation withdrawn."))
+    except organizations.OrganizationError as exc:
+        messages.error(request, str(exc))
+    return redirect("portal:organization-members", org.slug)
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """GET explains the invitation; POST (signed in with the invited address) accepts it."""
+    invitation = organizations.find_invitation(token)
+    problem = organizations.invitation_problem(invitation, request.user)
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect(f"{reverse('account_login')}?next={request.path}")
+        try:
+            membership = organizations.accept_invitation(token, request.user, request=request)
+        except organizations.OrganizationError as exc:
+            return render(request, "portal/invitation.html", {"problem": str(exc)}, status=400)
+        request.session[CURRENT_ORG_SESSION_KEY] = membership.organization.slug
+        messages.success(request, _("Welcome to %(name)s.") % {"name": membership.organization.name})
+        return redirect("portal:dashboard")
+    status = 200 if problem is None else (404 if invitation is None else 410 if invitation.is_expired else 400)
+    return render(request, "portal/invitation.html", {"invitation": invitation, "problem": problem}, status=status)
+
+
+# --- notifications ---------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    qs = Notification.objects.filter(user=request.user).order_by("-created_at", "-id")
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    return render(request, "portal/notifications.html", {"page": page})
+
+
+@login_required
+@require_POST
+def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
+    note = get_object_or_404(Notification, pk=pk, user=request.user)
+    Notification.objects.filter(pk=note.pk, read_at__isnull=True).update(read_at=timezone.now())
+    if note.url and note.url.startswith("/"):
+        return redirect(note.url)
+    return redirect("portal:notifications")
+
+
+@login_required
+@require_POST
+def notification_read_all(request: HttpRequest) -> HttpResponse:
+    Notification.objects.filter(user=request.user, read_at__isnull=True).update(read_at=timezone.now())
+    messages.success(request, _("All notifications marked as read."))
+    return redirect("portal:notifications")
+
+
+# --- account settings ----------------------------------------------------------------
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+            audit.log("portal.user.profile_updated", actor=request.user, obj=request.user, request=request)
+        messages.success(request, _("Profile saved."))
+        return redirect("portal:profile")
+    return render(request, "portal/profile.html", {"form": form})
+
+
+@login_required
+@reauthentication_required
+def account_delete(request: HttpRequest) -> HttpResponse:
+    form = DeleteAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            anonymize_user(request.user, request=request)
+        except AccountDeletionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            from django.contrib.auth import logout
+
+            logout(request)
+            messages.success(request, _("Your account was deleted."))
+            return redirect("portal:home")
+    return render(request, "portal/account_delete.html", {"form": form})
+
+
+@login_required
+def token_list(request: HttpRequest) -> HttpResponse:
+    """List and create personal API tokens. Staff and auditors need a session that passed MFA."""
+    needs_mfa_session = request.user.requires_mfa and not session_passed_mfa(request)
+    form = ApiTokenForm(request.POST or None, user=request.user)
+    new_key = None
+    if request.method == "POST":
+        if needs_mfa_session:
+            return redirect(f"{reverse('mfa_reauthenticate')}?next={request.path}")
+        if form.is_valid():
+            new_key = ApiToken.generate_key()
+            with transaction.atomic():
+                token = ApiToken.objects.create(
+                    user=request.user,
+                    name=form.cleaned_data["name"],
+                    key_hash=hash_secret(new_key),
+                    hint=new_key[:10],
+                )
+                audit.log("portal.api_token.created", actor=request.user, obj=token, request=request)
+            form = ApiTokenForm(user=request.user)
+    tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
+    return render(
+        request,
+        "portal/tokens.html",
+        {"form": form, "tokens": tokens, "new_key": new_key, "needs_mfa_session": needs_mfa_session},
+    )
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    with transaction.atomic():
+        if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+            audit.log("portal.api_token.revoked", actor=request.user, obj=token, request=request)
+    messages.success(request, _("Token %(name)s revoked.") % {"name": token.name})
+    return redirect("portal:tokens")
+
+
+# --- audit log and staff console -------------------------------------------------------
+
+
+@staff_required
+@require_GET
+def staff_console(request: HttpRequest) -> HttpResponse:
+    context = {
+        "organizations": Organization.objects.count(),
+        "head": audit.latest_publication(),
+        "recent": AuditEntry.objects.select_related("actor")[:10],
+    }
+    return render(request, "portal/staff_console.html", context)
+
+
+@staff_required
+@require_GET
+def audit_log(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    qs = AuditEntry.objects.select_related("actor", "organization").order_by("-seq")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["action"]:
+            qs = qs.filter(action__startswith=data["action"])
+        if data["organization"]:
+            qs = qs.filter(organization=data["organization"])
+        if data["actor"]:
+            qs = qs.filter(actor__email__iexact=data["actor"])
+        if data["since"]:
+            qs = qs.filter(created_at__date__gte=data["since"])
+        if data["until"]:
+            qs = qs.filter(created_at__date__lte=data["until"])
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "portal/audit_log.html", {"form": form, "page": page})
+
+
+@login_required
+@require_GET
+def organization_audit_log(request: HttpRequest, slug: str) -> HttpResponse:
+    org, membership = get_org_for_user(request, slug)
+    if membership is None or not membership.is_admin:
+        raise PermissionDenied
+    qs = AuditEntry.objects.for_organization(org).select_related("actor").order_by("-seq")
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    entries = [audit.redact_for_organization(e) for e in page]
+    return render(request, "portal/organization_audit.html",
+        {"org": org, "membership": membership, "page": page, "entries": entries},)
