@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from .models import ApiToken, hash_secret
@@ -45,3 +46,15 @@ class IsAuthenticatedAndMFACompliant(permissions.IsAuthenticated):
             return False
         user = request.user
         return not (user.requires_mfa and not user.has_mfa)
+
+
+class PersonalTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "portal.api_auth.PersonalTokenAuthentication"
+    name = "personalToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal API token created at /account/tokens/ (shown once).",
+        }

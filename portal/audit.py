@@ -9,8 +9,11 @@ deleted or inserted rows and a chain cut below a published head.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import json
 from dataclasses import dataclass, field
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,11 +27,27 @@ STAFF_ONLY_KEY = "staff_only"
 
 
 def client_ip(request) -> str | None:
+    """The client's address in the form the database gives it back (so the hash
+    computed before the insert matches the row read later), or None."""
     if request is None:
         return None
     # REMOTE_ADDR is right behind a proxy too: Django's SECURE_PROXY_SSL_HEADER does
     # not rewrite it, and a trusted proxy setup should set it via the WSGI server.
-    return request.META.get("REMOTE_ADDR") or None
+    raw = (request.META.get("REMOTE_ADDR") or "").strip()
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        # PostgreSQL's inet and Django's IPv6 cleaning both spell these ::ffff:a.b.c.d.
+        return f"::ffff:{address.ipv4_mapped}"
+    return address.compressed
+
+
+def _json_roundtrip(payload: dict | None) -> dict:
+    """The payload as the JSON column will return it (tuples as lists, datetimes
+    and decimals as strings), so the stored row hashes to the stored hash."""
+    return json.loads(json.dumps(payload or {}, cls=DjangoJSONEncoder))
 
 
 def entry_material(entry: AuditEntry) -> dict:
@@ -61,25 +80,35 @@ def log(
     request=None,
     payload: dict | None = None,
 ) -> AuditEntry:
-    """Append one entry. Call it inside the transaction of the state change it records."""
+    """Append one entry. Call it inside the transaction of the state change it records.
+
+    Steps: lock the single head row (appends queue behind each other), build the
+    entry with values normalized the way the database returns them, hash it onto
+    the previous head, insert it, move the head.
+    """
+    if "." not in action:
+        raise ValueError(f"audit action codes are dotted, like portal.organization.created: {action!r}")
     with transaction.atomic():
-        head, _ = AuditChainHead.objects.get_or_create(pk=1)
+        # The row normally exists (data migration); flushed test databases re-create it.
+        AuditChainHead.objects.get_or_create(pk=1)
         head = AuditChainHead.objects.select_for_update().get(pk=1)
-        if actor is None and request is not None and request.user.is_authenticated:
-            actor = request.user
+        user = getattr(request, "user", None)
+        if actor is None and user is not None and user.is_authenticated:
+            actor = user
+        real_actor = actor if actor is not None and getattr(actor, "pk", None) else None
         entry = AuditEntry(
             seq=head.seq + 1,
             created_at=timezone.now(),
-            actor=actor if actor is not None and getattr(actor, "pk", None) else None,
-            actor_label=(actor.pseudonym if actor is not None and getattr(actor, "pk", None) else "system"),
-            actor_is_staff=bool(actor is not None and getattr(actor, "pk", None) and actor.is_alliance_staff),
+            actor=real_actor,
+            actor_label=real_actor.pseudonym if real_actor is not None else "system",
+            actor_is_staff=bool(real_actor is not None and real_actor.is_alliance_staff),
             action=action,
             object_type=obj._meta.label_lower if obj is not None else "",
             object_id=str(obj.pk) if obj is not None else "",
             object_repr=str(obj)[:300] if obj is not None else "",
             organization=organization,
             ip=client_ip(request),
-            payload=payload or {},
+            payload=_json_roundtrip(payload),
             prev_hash=head.hash,
         )
         entry.hash = compute_hash(head.hash, entry)
@@ -89,10 +118,18 @@ def log(
 
 
 def publish_head() -> AuditHeadPublication | None:
-    head = AuditChainHead.objects.filter(pk=1).first()
-    if head is None or head.seq == 0:
-        return None
-    return AuditHeadPublication.objects.create(seq=head.seq, hash=head.hash)
+    """Record the current head (seq and hash) as published; None while the chain is empty.
+
+    The publication itself is then logged, so the chain also says when each head
+    went out; the published head is the one just before that entry.
+    """
+    with transaction.atomic():
+        head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+        if head is None or head.seq == 0:
+            return None
+        publication = AuditHeadPublication.objects.create(seq=head.seq, hash=head.hash)
+        log("portal.audit.head_published", obj=publication, payload={"seq": head.seq, "hash": head.hash})
+    return publication
 
 
 def latest_publication() -> AuditHeadPublication | None:
@@ -141,6 +178,8 @@ def verify_chain(batch_size: int = 2000) -> ChainReport:
             prev_hash, prev_seq = entry.hash, entry.seq
         last_seq = chunk[-1].seq
     head = AuditChainHead.objects.filter(pk=1).first()
+    if head is None and prev_seq:
+        report.problems.append("the stored head row is missing")
     if head is not None and (head.seq, head.hash) != (prev_seq, prev_hash):
         report.problems.append(f"the stored head (entry {head.seq}) does not match the last entry ({prev_seq})")
     for seq, published_hash in sorted(publications.items()):

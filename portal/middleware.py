@@ -8,6 +8,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 # While a staff member or auditor has no TOTP authenticator, only these stay open.
 MFA_SETUP_ALLOWED_PREFIXES = (
@@ -34,7 +35,11 @@ class UserTimezoneMiddleware:
                 timezone.deactivate()
         else:
             timezone.deactivate()
-        return self.get_response(request)
+        try:
+            return self.get_response(request)
+        finally:
+            # The zone is thread-local: do not let it leak into whatever this thread runs next.
+            timezone.deactivate()
 
 
 class MFARequiredMiddleware:
@@ -54,7 +59,7 @@ class MFARequiredMiddleware:
         ):
             if request.path.startswith("/api/"):
                 return JsonResponse(
-                    {"detail": "Set up two-factor authentication before using the portal."}, status=403
+                    {"detail": _("Set up two-factor authentication before using the portal.")}, status=403
                 )
             return redirect(reverse("mfa_activate_totp"))
         return self.get_response(request)

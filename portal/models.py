@@ -352,3 +352,74 @@ class AuditHeadPublication(models.Model):
 
     class Meta:
         ordering = ["-published_at"]
+
+
+class DeadlineQuerySet(models.QuerySet):
+    def due(self, now=None) -> DeadlineQuerySet:
+        """Deadlines with an action (reminder, transition, overdue notice) due now.
+
+        Served by a partial index on ``next_action_at``, so the cost grows with
+        what is due, not with all rows."""
+        now = now or timezone.now()
+        return self.filter(next_action_at__isnull=False, next_action_at__lte=now)
+
+    def for_object(self, obj) -> DeadlineQuerySet:
+        from django.contrib.contenttypes.models import ContentType
+
+        return self.filter(content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk)
+
+    def open(self) -> DeadlineQuerySet:
+        return self.filter(state=Deadline.State.OPEN)
+
+
+class Deadline(models.Model):
+    """One deadline of one object (DESIGN §2.4, §8). Kinds are registered in
+    ``portal.deadlines``; the sweep acts when ``next_action_at`` passes."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        PASSED = "passed", _("Passed")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    content_type = models.ForeignKey("contenttypes.ContentType", on_delete=models.CASCADE, related_name="+")
+    object_id = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=60, db_index=True)
+    due_at = models.DateTimeField(db_index=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN, db_index=True)
+    next_action_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeadlineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at"]
+        indexes = [
+            models.Index(
+                fields=["next_action_at"], name="deadline_next_action",
+                condition=models.Q(next_action_at__isnull=False),
+            ),
+            models.Index(fields=["content_type", "object_id", "kind"], name="deadline_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} due {self.due_at:%Y-%m-%d %H:%M}"
+
+    @cached_property
+    def target(self):
+        return self.content_type.get_object_for_this_type(pk=self.object_id)
+
+
+class ReminderClaim(models.Model):
+    """Each (deadline, reminder, repeat) acts at most once: the unique row is the guarantee."""
+
+    deadline = models.ForeignKey(Deadline, on_delete=models.CASCADE, related_name="claims")
+    reminder = models.CharField(max_length=30)
+    repeat = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["deadline", "reminder", "repeat"], name="one_claim_per_reminder")
+        ]

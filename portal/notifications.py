@@ -85,14 +85,40 @@ def claim(outbox_ids: Iterable[int] | None = None, limit: int = 500) -> list[Out
     return list(OutboxEmail.objects.filter(pk__in=ids, claimed_at=now))
 
 
+MAX_ATTEMPTS = 10
+
+
+def _record_failure(row: OutboxEmail, error: str, now) -> bool:
+    """Count a failed attempt. The row keeps its claim time, so it waits
+    ``OUTBOX_CLAIM_TIMEOUT`` before the drain retries it (a back-off that needs
+    no extra column); after ``MAX_ATTEMPTS`` it is given up (``failed_at``).
+    Returns True when the row may still be retried."""
+    attempts = row.attempts + 1
+    gave_up = attempts >= MAX_ATTEMPTS
+    OutboxEmail.objects.filter(pk=row.pk, sent_at__isnull=True).update(
+        claimed_at=now, attempts=attempts, last_error=error[:2000], failed_at=now if gave_up else None
+    )
+    if gave_up:
+        log.error("giving up on outbox email %s to %s after %d attempts: %s", row.pk, row.to, attempts, error)
+    return not gave_up
+
+
 def deliver(rows: list[OutboxEmail]) -> tuple[int, list[int]]:
-    """Send claimed rows over one connection. Returns (sent, ids that failed)."""
+    """Send claimed rows over one connection. Returns (sent, ids that failed and will be retried).
+
+    A row that fails is left for ``drain_outbox`` with ``attempts`` and
+    ``last_error`` updated; the tenth failure sets ``failed_at`` and stops retries.
+    """
     sent, failed = 0, []
     if not rows:
         return 0, []
     connection = get_connection()
     try:
         connection.open()
+    except Exception as exc:  # noqa: BLE001 - the server is down: every row counts one failed attempt
+        now = timezone.now()
+        return 0, [row.pk for row in rows if _record_failure(row, f"{type(exc).__name__}: {exc}", now)]
+    try:
         for row in rows:
             message = EmailMultiAlternatives(
                 subject=row.subject, body=row.body_text, to=[row.to], connection=connection
@@ -102,13 +128,16 @@ def deliver(rows: list[OutboxEmail]) -> tuple[int, list[int]]:
             try:
                 message.send()
             except Exception as exc:  # noqa: BLE001 - recorded on the row, retried later
-                OutboxEmail.objects.filter(pk=row.pk).update(
-                    claimed_at=None, attempts=row.attempts + 1, last_error=str(exc)[:2000]
-                )
-                failed.append(row.pk)
+                if _record_failure(row, f"{type(exc).__name__}: {exc}", timezone.now()):
+                    failed.append(row.pk)
                 continue
-            OutboxEmail.objects.filter(pk=row.pk).update(sent_at=timezone.now(), attempts=row.attempts + 1)
+            OutboxEmail.objects.filter(pk=row.pk).update(
+                sent_at=timezone.now(), attempts=row.attempts + 1, last_error=""
+            )
             sent += 1
     finally:
-        connection.close()
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - the messages are sent; a failed QUIT changes nothing
+            log.warning("closing the email connection failed", exc_info=True)
     return sent, failed

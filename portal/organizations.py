@@ -35,7 +35,19 @@ def unique_slug(name: str) -> str:
     return slug
 
 
+PROFILE_FIELDS = frozenset({"name", "legal_name", "website", "country"})
+# Recorded by Alliance staff only: the transparency report counts these organizations.
+STAFF_FIELDS = frozenset({"is_alliance_member"})
+
+
+def editable_fields(actor: User) -> frozenset[str]:
+    return PROFILE_FIELDS | STAFF_FIELDS if actor.is_alliance_staff else PROFILE_FIELDS
+
+
 def create_organization(user: User, *, name: str, request=None, **profile) -> Organization:
+    """Create an organization with ``user`` as its first admin."""
+    allowed = editable_fields(user)
+    profile = {k: v for k, v in profile.items() if k in allowed}
     with transaction.atomic():
         org = Organization.objects.create(name=name, slug=unique_slug(name), **profile)
         Membership.objects.create(organization=org, user=user, role=Membership.Role.ADMIN)
@@ -44,9 +56,8 @@ def create_organization(user: User, *, name: str, request=None, **profile) -> Or
 
 
 def update_profile(org: Organization, actor: User, data: dict, request=None) -> Organization:
-    allowed = {"name", "legal_name", "website", "country"}
-    if actor.is_alliance_staff:
-        allowed.add("is_alliance_member")
+    """Save the fields the actor may edit; anything else in ``data`` is ignored."""
+    allowed = editable_fields(actor)
     changed = {k: v for k, v in data.items() if k in allowed and getattr(org, k) != v}
     if not changed:
         return org
@@ -131,6 +142,10 @@ def invitation_problem(invitation: Invitation | None, user: User) -> str | None:
 
 
 def accept_invitation(token: str, user: User, request=None) -> Membership:
+    """Join the invitation's organization. Only a signed-in user whose address is the
+    invited one can accept, once, before it expires and unless it was withdrawn."""
+    if not user.is_authenticated:
+        raise OrganizationError(_("Sign in with the invited address to accept this invitation."))
     with transaction.atomic():
         invitation = Invitation.objects.select_for_update().filter(token_hash=hash_secret(token)).first()
         problem = invitation_problem(invitation, user)

@@ -166,8 +166,15 @@ else:
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # Longer than the longest task, so a slow task is not redelivered while it runs.
+        # Longer than the longest task (and the longest retry countdown), so a
+        # slow task is not redelivered while it runs.
         "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # Without a socket timeout a publish to a broker that accepts the TCP
+        # connection but never answers (frozen, failing over, half-open) waits
+        # forever inside the web request that committed. With it the publish
+        # fails in seconds and the outbox row waits for the periodic drain.
+        "socket_connect_timeout": envint("CELERY_BROKER_CONNECTION_TIMEOUT", 2),
+        "socket_timeout": envint("CELERY_BROKER_SOCKET_TIMEOUT", 3),
     }
 else:
     CELERY_BROKER_URL = "filesystem://"
@@ -191,11 +198,17 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A publish that cannot reach the broker gives up quickly: the outbox row stays
 # and the periodic drain delivers it later (DESIGN §8).
-CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = envint("CELERY_BROKER_CONNECTION_TIMEOUT", 2)
+# No publish retry on top of redis-py's own reconnect of a stale pooled connection:
+# each retry against a frozen broker costs another socket timeout (measured: one
+# retry turns a 3 s give-up into 9 s). tests/portal/test_celery_worker.py checks it.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0, "interval_start": 0, "interval_step": 0.5}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    "drain-outbox": {"task": "portal.tasks.drain_outbox", "schedule": timedelta(minutes=1)},
+    "drain-outbox": {
+        "task": "portal.tasks.drain_outbox",
+        "schedule": timedelta(seconds=envint("OUTBOX_DRAIN_SECONDS", 60)),
+    },
     "publish-audit-head": {"task": "portal.tasks.publish_audit_head", "schedule": timedelta(days=1)},
 }
 
@@ -288,7 +301,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["portal.api_auth.IsAuthenticatedAndMFACompliant"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "portal.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -297,6 +310,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", "60/minute"),
         "user": env("API_THROTTLE_USER", "600/minute"),
+        "classify": env("API_THROTTLE_CLASSIFY", "30/minute"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -321,6 +335,7 @@ USE_TZ = True
 # --- Static and uploaded files ------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -7,24 +7,26 @@ from celery import shared_task
 from . import audit, notifications
 
 
-@shared_task(bind=True, max_retries=5, acks_late=True)
-def deliver_outbox(self, outbox_ids: list[int]) -> int:
+@shared_task(acks_late=True)
+def deliver_outbox(outbox_ids: list[int]) -> int:
+    """Send the emails just committed. Rows already claimed or sent (by the drain,
+    or by an earlier run of this task) are skipped, so each email goes out once.
+    A failed send stays on its row; ``drain_outbox`` retries it after a back-off."""
     rows = notifications.claim(outbox_ids)
-    sent, failed = notifications.deliver(rows)
-    if failed:
-        # Exponential backoff: 30 s, 60 s, 120 s... The drain catches anything left.
-        raise self.retry(args=[failed], countdown=30 * 2**self.request.retries)
+    sent, _failed = notifications.deliver(rows)
     return sent
 
 
 @shared_task
 def drain_outbox() -> int:
-    """Deliver every row left behind (broker down at commit, worker lost mid-send)."""
+    """Deliver every row left behind (broker down at commit, worker lost mid-send,
+    an earlier failed attempt whose back-off has passed)."""
     total = 0
     while rows := notifications.claim(limit=500):
-        sent, _ = notifications.deliver(rows)
+        sent, _failed = notifications.deliver(rows)
         total += sent
         if sent == 0:
+            # A whole batch failed: the mail server is likely down; the next run tries again.
             break
     return total
 

@@ -7,6 +7,7 @@ from functools import wraps
 
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -20,7 +21,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import audit, organizations
-from .accounts import AccountDeletionError, anonymize_user, session_passed_mfa
+from .accounts import (
+    AccountDeletionError,
+    anonymize_user,
+    create_api_token,
+    revoke_api_token,
+    session_passed_mfa,
+)
 from .forms import (
     ApiTokenForm,
     AuditFilterForm,
@@ -31,7 +38,7 @@ from .forms import (
     RoleForm,
     StaffOrganizationForm,
 )
-from .models import ApiToken, AuditEntry, Invitation, Membership, Notification, Organization, User, hash_secret
+from .models import ApiToken, AuditEntry, Invitation, Membership, Notification, Organization, User
 
 CURRENT_ORG_SESSION_KEY = "current_organization"
 
@@ -101,8 +108,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     try:
         from .celery import app
 
+        # One attempt, no retry sleep: a load balancer probe must answer quickly.
         with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+            conn.ensure_connection(max_retries=0, interval_start=0, timeout=2)
         checks["broker"] = "ok"
     except Exception:  # noqa: BLE001
         checks["broker"] = "unreachable"
@@ -349,7 +357,13 @@ def profile(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()
-            audit.log("portal.user.profile_updated", actor=request.user, obj=request.user, request=request)
+            audit.log(
+                "portal.user.profile_updated",
+                actor=request.user,
+                obj=request.user,
+                request=request,
+                payload={"fields": form.changed_data},
+            )
         messages.success(request, _("Profile saved."))
         return redirect("portal:profile")
     return render(request, "portal/profile.html", {"form": form})
@@ -365,8 +379,6 @@ def account_delete(request: HttpRequest) -> HttpResponse:
         except AccountDeletionError as exc:
             form.add_error(None, str(exc))
         else:
-            from django.contrib.auth import logout
-
             logout(request)
             messages.success(request, _("Your account was deleted."))
             return redirect("portal:home")
@@ -374,8 +386,11 @@ def account_delete(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@never_cache
 def token_list(request: HttpRequest) -> HttpResponse:
-    """List and create personal API tokens. Staff and auditors need a session that passed MFA."""
+    """List and create personal API tokens. Staff and auditors need a session that passed MFA.
+
+    The new token is shown in the response to the POST only (never stored, never cached)."""
     needs_mfa_session = request.user.requires_mfa and not session_passed_mfa(request)
     form = ApiTokenForm(request.POST or None, user=request.user)
     new_key = None
@@ -383,15 +398,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
         if needs_mfa_session:
             return redirect(f"{reverse('mfa_reauthenticate')}?next={request.path}")
         if form.is_valid():
-            new_key = ApiToken.generate_key()
-            with transaction.atomic():
-                token = ApiToken.objects.create(
-                    user=request.user,
-                    name=form.cleaned_data["name"],
-                    key_hash=hash_secret(new_key),
-                    hint=new_key[:10],
-                )
-                audit.log("portal.api_token.created", actor=request.user, obj=token, request=request)
+            _token, new_key = create_api_token(request.user, form.cleaned_data["name"], request=request)
             form = ApiTokenForm(user=request.user)
     tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
     return render(
@@ -405,9 +412,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
-    with transaction.atomic():
-        if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
-            audit.log("portal.api_token.revoked", actor=request.user, obj=token, request=request)
+    revoke_api_token(token, request.user, request=request)
     messages.success(request, _("Token %(name)s revoked.") % {"name": token.name})
     return redirect("portal:tokens")
 

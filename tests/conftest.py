@@ -31,8 +31,11 @@ def _service_markers(request):
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
+def _clear_cache(settings):
     # Rate limits and TOTP "code used" marks live in the shared cache.
+    if settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+        # The embedded file cache under var/ is shared with `make run` and other test runs.
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
     cache.clear()
     yield
 
@@ -40,6 +43,8 @@ def _clear_cache():
 @pytest.fixture(autouse=True)
 def _email_backend(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # PBKDF2 costs ~0.5 s per factory user on this machine; tests check logic, not hash strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 # --- personas ---------------------------------------------------------------------

@@ -99,3 +99,13 @@ def totp_code(secret: str) -> str:
     from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 
     return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+
+def mark_reauthenticated(client, user, method: str = "password") -> None:
+    """Record in the client's session that the user just re-authenticated (allauth's record)."""
+    import time
+
+    session = client.session
+    session["account_authentication_methods"] = [{"method": method, "at": time.time(), "reauthenticated": True}]
+    session["account_authentication_methods_user"] = str(user.pk)
+    session.save()

@@ -1,0 +1,11 @@
+import pytest
+
+from certification.models import Benchmark, FrameworkVersion
+from certification.seed import seed_framework
+
+
+@pytest.fixture
+def framework(db):
+    """Version 2025.1 (re-created: live-server tests flush the data migration's rows)."""
+    seed_framework(FrameworkVersion, Benchmark)
+    return FrameworkVersion.objects.get(version="2025.1")

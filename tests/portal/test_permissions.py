@@ -1,0 +1,294 @@
+"""Every URL pattern, every persona: the GET status is what the table says (STYLE §11).
+
+The walk covers the root resolver recursively, so a new pattern without a row
+in ``ROUTES`` fails ``test_every_url_pattern_has_a_row`` with its route named.
+Adding a work item's pages means adding rows here:
+
+    "releases/<int:pk>/": row(404, anonymous=LOGIN, org_admin=200, org_member=200, staff=200,
+                              kwargs=lambda w: {"pk": w.release.pk}),
+
+``row(default, **per_persona)``: the expected status for every persona not
+named; a string is a redirect to a URL starting with it (``LOGIN`` is the
+sign-in page). URL keyword arguments are
+filled by name from the world below (``slug`` is the organization's slug,
+``format`` is ``json``...); a row gives ``kwargs`` for anything else, such as
+``pk``, as a function of the world, so ``pk`` is a real row of the
+organization (or of the persona) and a 404 can only come from access rules.
+
+Third-party URL trees (allauth, the Django admin) get one row each in
+``PREFIX_ROUTES``, checked on a representative page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from portal import organizations
+from portal.models import ApiToken, Notification, hash_secret
+from tests import factories as f
+
+PERSONAS = ("anonymous", "org_admin", "org_member", "other_member", "auditor", "evaluator", "staff")
+# A string is a redirect: 302 to a URL starting with it.
+LOGIN = "/accounts/login/"
+REAUTHENTICATE = "/accounts/reauthenticate/"
+
+
+@dataclass(frozen=True)
+class Row:
+    expected: dict[str, int | str]
+    kwargs: Callable[[SimpleNamespace], dict] | None = None
+    path: str | None = None  # a representative page, for PREFIX_ROUTES
+
+
+def row(default: int | str, *, kwargs=None, path: str | None = None, **per_persona: int | str) -> Row:
+    unknown = set(per_persona) - set(PERSONAS)
+    assert not unknown, f"unknown personas {unknown}"
+    return Row({p: per_persona.get(p, default) for p in PERSONAS}, kwargs=kwargs, path=path)
+
+
+# Shorthands for the common shapes.
+def public(status: int = 200, **kw) -> Row:
+    return row(status, **kw)
+
+
+def signed_in(status: int = 200, **kw) -> Row:
+    """Any signed-in persona gets ``status``; anonymous is sent to sign in."""
+    return row(status, anonymous=LOGIN, **kw)
+
+
+def org_page(member: int = 200, admin: int | None = None, staff: int = 200, **kw) -> Row:
+    """A page of the organization: members (and staff) see it, outsiders get 404."""
+    return row(
+        404,
+        anonymous=LOGIN,
+        org_admin=member if admin is None else admin,
+        org_member=member,
+        staff=staff,
+        **kw,
+    )
+
+
+def staff_only(**kw) -> Row:
+    return row(403, anonymous=LOGIN, staff=200, **kw)
+
+
+def post_only(**kw) -> Row:
+    """GET on a POST-only view: 405 once signed in."""
+    return signed_in(405, **kw)
+
+
+def api(status: int = 200, **kw) -> Row:
+    """An authenticated API endpoint: 401 with a Bearer challenge for anonymous."""
+    return row(status, anonymous=401, **kw)
+
+
+ROUTES: dict[str, Row] = {
+    # --- portal -----------------------------------------------------------------------------
+    "": public(),
+    "healthz": public(),
+    "dashboard/": signed_in(),
+    "organizations/": signed_in(),
+    "organizations/new/": signed_in(),
+    "organizations/<slug:slug>/": org_page(),
+    "organizations/<slug:slug>/members/": org_page(),
+    "organizations/<slug:slug>/members/<int:pk>/role/": post_only(kwargs=lambda w: {"pk": w.member_membership.pk}),
+    "organizations/<slug:slug>/members/<int:pk>/remove/": post_only(
+        kwargs=lambda w: {"pk": w.member_membership.pk}
+    ),
+    "organizations/<slug:slug>/leave/": post_only(),
+    "organizations/<slug:slug>/switch/": post_only(),
+    "organizations/<slug:slug>/invitations/<int:pk>/revoke/": post_only(kwargs=lambda w: {"pk": w.invitation.pk}),
+    # Members get 403 (they know the organization exists), staff are not members.
+    "organizations/<slug:slug>/audit/": org_page(member=403, admin=200, staff=403),
+    # The invitation is for someone else: anonymous sees it, other accounts are told (400).
+    "invitations/<str:token>/": row(400, anonymous=200),
+    "notifications/": signed_in(),
+    "notifications/<int:pk>/read/": post_only(kwargs=lambda w: {"pk": w.notification.pk}),
+    "notifications/read-all/": post_only(),
+    "account/profile/": signed_in(),
+    # Needs a recent (re-)authentication: force_login leaves no record, so reauthenticate.
+    "account/delete/": signed_in(REAUTHENTICATE),
+    "account/tokens/": signed_in(),
+    "account/tokens/<int:pk>/revoke/": post_only(kwargs=lambda w: {"pk": w.token.pk}),
+    "staff/": staff_only(),
+    "staff/audit/": staff_only(),
+    # --- API v1 -----------------------------------------------------------------------------
+    "api/v1/": api(),
+    "api/v1/^organizations/$": api(),
+    "api/v1/^organizations/(?P<slug>[^/.]+)/$": api(404, org_admin=200, org_member=200, staff=200),
+    "api/v1/^organizations/(?P<slug>[^/.]+)/members/$": api(404, org_admin=200, org_member=200, staff=200),
+    # PATCH and DELETE only.
+    "api/v1/^organizations/(?P<slug>[^/.]+)/members/(?P<member_id>\\d+)/$": api(405),
+    "api/v1/^organizations/(?P<slug>[^/.]+)/invitations/$": api(404, org_admin=200, org_member=403, staff=403),
+    "api/v1/^organizations/(?P<slug>[^/.]+)/invitations/(?P<invitation_id>\\d+)/$": api(405),
+    "api/v1/^organizations/(?P<slug>[^/.]+)/audit/$": api(404, org_admin=200, org_member=403, staff=403),
+    "api/v1/^invitations/accept/$": api(405),
+    "api/v1/^notifications/$": api(),
+    "api/v1/^notifications/unread-count/$": api(),
+    "api/v1/^notifications/read-all/$": api(405),
+    # The notification is the org admin's: everyone else gets 404.
+    "api/v1/^notifications/(?P<pk>[^/.]+)/$": api(404, org_admin=200, kwargs=lambda w: {"pk": w.notification.pk}),
+    "api/v1/^notifications/(?P<pk>[^/.]+)/read/$": api(405, kwargs=lambda w: {"pk": w.notification.pk}),
+    # --- API documentation ------------------------------------------------------------------
+    "api/schema/": public(),
+    "api/docs/": public(),
+    "api/redoc/": public(),
+}
+
+# Third-party URL trees: one row each, checked on a representative page.
+PREFIX_ROUTES: dict[str, Row] = {
+    # allauth: account management needs a session.
+    "accounts/": signed_in(path="/accounts/email/"),
+    # The Django admin signs in through allauth; nobody here is a superuser (is_staff).
+    "admin/": row(403, anonymous=LOGIN, path="/admin/login/"),
+}
+
+# DRF's format-suffix twin of a route (``.json``) is checked against its base row.
+FORMAT_SUFFIX = r"\.(?P<format>[a-z0-9]+)/?$"
+
+
+# --- the walk ----------------------------------------------------------------------------
+
+
+def walk(resolver: URLResolver, prefix: str = "") -> list[str]:
+    routes = []
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            routes.extend(walk(pattern, route))
+        elif isinstance(pattern, URLPattern):
+            routes.append(route)
+    return routes
+
+
+def row_for(route: str) -> tuple[str, Row] | None:
+    """The table row of a route: its own, its prefix's, or (``.json`` twins) its base route's."""
+    if route in ROUTES:
+        return route, ROUTES[route]
+    for prefix, prefix_row in PREFIX_ROUTES.items():
+        if route.startswith(prefix):
+            return prefix, prefix_row
+    if route.endswith(FORMAT_SUFFIX):
+        base = route[: -len(FORMAT_SUFFIX)]
+        for candidate in (base + "/$", base + "$"):
+            if candidate in ROUTES:
+                return candidate, ROUTES[candidate]
+    return None
+
+
+CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
+GROUP = re.compile(r"\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)")
+
+
+def fill(route: str, kwargs: dict) -> str:
+    """Turn a route (path or regex syntax) into a URL with the given arguments."""
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in kwargs:
+            raise AssertionError(f"route {route!r}: no value for <{name}>; give the row kwargs=")
+        return str(kwargs[name])
+
+    def converter_value(match: re.Match) -> str:
+        # DRF's format-suffix converter matches ".json", not "json".
+        return ("." if match.group(0).startswith("<drf_format_suffix:") else "") + value(match)
+
+    url = CONVERTER.sub(converter_value, GROUP.sub(value, route))
+    url = url.replace("^", "").replace("$", "").replace("/?", "/").replace("\\.", ".")
+    return "/" + url
+
+
+@pytest.fixture
+def world(org, other_org, org_admin, org_member, other_member, auditor, evaluator, staff):
+    member_membership = org_member.memberships.get(organization=org)
+    invitation, token = organizations.invite(org, org_admin, "newcomer@example.org", "member")
+    notification = Notification.objects.create(user=org_admin, kind="test", subject="Hello", body="Hello")
+    raw = ApiToken.generate_key()
+    token_row = ApiToken.objects.create(user=org_admin, name="CI", key_hash=hash_secret(raw), hint=raw[:10])
+    users = {
+        "org_admin": org_admin,
+        "org_member": org_member,
+        "other_member": other_member,
+        "auditor": auditor,
+        "evaluator": evaluator,
+        "staff": staff,
+    }
+    return SimpleNamespace(
+        org=org,
+        other_org=other_org,
+        users=users,
+        member_membership=member_membership,
+        invitation=invitation,
+        invitation_token=token,
+        notification=notification,
+        token=token_row,
+    )
+
+
+def default_kwargs(w: SimpleNamespace) -> dict:
+    return {
+        "slug": w.org.slug,
+        "token": w.invitation_token,
+        "format": "json",
+        "member_id": w.member_membership.pk,
+        "invitation_id": w.invitation.pk,
+    }
+
+
+def check(client: Client, url: str, expected: int | str) -> str | None:
+    response = client.get(url)
+    if isinstance(expected, str):
+        location = response.headers.get("Location", "")
+        if response.status_code == 302 and location.startswith(expected):
+            return None
+        return f"{response.status_code} {location}".strip()
+    if response.status_code != expected:
+        return f"{response.status_code} {response.headers.get('Location', '')}".strip()
+    return None
+
+
+def test_every_url_pattern_has_a_row():
+    missing = [route for route in walk(get_resolver()) if row_for(route) is None]
+    assert not missing, "URL patterns without a row in tests/portal/test_permissions.py ROUTES:\n" + "\n".join(
+        f"  {route!r}" for route in missing
+    )
+
+
+def test_every_row_names_a_url_pattern():
+    """A row left behind by a removed pattern would test nothing."""
+    routes = walk(get_resolver())
+    stale = [r for r in ROUTES if r not in routes]
+    stale += [p for p in PREFIX_ROUTES if not any(r.startswith(p) for r in routes)]
+    assert not stale, f"rows without a URL pattern: {stale}"
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_get_status_of_every_url_pattern(persona, world):
+    client = Client()
+    if persona != "anonymous":
+        client.force_login(world.users[persona])
+    failures = []
+    checked: set[str] = set()
+    for route in walk(get_resolver()):
+        found = row_for(route)
+        if found is None:
+            continue  # reported by test_every_url_pattern_has_a_row
+        key, entry = found
+        if entry.path is not None:
+            if key in checked:
+                continue
+            url = entry.path
+        else:
+            url = fill(route, {**default_kwargs(world), **(entry.kwargs(world) if entry.kwargs else {})})
+        checked.add(key)
+        problem = check(client, url, entry.expected[persona])
+        if problem:
+            failures.append(f"  {route!r} GET {url}: expected {entry.expected[persona]}, got {problem}")
+    assert not failures, f"{persona}:\n" + "\n".join(failures)
