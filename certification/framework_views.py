@@ -179,7 +179,11 @@ def rules_context(rules: dict[str, Any]) -> dict[str, Any]:
     ]
     validities = sorted({t.get("certificate_validity_days") for t in rules.get("tiers", [])} - {None})
     return {
-        "parameter_range": spec.get("parameter_count"),
+        "parameter_range": (
+            {"min": f"{spec['parameter_count']['min']:,}", "max": f"{spec['parameter_count']['max']:,}"}
+            if spec.get("parameter_count")
+            else None
+        ),
         "tier_rules": _expanded_rules(spec),
         "capabilities": spec.get("capabilities", []),
         "sensitive_domains": spec.get("sensitive_domains", []),

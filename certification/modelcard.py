@@ -184,15 +184,16 @@ def _model_index_entries(index) -> list[dict]:
             if not isinstance(metrics, list) or not metrics:
                 raise ModelCardError(_("%(where)s: metrics must be a non-empty list.") % {"where": where})
             for k, metric in enumerate(metrics, start=1):
-                if not isinstance(metric, dict) or "value" not in metric or not (metric.get("type") or metric.get("name")):
+                named = isinstance(metric, dict) and (metric.get("type") or metric.get("name"))
+                if not named or "value" not in metric:
                     raise ModelCardError(
                         _("%(where)s, metric %(k)d: give a type (or name) and a value.") % {"where": where, "k": k}
                     )
                 value = metric["value"]
                 if not (_is_number(value) or isinstance(value, str)) or len(str(value)) > 60:
                     raise ModelCardError(
-                        _("%(where)s, metric %(k)d: the value must be a number or a short text (60 characters at most).")
-                        % {"where": where, "k": k}
+                        _("%(where)s, metric %(k)d: the value must be a number or a short text "
+                          "(60 characters at most).") % {"where": where, "k": k}
                     )
                 entries.append({
                     "dataset_type": str(dataset.get("type") or ""),
@@ -312,7 +313,8 @@ def proposed_sections(doc: Documentation | None, card: ParsedCard, summary: Impo
             if meta.get("license_link"):
                 licence["custom_url"] = meta["license_link"].strip()
         else:
-            summary.notes.append(_("The card's license is \"other\" without license_name or license_link: add it yourself."))
+            summary.notes.append(
+                _("The card's license is \"other\" without license_name or license_link: add it yourself."))
     elif license_id.lower() == "unknown":
         summary.notes.append(_("The card's license is \"unknown\": add the license yourself."))
     elif license_id:
@@ -365,7 +367,8 @@ def import_card(release: Release, actor: User, raw: bytes | str, request=None) -
     services.ensure_release_editable(release)
     summary = ImportSummary()
     catalogue = list(
-        Benchmark.objects.filter(Q(established=True) | Q(proposed_by=release.organization)).order_by("-established", "slug")
+        Benchmark.objects.filter(Q(established=True) | Q(proposed_by=release.organization))
+        .order_by("-established", "slug")
     )
     entries = _model_index_entries(card.metadata.get("model-index") or [])
     today = timezone.localdate()
@@ -516,6 +519,12 @@ def _cell(value) -> str:
     return " ".join(text.split()).replace("|", "\\|") or "—"
 
 
+def _table(headers: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
 def _yes(value) -> str:
     return _("yes") if value else _("no")
 
@@ -542,10 +551,8 @@ def card_body(content: dict, benchmark_names: dict[str, str]) -> str:
     out += [f"## {_('Training data')}", ""]
     sources = [s for s in training.get("sources") or [] if s.get("name")]
     if sources:
-        out += [f"| {_('Source')} | {_('Kind')} | {_('License')} | {_('Share (%)')} |", "|---|---|---|---|"]
-        out += [f"| {_cell(s.get('name'))} | {_cell(s.get('kind'))} | {_cell(s.get('license'))} | {_cell(s.get('share_pct'))} |"
-                for s in sources]
-        out.append("")
+        out += _table([_("Source"), _("Kind"), _("License"), _("Share (%)")],
+                      [[s.get("name"), s.get("kind"), s.get("license"), s.get("share_pct")] for s in sources])
     out += [
         f"- {_('Synthetic data share (%)')}: {_cell(training.get('synthetic_share_pct'))} "
         f"({_('basis')}: {_cell(training.get('synthetic_basis'))})",
@@ -555,16 +562,14 @@ def card_body(content: dict, benchmark_names: dict[str, str]) -> str:
     results = content.get("benchmark_results") or []
     out += [f"## {_('Evaluation: safety benchmarks')}", ""]
     if results:
-        out += [f"| {_('Benchmark')} | {_('Metric')} | {_('Value')} | {_('Harness')} | {_('Run date')} | {_('Run by')} |",
-                "|---|---|---|---|---|---|"]
-        out += [
-            f"| {_cell(benchmark_names.get(r['benchmark'], r['benchmark']))} | {_cell(r['metric'])} | {_cell(r['value'])} "
-            f"| {_cell(r.get('harness'))} | {_cell(r.get('run_date'))} | {_cell(dict(BenchmarkResult.RunBy.choices).get(r.get('run_by'), r.get('run_by')))} |"
-            for r in results
-        ]
+        run_by = dict(BenchmarkResult.RunBy.choices)
+        out += _table(
+            [_("Benchmark"), _("Metric"), _("Value"), _("Harness"), _("Run date"), _("Run by")],
+            [[benchmark_names.get(r["benchmark"], r["benchmark"]), r["metric"], r["value"], r.get("harness"),
+              r.get("run_date"), run_by.get(r.get("run_by"), r.get("run_by"))] for r in results],
+        )
     else:
-        out.append(empty)
-    out.append("")
+        out += [empty, ""]
 
     licence = sections.get("license") or {}
     out += [f"## {_('License')}", ""]
@@ -585,10 +590,12 @@ def card_body(content: dict, benchmark_names: dict[str, str]) -> str:
             f"- {_('Training compute (FLOPs)')}: {_cell(compute.get('training_flops'))}",
             f"- {_('Accelerator type')}: {_cell(compute.get('accelerator_type'))}",
             f"- {_('Accelerator hours')}: {_cell(compute.get('accelerator_hours'))}",
-            f"- {_('Energy (kWh)')}: {_cell(compute.get('energy_kwh'))} ({_('boundary')}: {_cell(compute.get('energy_boundary'))};"
-            f" {_('estimate')}: {_yes(compute.get('energy_is_estimate'))})",
-            f"- {_('Emissions (kg CO2e)')}: {_cell(compute.get('co2e_kg'))} ({_('method')}: {_cell(compute.get('co2e_method'))};"
-            f" {_('estimate')}: {_yes(compute.get('co2e_is_estimate'))})", ""]
+            f"- {_('Energy (kWh)')}: {_cell(compute.get('energy_kwh'))} "
+            f"({_('boundary')}: {_cell(compute.get('energy_boundary'))}; "
+            f"{_('estimate')}: {_yes(compute.get('energy_is_estimate'))})",
+            f"- {_('Emissions (kg CO2e)')}: {_cell(compute.get('co2e_kg'))} "
+            f"({_('method')}: {_cell(compute.get('co2e_method'))}; "
+            f"{_('estimate')}: {_yes(compute.get('co2e_is_estimate'))})", ""]
 
     for key, title in (("red_teaming_report", _("Red-teaming report")), ("bias_report", _("Bias evaluation report"))):
         if key in sections:
@@ -596,9 +603,8 @@ def card_body(content: dict, benchmark_names: dict[str, str]) -> str:
 
     stages = [s for s in (sections.get("rollout_plan") or {}).get("stages") or [] if s.get("audience")]
     if stages:
-        out += [f"## {_('Staged rollout plan')}", "", f"| {_('Audience')} | {_('Planned date')} |", "|---|---|"]
-        out += [f"| {_cell(s.get('audience'))} | {_cell(s.get('planned_date'))} |" for s in stages]
-        out.append("")
+        out += [f"## {_('Staged rollout plan')}", ""]
+        out += _table([_("Audience"), _("Planned date")], [[s.get("audience"), s.get("planned_date")] for s in stages])
 
     assessments = (sections.get("domain_risk_assessments") or {}).get("assessments") or {}
     if any((v or "").strip() for v in assessments.values()):

@@ -449,3 +449,23 @@ def test_allauth_emails_name_the_portal_not_the_host(client, db, settings):
     body = mail.outbox[0].body
     assert "Release Portal" in body
     assert "testserver!" not in body
+
+
+@pytest.mark.parametrize(
+    "persona,path",
+    [
+        ("org_admin", "/organizations/acme/"),
+        ("org_admin", "/organizations/acme/members/"),
+        ("org_admin", "/organizations/acme/audit/"),
+        ("org_admin", "/organizations/new/"),
+        ("org_admin", "/account/delete/"),
+        ("staff", "/staff/"),
+        ("staff", "/staff/audit/"),
+        ("staff", "/organizations/"),
+    ],
+)
+def test_portal_pages_have_one_h1_labelled_fields_and_landmarks(request, client, org, persona, path):
+    user = request.getfixturevalue(persona)
+    client.force_login(user)
+    client.post(reverse("account_reauthenticate"), {"password": f.PASSWORD})
+    assert_site_page(client.get(path))

@@ -49,7 +49,8 @@ class Command(BaseCommand):
 
         manifest = build_manifest(directory, None if quiet else progress, progress_mib * 1024 * 1024)
         if not manifest["artifacts"]:
-            self.stderr.write(self.style.WARNING(f"no files found under {directory} (names starting with a dot are skipped)"))
+            self.stderr.write(self.style.WARNING(
+                f"no files found under {directory} (names starting with a dot are skipped)"))
         elif not quiet:
             total = sum(a["size"] for a in manifest["artifacts"])
             self.stderr.write(f"{len(manifest['artifacts'])} files, {human(total)}")
