@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
 from portal.models import Membership, Organization
 
@@ -396,7 +396,7 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return self._do(services.reject, serializer.validated_data["reasons"])
 
 
-router = DefaultRouter()
+router = SimpleRouter()
 router.register("models", AIModelViewSet, basename="model")
 router.register("releases", ReleaseViewSet, basename="release")
 router.register("applications", ApplicationViewSet, basename="application")

@@ -20,7 +20,9 @@ from django.template.defaultfilters import filesizeformat
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from portal import audit
@@ -453,15 +455,23 @@ def contact_confirm(request: HttpRequest, token: str) -> HttpResponse:
 # --- evidence ----------------------------------------------------------------------------------
 
 
+@csrf_exempt
 @login_required
 @require_POST
 def evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
     # Enforce the size limit while the body streams: no more bytes are read past it.
+    # The CSRF middleware would parse the body before this view could add the handler,
+    # so the check runs here, after it (Django's documented pattern for upload handlers).
     request.upload_handlers.insert(0, evidence.SizeLimitUploadHandler(request))
+    return _evidence_upload(request, pk)
+
+
+@csrf_protect
+def _evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
     release = get_release_for_user(request, pk)
     require_member(request, release.organization)
     back = request.POST.get("next") or reverse("certification:release-detail", args=[release.pk])
-    if not back.startswith("/"):
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         back = reverse("certification:release-detail", args=[release.pk])
     if getattr(request, "upload_too_large", False):
         messages.error(request, _("The file is larger than the limit of %(size)s.") % {"size": filesizeformat(evidence.max_size())})

@@ -91,4 +91,9 @@ def load() -> list[DemoUser]:
                 "valid_until": now + timezone.timedelta(days=730),
             },
         )
+    from certification import demo as certification_demo
+
+    certification_demo.load(
+        {"acme-ai": users["admin@acme.example"], "other-models": users["admin@othermodels.example"]}, staff
+    )
     return DEMO_USERS

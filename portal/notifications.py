@@ -10,6 +10,7 @@ Each email is rendered from the trio ``emails/<kind>-subject.txt``,
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -89,14 +90,17 @@ MAX_ATTEMPTS = 10
 
 
 def _record_failure(row: OutboxEmail, error: str, now) -> bool:
-    """Count a failed attempt. The row keeps its claim time, so it waits
-    ``OUTBOX_CLAIM_TIMEOUT`` before the drain retries it (a back-off that needs
-    no extra column); after ``MAX_ATTEMPTS`` it is given up (``failed_at``).
+    """Count a failed attempt and back off exponentially: 30 s, 1 min, 2 min...
+    (capped at 6 h). The claim time is set so that the claim goes stale exactly
+    when the back-off ends, and the drain retries it then (no extra column).
+    After ``MAX_ATTEMPTS`` the row is given up (``failed_at``).
     Returns True when the row may still be retried."""
     attempts = row.attempts + 1
     gave_up = attempts >= MAX_ATTEMPTS
+    backoff = min(timedelta(seconds=30) * 2 ** (attempts - 1), timedelta(hours=6))
     OutboxEmail.objects.filter(pk=row.pk, sent_at__isnull=True).update(
-        claimed_at=now, attempts=attempts, last_error=error[:2000], failed_at=now if gave_up else None
+        claimed_at=now - settings.OUTBOX_CLAIM_TIMEOUT + backoff, attempts=attempts, last_error=error[:2000],
+        failed_at=now if gave_up else None,
     )
     if gave_up:
         log.error("giving up on outbox email %s to %s after %d attempts: %s", row.pk, row.to, attempts, error)

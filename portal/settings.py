@@ -210,6 +210,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=envint("OUTBOX_DRAIN_SECONDS", 60)),
     },
     "publish-audit-head": {"task": "portal.tasks.publish_audit_head", "schedule": timedelta(days=1)},
+    "sweep-deadlines": {
+        "task": "portal.tasks.sweep_deadlines",
+        "schedule": timedelta(seconds=envint("DEADLINE_SWEEP_SECONDS", 300)),
+    },
 }
 
 # --- Email ----------------------------------------------------------------------

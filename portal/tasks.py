@@ -35,3 +35,11 @@ def drain_outbox() -> int:
 def publish_audit_head() -> int | None:
     publication = audit.publish_head()
     return publication.seq if publication else None
+
+
+@shared_task(acks_late=True)
+def sweep_deadlines() -> int:
+    """Every reminder, transition and overdue notice that is due (DESIGN §2.4)."""
+    from . import deadlines
+
+    return len(deadlines.sweep().actions)

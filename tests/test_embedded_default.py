@@ -121,7 +121,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
 def test_runportal_serves_and_stops_web_worker_and_beat_on_a_signal(embedded_var, tmp_path, sig):
     port = free_port()
     log_path = tmp_path / "runportal.log"

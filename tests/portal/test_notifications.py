@@ -162,9 +162,18 @@ def test_failed_send_is_kept_for_retry_and_given_up_after_ten_attempts(org_membe
     row.refresh_from_db()
     assert row.attempts == 1
 
-    now = timezone.now()
-    for attempt in range(2, MAX_ATTEMPTS + 1):
-        now += settings.OUTBOX_CLAIM_TIMEOUT + timezone.timedelta(seconds=1)
+    # Exponential back-off: 30 s after the first failure, 60 s after the second.
+    now = timezone.now() + timezone.timedelta(seconds=31)
+    with time_machine.travel(now):
+        tasks.drain_outbox()
+    row.refresh_from_db()
+    assert row.attempts == 2
+    with time_machine.travel(now + timezone.timedelta(seconds=45)):
+        tasks.drain_outbox()
+    row.refresh_from_db()
+    assert row.attempts == 2
+    for attempt in range(3, MAX_ATTEMPTS + 1):
+        now += timezone.timedelta(hours=6, seconds=1)
         with time_machine.travel(now):
             tasks.drain_outbox()
         row.refresh_from_db()

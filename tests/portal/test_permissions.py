@@ -15,6 +15,9 @@ filled by name from the world below (``slug`` is the organization's slug,
 ``pk``, as a function of the world, so ``pk`` is a real row of the
 organization (or of the persona) and a 404 can only come from access rules.
 
+Rows that need objects of their own (a release, an application) add them to
+the ``world`` fixture and read them in ``kwargs``.
+
 Third-party URL trees (allauth, the Django admin) get one row each in
 ``PREFIX_ROUTES``, checked on a representative page.
 """
@@ -136,6 +139,80 @@ ROUTES: dict[str, Row] = {
     # The notification is the org admin's: everyone else gets 404.
     "api/v1/^notifications/(?P<pk>[^/.]+)/$": api(404, org_admin=200, kwargs=lambda w: {"pk": w.notification.pk}),
     "api/v1/^notifications/(?P<pk>[^/.]+)/read/$": api(405, kwargs=lambda w: {"pk": w.notification.pk}),
+    # --- certification -----------------------------------------------------------------------
+    "tier/": public(),
+    "framework/": public(),
+    "framework/<str:version>/": public(kwargs=lambda w: {"version": "2025.1"}),
+    # The token is not a confirmation token: nobody learns anything.
+    "contact/confirm/<str:token>/": public(404),
+    "models/": signed_in(),
+    # People without an organization are sent to create one.
+    "models/new/": signed_in("/organizations/new/", org_admin=200, org_member=200, other_member=200),
+    "models/<int:pk>/": org_page(kwargs=lambda w: {"pk": w.release.ai_model.pk}),
+    # Writing needs membership: staff read releases but do not register them.
+    "models/<int:pk>/releases/new/": org_page(staff=403, kwargs=lambda w: {"pk": w.release.ai_model.pk}),
+    "releases/<int:pk>/": org_page(kwargs=lambda w: {"pk": w.release.pk}),
+    "releases/<int:pk>/edit/": org_page(staff=403, kwargs=lambda w: {"pk": w.release.pk}),
+    "releases/<int:pk>/artifacts/": org_page(staff=403, kwargs=lambda w: {"pk": w.release.pk}),
+    "releases/<int:pk>/sections/<str:section>/": org_page(kwargs=lambda w: {"pk": w.release.pk, "section": "model_card"}),
+    "releases/<int:pk>/benchmarks/<int:result_pk>/delete/": post_only(
+        kwargs=lambda w: {"pk": w.release.pk, "result_pk": w.benchmark_result.pk}
+    ),
+    "releases/<int:pk>/evidence/": post_only(kwargs=lambda w: {"pk": w.release.pk}),
+    "evidence/<int:pk>/download/": org_page(kwargs=lambda w: {"pk": w.evidence.pk}),
+    "evidence/<int:pk>/delete/": post_only(kwargs=lambda w: {"pk": w.evidence.pk}),
+    "releases/<int:pk>/apply/": post_only(kwargs=lambda w: {"pk": w.release.pk}),
+    "releases/<int:pk>/raise-tier/": staff_only(kwargs=lambda w: {"pk": w.release.pk}),
+    "releases/<int:pk>/modelcard/import/": org_page(kwargs=lambda w: {"pk": w.release.pk}),
+    "releases/<int:pk>/modelcard/export/": org_page(kwargs=lambda w: {"pk": w.release.pk}),
+    "applications/<int:pk>/": org_page(kwargs=lambda w: {"pk": w.application.pk}),
+    # Filing an attestation asks for a fresh authentication first (DESIGN §3).
+    "applications/<int:pk>/attest/": signed_in(REAUTHENTICATE, kwargs=lambda w: {"pk": w.application.pk}),
+    "applications/<int:pk>/withdraw/": org_page(member=403, admin=200, staff=403, kwargs=lambda w: {"pk": w.application.pk}),
+    "applications/<int:pk>/revisions/<int:number>/": org_page(kwargs=lambda w: {"pk": w.application.pk, "number": 1}),
+    "staff/screening/": staff_only(),
+    "applications/<int:pk>/screen/": row(403, anonymous=LOGIN, staff=405, kwargs=lambda w: {"pk": w.application.pk}),
+    "applications/<int:pk>/request-changes/": staff_only(kwargs=lambda w: {"pk": w.application.pk}),
+    "applications/<int:pk>/accept/": row(403, anonymous=LOGIN, staff=405, kwargs=lambda w: {"pk": w.application.pk}),
+    "applications/<int:pk>/hand-over/": staff_only(kwargs=lambda w: {"pk": w.application.pk}),
+    "applications/<int:pk>/complete-review/": row(403, anonymous=LOGIN, staff=405, kwargs=lambda w: {"pk": w.application.pk}),
+    "applications/<int:pk>/approve/": row(403, anonymous=LOGIN, staff=405, kwargs=lambda w: {"pk": w.application.pk}),
+    "applications/<int:pk>/reject/": staff_only(kwargs=lambda w: {"pk": w.application.pk}),
+    "staff/framework/new/": staff_only(),
+    # A published version cannot change: staff are sent to its public page.
+    "staff/framework/<str:version>/edit/": row(403, anonymous=LOGIN, staff="/framework/2025.1/",
+                                               kwargs=lambda w: {"version": "2025.1"}),
+    "staff/framework/<str:version>/publish/": row(403, anonymous=LOGIN, staff="/framework/2025.1/",
+                                                  kwargs=lambda w: {"version": "2025.1"}),
+    # --- certification API ----------------------------------------------------------------
+    "api/v1/classify/": public(405),
+    "api/v1/^models/$": api(),
+    "api/v1/^models/(?P<pk>[^/.]+)/$": api(404, org_admin=200, org_member=200, staff=200,
+                                           kwargs=lambda w: {"pk": w.release.ai_model.pk}),
+    "api/v1/^releases/$": api(),
+    "api/v1/^releases/(?P<pk>[^/.]+)/$": api(404, org_admin=200, org_member=200, staff=200,
+                                             kwargs=lambda w: {"pk": w.release.pk}),
+    "api/v1/^releases/(?P<pk>[^/.]+)/apply/$": api(405, kwargs=lambda w: {"pk": w.release.pk}),
+    "api/v1/^releases/(?P<pk>[^/.]+)/benchmark-results/$": api(404, org_admin=200, org_member=200, staff=200,
+                                                               kwargs=lambda w: {"pk": w.release.pk}),
+    "api/v1/^releases/(?P<pk>[^/.]+)/checklist/$": api(404, org_admin=200, org_member=200, staff=200,
+                                                       kwargs=lambda w: {"pk": w.release.pk}),
+    "api/v1/^releases/(?P<pk>[^/.]+)/evidence/$": api(404, org_admin=200, org_member=200, staff=200,
+                                                      kwargs=lambda w: {"pk": w.release.pk}),
+    "api/v1/^releases/(?P<pk>[^/.]+)/sections/(?P<section>[a-z_]+)/$": api(
+        404, org_admin=200, org_member=200, staff=200, kwargs=lambda w: {"pk": w.release.pk, "section": "model_card"}
+    ),
+    "api/v1/^applications/$": api(),
+    "api/v1/^applications/(?P<pk>[^/.]+)/$": api(404, org_admin=200, org_member=200, staff=200,
+                                                 kwargs=lambda w: {"pk": w.application.pk}),
+    "api/v1/^applications/(?P<pk>[^/.]+)/accept/$": api(405, kwargs=lambda w: {"pk": w.application.pk}),
+    "api/v1/^applications/(?P<pk>[^/.]+)/approve/$": api(405, kwargs=lambda w: {"pk": w.application.pk}),
+    "api/v1/^applications/(?P<pk>[^/.]+)/complete-review/$": api(405, kwargs=lambda w: {"pk": w.application.pk}),
+    "api/v1/^applications/(?P<pk>[^/.]+)/reject/$": api(405, kwargs=lambda w: {"pk": w.application.pk}),
+    "api/v1/^applications/(?P<pk>[^/.]+)/request-changes/$": api(405, kwargs=lambda w: {"pk": w.application.pk}),
+    "api/v1/^applications/(?P<pk>[^/.]+)/screen/$": api(405, kwargs=lambda w: {"pk": w.application.pk}),
+    "api/v1/^applications/(?P<pk>[^/.]+)/submit/$": api(405, kwargs=lambda w: {"pk": w.application.pk}),
+    "api/v1/^applications/(?P<pk>[^/.]+)/withdraw/$": api(405, kwargs=lambda w: {"pk": w.application.pk}),
     # --- API documentation ------------------------------------------------------------------
     "api/schema/": public(),
     "api/docs/": public(),
@@ -220,7 +297,12 @@ def world(org, other_org, org_admin, org_member, other_member, auditor, evaluato
         "evaluator": evaluator,
         "staff": staff,
     }
+    release, application = _certification_world(org, org_admin)
     return SimpleNamespace(
+        release=release,
+        application=application,
+        evidence=release.evidence_files.first(),
+        benchmark_result=release.benchmark_results.first(),
         org=org,
         other_org=other_org,
         users=users,
@@ -230,6 +312,28 @@ def world(org, other_org, org_admin, org_member, other_member, auditor, evaluato
         notification=notification,
         token=token_row,
     )
+
+
+def _certification_world(org, org_admin):
+    """A submitted Tier 1 application of the organization, with evidence and a revision."""
+    from certification import sample, services
+    from certification.models import Benchmark, FrameworkVersion
+    from certification.seed import seed_framework
+
+    seed_framework(FrameworkVersion, Benchmark)
+    model = services.register_model(org, org_admin, name="Model", slug="model")
+    release = services.create_release(model, org_admin, {
+        "version": "1.0", "parameter_count": 1000, "capabilities": [], "sensitive_domains": [],
+        "emergent_capabilities": False, "emergent_description": ""})
+    sample.fill_documentation(release, org_admin)
+    application = services.start_application(release, org_admin)
+    services.submit_application(application, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 6])
+    return release, application
+
+
+@pytest.fixture(autouse=True)
+def _private_storage(settings, tmp_path):
+    settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
 
 
 def default_kwargs(w: SimpleNamespace) -> dict:
