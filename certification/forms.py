@@ -4,6 +4,7 @@ version (choices, labels); the services check them again."""
 from __future__ import annotations
 
 from django import forms
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .models import AIModel, Benchmark, BenchmarkResult, EvidenceFile
@@ -216,7 +217,11 @@ class BenchmarkResultForm(forms.ModelForm):
 
     def __init__(self, *args, release=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["benchmark"].queryset = Benchmark.objects.filter(established=True).order_by("category", "name")
+        # The catalogue, plus the organization's own custom benchmarks (they count once established).
+        org = release.organization if release else None
+        self.fields["benchmark"].queryset = Benchmark.objects.filter(
+            models.Q(established=True) | models.Q(proposed_by=org)
+        ).order_by("category", "name")
         self.fields["evidence"].queryset = EvidenceFile.objects.filter(release=release) if release else EvidenceFile.objects.none()
         self.fields["evidence"].required = False
 
@@ -274,3 +279,13 @@ class ScreeningFilterForm(forms.Form):
     framework_version = forms.CharField(label=_("Framework version"), required=False, max_length=20)
     owner = forms.ChoiceField(label=_("Owner"), required=False,
                               choices=[("", _("Anyone")), ("me", _("Me")), ("none", _("Nobody yet"))])
+
+
+class CustomBenchmarkForm(forms.ModelForm):
+    """An organization proposes a benchmark that is not in the catalogue yet."""
+
+    class Meta:
+        model = Benchmark
+        fields = ["name", "category", "headline_metric", "better_when"]
+        labels = {"name": _("Benchmark name"), "better_when": _("Better when")}
+        help_texts = {"better_when": _("e.g. lower, higher, closer to 0")}

@@ -289,6 +289,37 @@ def add_benchmark_result(release: Release, actor: User, request=None, **fields) 
     return result
 
 
+def propose_benchmark(org: Organization, actor: User, request=None, **fields):
+    """A custom benchmark: usable at once, counted toward the minimum once staff mark it established."""
+    from django.utils.text import slugify
+
+    from .models import Benchmark
+
+    base = f"custom-{org.slug}-{slugify(fields['name'])}"[:55]
+    slug, n = base, 1
+    while Benchmark.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    with transaction.atomic():
+        benchmark = Benchmark.objects.create(slug=slug, proposed_by=org, established=False, **fields)
+        audit.log("certification.benchmark.proposed", actor=actor, obj=benchmark, organization=org, request=request)
+        notify(staff_users(), "benchmark-proposed", {"benchmark": benchmark, "organization": org},
+               url=reverse("certification:benchmark-list"))
+    return benchmark
+
+
+def establish_benchmark(benchmark, actor: User, request=None):
+    _require_staff(actor)
+    from .models import Benchmark
+
+    with transaction.atomic():
+        if not Benchmark.objects.filter(pk=benchmark.pk, established=False).update(established=True):
+            raise WorkflowError(_("This benchmark is already established."))
+        audit.log("certification.benchmark.established", actor=actor, obj=benchmark,
+                  organization=benchmark.proposed_by, request=request)
+    return benchmark
+
+
 def delete_benchmark_result(result: BenchmarkResult, actor: User, request=None) -> None:
     ensure_release_editable(result.release)
     with transaction.atomic():

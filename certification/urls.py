@@ -33,6 +33,7 @@ urlpatterns = [
     path("applications/<int:pk>/revisions/<int:number>/", views.revision_detail, name="revision-detail"),
     # Staff
     path("staff/screening/", views.screening_queue, name="screening-queue"),
+    path("staff/benchmarks/", views.benchmark_list, name="benchmark-list"),
     path("applications/<int:pk>/screen/", views.application_screen, name="application-screen"),
     path("applications/<int:pk>/request-changes/", views.application_request_changes, name="application-request-changes"),
     path("applications/<int:pk>/accept/", views.application_accept, name="application-accept"),

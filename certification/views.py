@@ -360,11 +360,23 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
     elif section == "rollout_plan":
         formset = f.RolloutFormSet(request.POST if request.method == "POST" else None,
                                    initial=current.get("stages") or [], prefix="stages")
-    benchmark_form = None
+    benchmark_form = custom_form = None
     if section == "safety_benchmarks":
-        benchmark_form = f.BenchmarkResultForm(request.POST if request.method == "POST" else None, release=release,
-                                               prefix="b")
-    if request.method == "POST":
+        proposing = request.method == "POST" and "propose" in request.POST
+        custom_form = f.CustomBenchmarkForm(request.POST if proposing else None, prefix="c")
+        benchmark_form = f.BenchmarkResultForm(request.POST if request.method == "POST" and not proposing else None,
+                                               release=release, prefix="b")
+        if proposing:
+            if not can_edit:
+                raise PermissionDenied
+            if custom_form.is_valid():
+                benchmark = services.propose_benchmark(release.organization, request.user, request=request,
+                                                       **custom_form.cleaned_data)
+                messages.success(request, _("%(name)s added. You can report results against it now; it counts toward "
+                                            "the minimum once Alliance staff mark it established.")
+                                 % {"name": benchmark.name})
+                return redirect("certification:section-edit", release.pk, section)
+    if request.method == "POST" and not (custom_form is not None and custom_form.is_bound):
         if not can_edit:
             raise PermissionDenied
         valid = form.is_valid() and (formset is None or formset.is_valid()) and (
@@ -411,6 +423,7 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
         "form": form,
         "formset": formset,
         "benchmark_form": benchmark_form,
+        "custom_form": custom_form,
         "results": BenchmarkResult.objects.filter(release=release).select_related("benchmark")
         if section == "safety_benchmarks" else [],
         "section_evidence": release.evidence_files.filter(section=section),
@@ -805,3 +818,22 @@ def raise_tier(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("certification:release-detail", release.pk)
     return render(request, "certification/reason_form.html", {"release": release, "form": form,
                                                                "title": _("Raise the tier")})
+
+
+@staff_required
+def benchmark_list(request: HttpRequest) -> HttpResponse:
+    """Custom benchmarks proposed by organizations, for staff to mark established."""
+    from .models import Benchmark
+
+    if request.method == "POST":
+        benchmark = get_object_or_404(Benchmark, pk=request.POST.get("benchmark"))
+        try:
+            services.establish_benchmark(benchmark, request.user, request=request)
+            messages.success(request, _("%(name)s is now established.") % {"name": benchmark.name})
+        except services.WorkflowError as exc:
+            _workflow_error(request, exc)
+        return redirect("certification:benchmark-list")
+    return render(request, "certification/benchmark_list.html", {
+        "proposed": Benchmark.objects.filter(established=False).select_related("proposed_by"),
+        "catalogue": Benchmark.objects.filter(established=True).select_related("proposed_by"),
+    })

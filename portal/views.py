@@ -141,7 +141,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["org_member_count"] = Membership.objects.filter(organization=org).count()
         if current.is_admin:
             context["org_pending_invitations"] = Invitation.objects.pending().filter(organization=org)
+    if org is not None:
+        from certification.models import Application
+
+        apps = Application.objects.filter(release__ai_model__organization=org)
+        context["org_applications"] = {
+            "drafts": apps.filter(status=Application.Status.DRAFT).count(),
+            "changes_requested": apps.filter(status=Application.Status.CHANGES_REQUESTED).count(),
+            "in_progress": apps.exclude(status__in=[*Application.CLOSED_STATES, Application.Status.DRAFT]).count(),
+            "certified": apps.filter(status=Application.Status.CERTIFIED).count(),
+        }
     if user.is_alliance_staff:
+        from certification.models import Application
+
+        context["staff_queue"] = {
+            "submitted": Application.objects.filter(status=Application.Status.SUBMITTED).count(),
+            "mine": Application.objects.filter(owner=user).exclude(status__in=Application.CLOSED_STATES).count(),
+            "decision_pending": Application.objects.filter(status=Application.Status.DECISION_PENDING).count(),
+        }
         context["staff_counts"] = {
             "organizations": Organization.objects.count(),
             "users": User.objects.filter(is_active=True).count(),
@@ -423,7 +440,12 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_GET
 def staff_console(request: HttpRequest) -> HttpResponse:
+    from certification.models import Application
+
     context = {
+        "queue_count": Application.objects.filter(
+            status__in=[Application.Status.SUBMITTED, Application.Status.SCREENING, Application.Status.DECISION_PENDING]
+        ).count(),
         "organizations": Organization.objects.count(),
         "head": audit.latest_publication(),
         "recent": AuditEntry.objects.select_related("actor")[:10],

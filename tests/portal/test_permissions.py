@@ -171,6 +171,7 @@ ROUTES: dict[str, Row] = {
     "applications/<int:pk>/withdraw/": org_page(member=403, admin=200, staff=403, kwargs=lambda w: {"pk": w.application.pk}),
     "applications/<int:pk>/revisions/<int:number>/": org_page(kwargs=lambda w: {"pk": w.application.pk, "number": 1}),
     "staff/screening/": staff_only(),
+    "staff/benchmarks/": staff_only(),
     "applications/<int:pk>/screen/": row(403, anonymous=LOGIN, staff=405, kwargs=lambda w: {"pk": w.application.pk}),
     "applications/<int:pk>/request-changes/": staff_only(kwargs=lambda w: {"pk": w.application.pk}),
     "applications/<int:pk>/accept/": row(403, anonymous=LOGIN, staff=405, kwargs=lambda w: {"pk": w.application.pk}),
