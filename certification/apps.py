@@ -6,4 +6,4 @@ class CertificationConfig(AppConfig):
     verbose_name = "Certification"
 
     def ready(self) -> None:
-        from . import deadline_kinds  # noqa: F401 - registers the deadline kinds
+        from . import certificates, deadline_kinds  # noqa: F401 - register deadline kinds and the signing hook

@@ -52,6 +52,7 @@ urlpatterns = [
     path("api/v1/", include((api.urlpatterns, "api"))),
     path("api/v1/", include("certification.api_public")),
     path("api/v1/", include(("certification.api", "certification-api"))),
+    path("api/v1/", include("certification.api_registry")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

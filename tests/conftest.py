@@ -31,6 +31,15 @@ def _service_markers(request):
 
 
 @pytest.fixture(autouse=True)
+def _signing_key(monkeypatch):
+    # Certificates are signed when issued (DESIGN §7); tests sign with the fixed
+    # test-vector key (tests/certification/dsse-ed25519.json), never a real one.
+    for name in ("SIGNING_KEY_FILE", "SIGNING_KEYS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SIGNING_KEY", "ZbIVnHFJePPjSCSq/dxMHY8wWrc5t9XlKZWnvicPmkk=")
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache(settings):
     # Rate limits and TOTP "code used" marks live in the shared cache.
     if settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache"):

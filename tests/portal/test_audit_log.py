@@ -166,7 +166,9 @@ def test_verify_detects_a_deleted_row_even_when_rehashed_after_it(db):
     """Deleting a row and renumbering the rest cannot be hidden without every later hash."""
     append(4)
     raw("DELETE FROM portal_auditentry WHERE seq = %s", [2])
-    raw("UPDATE portal_auditentry SET seq = seq - 1 WHERE seq > %s", [2])
+    # Two steps: PostgreSQL checks the unique seq row by row during one UPDATE.
+    raw("UPDATE portal_auditentry SET seq = seq + 1000 WHERE seq > %s", [2])
+    raw("UPDATE portal_auditentry SET seq = seq - 1001 WHERE seq > %s", [1000])
     report = audit.verify_chain()
     assert not report.ok
     assert any("entry 2" in p for p in report.problems)
