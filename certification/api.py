@@ -4,6 +4,7 @@ organizations), 400 with field errors on bad input."""
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -101,6 +102,31 @@ class BenchmarkResultSerializer(serializers.ModelSerializer):
         model = BenchmarkResult
         fields = ["id", "benchmark", "metric", "value", "harness", "settings_text", "run_date", "run_by", "evidence"]
         read_only_fields = ["id"]
+
+    def __init__(self, *args, organization=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if organization is not None:
+            # The catalogue and the organization's own custom benchmarks.
+            self.fields["benchmark"].queryset = Benchmark.objects.filter(
+                Q(established=True) | Q(proposed_by=organization))
+
+
+class BenchmarkSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(
+        source="proposed_by", slug_field="slug", queryset=Organization.objects.none(), required=False,
+        help_text="For a custom benchmark: the proposing organization",
+    )
+
+    class Meta:
+        model = Benchmark
+        fields = ["slug", "name", "category", "headline_metric", "better_when", "established", "organization"]
+        read_only_fields = ["slug", "established"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            self.fields["organization"].queryset = Organization.objects.filter(memberships__user=request.user)
 
 
 class EvidenceSerializer(serializers.ModelSerializer):
@@ -245,7 +271,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         release = self.get_object()
         if request.method == "POST":
             _member(request.user, release.organization)
-            serializer = BenchmarkResultSerializer(data=request.data)
+            serializer = BenchmarkResultSerializer(data=request.data, organization=release.organization)
             serializer.is_valid(raise_exception=True)
             data = dict(serializer.validated_data)
             if data.get("evidence") is not None and data["evidence"].release_id != release.pk:
@@ -396,7 +422,45 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return self._do(services.reject, serializer.validated_data["reasons"])
 
 
+class BenchmarkViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """The benchmark catalogue and custom benchmarks. Organizations propose custom ones
+    (counted toward the minimum once staff mark them established)."""
+
+    serializer_class = BenchmarkSerializer
+    queryset = Benchmark.objects.none()
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        orgs = Organization.objects.filter(memberships__user=self.request.user)
+        qs = Benchmark.objects.select_related("proposed_by")
+        if self.request.user.is_alliance_staff:
+            return qs
+        return qs.filter(Q(established=True) | Q(proposed_by__in=orgs))
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        org = data.pop("proposed_by", None)
+        if org is None:
+            raise ValidationError({"organization": ["Name the organization proposing the benchmark."]})
+        _member(self.request.user, org)
+        serializer.instance = services.propose_benchmark(org, self.request.user, request=self.request, **data)
+
+    @extend_schema(request=None, responses=BenchmarkSerializer)
+    @action(detail=True, methods=["post"])
+    def establish(self, request, slug=None):
+        if not request.user.is_alliance_staff:
+            raise PermissionDenied("Only Alliance staff may do this.")
+        benchmark = self.get_object()
+        try:
+            services.establish_benchmark(benchmark, request.user, request=request)
+        except services.WorkflowError as exc:
+            _raise(exc)
+        benchmark.refresh_from_db()
+        return Response(BenchmarkSerializer(benchmark).data)
+
+
 router = SimpleRouter()
+router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
 router.register("models", AIModelViewSet, basename="model")
 router.register("releases", ReleaseViewSet, basename="release")
 router.register("applications", ApplicationViewSet, basename="application")

@@ -13,9 +13,10 @@ from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Prefetch
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.defaultfilters import filesizeformat
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -488,11 +489,11 @@ def _evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
         back = reverse("certification:release-detail", args=[release.pk])
     if getattr(request, "upload_too_large", False):
         messages.error(request, _("The file is larger than the limit of %(size)s.") % {"size": filesizeformat(evidence.max_size())})
-        return redirect(back)
+        return _upload_done(request, back)
     form = f.EvidenceForm(request.POST, request.FILES, sections=[(s, s) for s in checklist.SECTION_IDS])
     if not form.is_valid():
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
-        return redirect(back)
+        return _upload_done(request, back)
     try:
         services.ensure_release_editable(release)
         stored = evidence.store(release, form.cleaned_data["file"], request.user, section=form.cleaned_data["section"],
@@ -503,6 +504,15 @@ def _evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("%(name)s uploaded (sha256 %(sha)s…).") % {
             "name": stored.display_name, "sha": stored.sha256[:12]})
+    return _upload_done(request, back)
+
+
+def _upload_done(request: HttpRequest, back: str) -> HttpResponse:
+    """Redirect back; the upload-progress script posts by XHR and gets the target as JSON
+    instead, so the flash message is left for the page it opens (an XHR that followed the
+    redirect would consume it)."""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return JsonResponse({"location": back})
     return redirect(back)
 
 
@@ -708,9 +718,10 @@ def screening_queue(request: HttpRequest) -> HttpResponse:
             qs = qs.filter(owner=request.user)
         elif data.get("owner") == "none":
             qs = qs.filter(owner__isnull=True)
-    rows = list(qs[:200])
-    return render(request, "certification/screening_queue.html", {"form": form, "applications": rows,
-                                                                   "now": timezone.now()})
+    # Staff queues are bounded; the page count costs one COUNT query.
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "certification/screening_queue.html", {"form": form, "applications": page,
+                                                                   "page": page, "now": timezone.now()})
 
 
 def _staff_action(request, pk: int, action, success: str) -> HttpResponse:

@@ -71,6 +71,20 @@ def compute_hash(prev_hash: str, entry: AuditEntry) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical_json(entry_material(entry))).hexdigest()
 
 
+def describe(obj: models.Model | None) -> str:
+    """How the entry names its object. People are named by pseudonym: the log is
+    append-only and must not keep a name or address after an account is deleted."""
+    from .models import Membership, User
+
+    if obj is None:
+        return ""
+    if isinstance(obj, User):
+        return f"user {obj.pseudonym}"
+    if isinstance(obj, Membership):
+        return f"membership of user {obj.user.pseudonym} in {obj.organization}"[:300]
+    return str(obj)[:300]
+
+
 def log(
     action: str,
     *,
@@ -105,7 +119,7 @@ def log(
             action=action,
             object_type=obj._meta.label_lower if obj is not None else "",
             object_id=str(obj.pk) if obj is not None else "",
-            object_repr=str(obj)[:300] if obj is not None else "",
+            object_repr=describe(obj),
             organization=organization,
             ip=client_ip(request),
             payload=_json_roundtrip(payload),

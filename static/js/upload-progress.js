@@ -11,13 +11,20 @@
       var bar = form.querySelector(".upload-progress");
       var xhr = new XMLHttpRequest();
       xhr.open("POST", form.action);
+      // The server answers {"location": ...} instead of redirecting, so the message it
+      // set is shown by the page we open, not swallowed by a redirect the XHR followed.
+      xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
       xhr.upload.addEventListener("progress", function (e) {
         if (bar && e.lengthComputable) {
           bar.hidden = false;
           bar.value = Math.round((e.loaded / e.total) * 100);
         }
       });
-      xhr.addEventListener("load", function () { window.location.href = xhr.responseURL || window.location.href; });
+      xhr.addEventListener("load", function () {
+        var target = null;
+        try { target = JSON.parse(xhr.responseText).location; } catch (e) { target = null; }
+        window.location.href = target || xhr.responseURL || window.location.href;
+      });
       xhr.addEventListener("error", function () { form.submit(); });
       xhr.send(new FormData(form));
     });

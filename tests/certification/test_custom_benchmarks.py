@@ -56,3 +56,22 @@ def test_only_staff_establish(framework, org, org_admin):
                                         better_when="lower")
     with pytest.raises(services.WorkflowError):
         services.establish_benchmark(custom, org_admin)
+
+
+def test_custom_benchmarks_through_the_api(framework, client, org, org_admin, staff):
+    release = make_release(org, org_admin, fill=False)
+    client.force_login(org_admin)
+    r = client.post("/api/v1/benchmarks/", {"organization": org.slug, "name": "FactScore", "category": "factual_accuracy",
+                                             "headline_metric": "precision", "better_when": "higher"},
+                    content_type="application/json")
+    assert r.status_code == 201, r.json()
+    slug = r.json()["slug"]
+    assert r.json()["established"] is False
+    r = client.post(f"/api/v1/releases/{release.pk}/benchmark-results/", {
+        "benchmark": slug, "metric": "precision", "value": "0.7", "run_date": "2025-02-01", "run_by": "self"},
+        content_type="application/json")
+    assert r.status_code == 201, r.json()
+    assert client.post(f"/api/v1/benchmarks/{slug}/establish/").status_code == 403
+    client.force_login(staff)
+    r = client.post(f"/api/v1/benchmarks/{slug}/establish/")
+    assert r.status_code == 200 and r.json()["established"] is True

@@ -267,3 +267,14 @@ def test_upload_never_redirects_off_site(client, release, org_admin, next_url):
                            {"next": next_url, "file": ContentFile(b"hello", name="notes.txt")})
     assert response.status_code == 302
     assert response["Location"] == reverse("certification:release-detail", args=[release.pk])
+
+
+def test_upload_by_the_progress_script_gets_the_target_as_json_and_keeps_the_message(client, release, org_admin):
+    """The script posts by XHR; following a redirect there would consume the flash message."""
+    client.force_login(org_admin)
+    response = client.post(reverse("certification:evidence-upload", args=[release.pk]),
+                           {"next": "/", "file": ContentFile(b"\xff\xfe\x00binary", name="r.txt")},
+                           HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    assert response.status_code == 200 and response.json() == {"location": "/"}
+    page = client.get(reverse("certification:release-detail", args=[release.pk]))
+    assert "r.txt was not uploaded: The file is not valid UTF-8 text" in page.content.decode()

@@ -188,6 +188,8 @@ ROUTES: dict[str, Row] = {
     # --- certification API ----------------------------------------------------------------
     "api/v1/classify/": public(405),
     "api/v1/^models/$": api(),
+    "api/v1/^benchmarks/$": api(),
+    "api/v1/^benchmarks/(?P<slug>[^/.]+)/establish/$": api(405, kwargs=lambda w: {"slug": "bbq"}),
     "api/v1/^models/(?P<pk>[^/.]+)/$": api(404, org_admin=200, org_member=200, staff=200,
                                            kwargs=lambda w: {"pk": w.release.ai_model.pk}),
     "api/v1/^releases/$": api(),
