@@ -30,6 +30,7 @@ class DemoUser:
 
 DEMO_USERS = [
     DemoUser("staff@demo.example", "Sam Staff", "Alliance staff", "JBSWY3DPEHPK3PXPSTAFF234"),
+    DemoUser("staff2@demo.example", "Tess Twoeyes", "Alliance staff (second approver)", "JBSWY3DPEHPK3PXPSTAFF567"),
     DemoUser("admin@acme.example", "Ada Admin", "organization admin (Acme AI)"),
     DemoUser("member@acme.example", "Max Member", "organization member (Acme AI)"),
     DemoUser("auditor@audits.example", "Aud Itor", "auditor", "JBSWY3DPEHPK3PXPAUDIT234"),
@@ -59,6 +60,8 @@ def load() -> list[DemoUser]:
     users = {spec.email: ensure_user(spec) for spec in DEMO_USERS}
     staff = users["staff@demo.example"]
     staff.groups.add(staff_group())
+    second_staff = users["staff2@demo.example"]
+    second_staff.groups.add(staff_group())
 
     acme = ensure_org(
         "Acme AI", "acme-ai", legal_name="Acme AI, Inc.", website="https://acme.example", country="US",
@@ -93,7 +96,13 @@ def load() -> list[DemoUser]:
         )
     from certification import demo as certification_demo
 
+    from certification.demo_certificates import certification_demo as load_certificates
+
     certification_demo.load(
         {"acme-ai": users["admin@acme.example"], "other-models": users["admin@othermodels.example"]}, staff
+    )
+    load_certificates(
+        staff=staff, second_staff=second_staff, organization=acme, admin=users["admin@acme.example"],
+        other_organization=other, other_admin=users["admin@othermodels.example"],
     )
     return DEMO_USERS
