@@ -155,7 +155,8 @@ def load(apps: list[Application], today: date | None = None) -> Facts:
 
     # 4. members of the organizations and contributors to the releases, in one UNION
     def people(qs, kind: str, key: str, user: str):
-        return qs.annotate(k=Value(kind), key_id=F(key), uid=F(user), mail=F(f"{user}__email")).values_list(
+        # No ORDER BY inside a UNION (models' default orderings).
+        return qs.order_by().annotate(k=Value(kind), key_id=F(key), uid=F(user), mail=F(f"{user}__email")).values_list(
             "k", "key_id", "uid", "mail")
 
     members = people(Membership.objects.filter(organization_id__in=org_ids), "m", "organization_id", "user_id")
@@ -182,10 +183,10 @@ def load(apps: list[Application], today: date | None = None) -> Facts:
 
     # 5. offers and conflict records of the applications, in one UNION
     # Every column an annotation: a UNION matches columns by position.
-    offers = Offer.objects.filter(application_id__in=app_ids).annotate(
+    offers = Offer.objects.filter(application_id__in=app_ids).order_by().annotate(
         k=Value("offer"), a=F("application_id"), acc=F("accreditation_id"), c=F("status"), text=F("decline_note"),
     ).values_list("k", "a", "acc", "c", "text")
-    records = ConflictRecord.objects.filter(application_id__in=app_ids).annotate(
+    records = ConflictRecord.objects.filter(application_id__in=app_ids).order_by().annotate(
         k=F("kind"), a=F("application_id"), acc=F("accreditation_id"), c=F("code"), text=F("reason"),
     ).values_list("k", "a", "acc", "c", "text")
     declared: dict[int, dict[int, str]] = defaultdict(dict)
@@ -278,8 +279,9 @@ def _domains_text(domains) -> str:
 
 
 def evaluate(auditor: AuditorFacts, app: ApplicationFacts, state: AppState, today: date,
-             remaining: frozenset[str]) -> Candidate:
-    """Whether this auditor may get an offer for this application, and why (not)."""
+             remaining: frozenset[str], explain: bool = True) -> Candidate:
+    """Whether this auditor may get an offer for this application, and why (not).
+    ``explain=False`` (batch) skips writing the reasons of eligible auditors."""
     found = conflicts.check(auditor, app, today)
     covers = auditor.domains & remaining
     reasons: list[str] = []
@@ -308,6 +310,8 @@ def evaluate(auditor: AuditorFacts, app: ApplicationFacts, state: AppState, toda
                        % {"n": auditor.active_engagements, "c": auditor.capacity})
     if reasons:
         return Candidate(auditor, found, reasons, False, "excluded", covers)
+    if not explain:
+        return Candidate(auditor, found, [], True, "", covers)
     reasons.append(_("Accredited for Tier %(tier)d.") % {"tier": app.tier})
     if app.flagged_domains:
         reasons.append(_("Accredited in %(mine)s; covers %(n)d of %(m)d still uncovered flagged domains.")
@@ -353,14 +357,14 @@ def find_cover(candidates: list[Candidate], k: int, remaining: frozenset[str],
         "k": k, "d": _domains_text(remaining)}
 
 
-def suggest_from(facts: Facts, app_id: int, today: date | None = None) -> Suggestion:
+def suggest_from(facts: Facts, app_id: int, today: date | None = None, explain: bool = True) -> Suggestion:
     today = today or timezone.localdate()
     app = facts.apps[app_id]
     state = facts.states[app_id]
     covered = frozenset().union(*(facts.by_id[a].domains for a in state.engaged if a in facts.by_id),
                                 *(facts.by_id[a].domains for a in state.open_offers if a in facts.by_id))
     remaining = app.flagged_domains - covered
-    candidates = [evaluate(a, app, state, today, remaining) for a in facts.auditors]
+    candidates = [evaluate(a, app, state, today, remaining, explain) for a in facts.auditors]
     # Engaged auditors whose accreditation is no longer active still hold their seat.
     engaged = [c for c in candidates if c.status == "engaged"]
     offered = [c for c in candidates if c.status == "offered"]
@@ -440,7 +444,7 @@ def propose_batch(apps: list[Application], today: date | None = None, facts: Fac
     needs: dict[int, tuple[int, frozenset[str]]] = {}
     unservable: dict[int, str] = {}
     for app_id in facts.apps:
-        s = suggest_from(facts, app_id, today)
+        s = suggest_from(facts, app_id, today, explain=False)
         if s.open_seats == 0:
             continue
         if s.problem:

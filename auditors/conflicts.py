@@ -16,6 +16,7 @@ certified releases.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -51,6 +52,7 @@ FREE_MAIL_DOMAINS = frozenset({
 FREE_MAIL_BRANDS = ("gmx", "yahoo", "hotmail", "outlook", "live", "yandex")
 
 
+@lru_cache(maxsize=65536)
 def normalize_domain(value: str) -> str:
     value = (value or "").strip().lower().rstrip(".")
     if "@" in value:
@@ -60,6 +62,7 @@ def normalize_domain(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=65536)
 def is_free_mail(domain: str) -> bool:
     domain = normalize_domain(domain)
     if domain in FREE_MAIL_DOMAINS:
@@ -95,6 +98,7 @@ _SUFFIXES = re.compile(
 )
 
 
+@lru_cache(maxsize=65536)
 def normalize_name(name: str) -> str:
     """Organization names compared without case, punctuation and legal suffixes."""
     name = (name or "").lower()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -88,6 +89,9 @@ class Accreditation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()}, {self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("auditors:staff-accreditation", args=[self.pk])
 
     def is_active(self, at=None) -> bool:
         at = at or timezone.now()
@@ -221,6 +225,9 @@ class Offer(models.Model):
     def __str__(self) -> str:
         return f"Offer #{self.pk} to {self.accreditation.user} for application #{self.application_id}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("auditors:offer-detail", args=[self.pk])
+
     def is_open(self, at=None) -> bool:
         return self.status == self.Status.OPEN and self.expires_at > (at or timezone.now())
 
@@ -281,6 +288,9 @@ class Engagement(models.Model):
 
     def __str__(self) -> str:
         return f"Engagement #{self.pk} of {self.accreditation.user} on application #{self.application_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("auditors:engagement-detail", args=[self.pk])
 
     @property
     def holds_seat(self) -> bool:

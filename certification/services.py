@@ -256,7 +256,14 @@ def raise_tier(release: Release, actor: User, tier: int, reason: str, request=No
             Application.objects.filter(pk=app.pk).update(tier=tier)
             app.tier = tier
             _request_changes(app, actor, comments, request=request, from_statuses=[app.status])
+        if app is not None:
+            for hook in RAISE_HOOKS:  # e.g. the community review window grows with the tier
+                hook(app, actor, tier)
     return release
+
+
+# Later work items react to a raise here: hook(application, actor, new_tier).
+RAISE_HOOKS: list = []
 
 
 # --- documentation ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import framework_views, modelcard_views, views
+from . import framework_views, modelcard_views, registry_views, report_views, review_views, views
 
 app_name = "certification"
 
@@ -10,6 +10,43 @@ urlpatterns = [
     path("framework/", framework_views.version_list, name="framework-list"),
     path("framework/<str:version>/", framework_views.version_detail, name="framework-detail"),
     path("contact/confirm/<str:token>/", views.contact_confirm, name="contact-confirm"),
+    # Public registry and verification (DESIGN §7)
+    path("registry/", registry_views.registry_list, name="registry"),
+    path("registry/<str:number>/", registry_views.certificate_detail, name="certificate-detail"),
+    path("registry/<str:number>/print/", registry_views.certificate_print, name="certificate-print"),
+    path("registry/<str:number>/attestation.json", registry_views.certificate_attestation,
+         name="certificate-attestation"),
+    path("registry/<str:number>/badge.svg", registry_views.certificate_badge, name="certificate-badge"),
+    path("registry/<str:number>/README.md", registry_views.certificate_modelcard, name="certificate-modelcard"),
+    path("registry/<str:number>/evidence/<int:pk>/", registry_views.public_evidence, name="certificate-evidence"),
+    path("registry/<str:number>/concern/", registry_views.certificate_concern, name="certificate-concern"),
+    path("verify/", registry_views.verify_page, name="verify"),
+    # Annual transparency report (issue 8): published years, open data; staff drafts and analytics
+    path("report/", report_views.report_index, name="report-index"),
+    path("report/<int:year>/", report_views.report_detail, name="report-detail"),
+    path("report/<int:year>/report.json", report_views.report_snapshot_json, name="report-json"),
+    path("report/<int:year>/data/<slug:table>.csv", report_views.report_table, {"fmt": "csv"}, name="report-csv"),
+    path("report/<int:year>/data/<slug:table>.json", report_views.report_table, {"fmt": "json"},
+         name="report-table-json"),
+    path("staff/report/", report_views.staff_report, name="staff-report"),
+    path("staff/report/refresh/", report_views.staff_report_refresh, name="staff-report-refresh"),
+    path("staff/report/<int:year>/", report_views.staff_report_preview, name="staff-report-preview"),
+    path("staff/report/<int:year>/publish/", report_views.staff_report_publish, name="staff-report-publish"),
+    path("staff/report/<int:year>/data/<slug:table>.csv", report_views.staff_report_table, {"fmt": "csv"},
+         name="staff-report-csv"),
+    path("staff/report/<int:year>/data/<slug:table>.json", report_views.staff_report_table, {"fmt": "json"},
+         name="staff-report-table-json"),
+    path("staff/analytics/", report_views.staff_analytics, name="staff-analytics"),
+    # Certificates: renewal (organization admins), suspension and revocation (staff), appeals
+    path("registry/<str:number>/renew/", registry_views.certificate_renew, name="certificate-renew"),
+    path("registry/<str:number>/suspend/", registry_views.certificate_suspend, name="certificate-suspend"),
+    path("registry/<str:number>/reinstate/", registry_views.certificate_reinstate, name="certificate-reinstate"),
+    path("registry/<str:number>/revoke/", registry_views.certificate_revoke, name="certificate-revoke"),
+    path("applications/<int:pk>/appeal/", registry_views.application_appeal, name="application-appeal"),
+    path("staff/appeals/", registry_views.appeal_list, name="appeal-list"),
+    path("staff/appeals/<int:pk>/", registry_views.appeal_decide, name="appeal-decide"),
+    path("staff/concerns/", registry_views.concern_list, name="concern-list"),
+    path("staff/concerns/<int:pk>/dismiss/", registry_views.concern_dismiss, name="concern-dismiss"),
     # Organizations
     path("models/", views.model_list, name="model-list"),
     path("models/new/", views.model_create, name="model-create"),
@@ -31,6 +68,24 @@ urlpatterns = [
     path("applications/<int:pk>/attest/", views.application_attest, name="application-attest"),
     path("applications/<int:pk>/withdraw/", views.application_withdraw, name="application-withdraw"),
     path("applications/<int:pk>/revisions/<int:number>/", views.revision_detail, name="revision-detail"),
+    # Community review (DESIGN §6): window pages for vetted evaluators and staff only
+    path("review/windows/", review_views.window_list, name="review-windows"),
+    path("review/windows/<int:pk>/", review_views.window_detail, name="review-window"),
+    path("review/windows/<int:pk>/enrol/", review_views.window_enrol, name="review-enrol"),
+    path("review/windows/<int:pk>/withdraw/", review_views.window_withdraw, name="review-withdraw"),
+    path("review/windows/<int:pk>/override/", review_views.window_override, name="review-override"),
+    path("review/windows/<int:pk>/findings/new/", review_views.finding_create, name="finding-create"),
+    path("review/findings/<int:pk>/", review_views.finding_detail, name="finding-detail"),
+    path("review/findings/<int:pk>/edit/", review_views.finding_edit, name="finding-edit"),
+    path("review/findings/<int:pk>/submit/", review_views.finding_submit, name="finding-submit"),
+    path("review/findings/<int:pk>/delete/", review_views.finding_delete, name="finding-delete"),
+    path("review/findings/<int:pk>/attachments/", review_views.finding_attach, name="finding-attach"),
+    path("review/findings/<int:pk>/triage/", review_views.finding_triage, name="finding-triage"),
+    path("review/findings/<int:pk>/respond/", review_views.finding_respond, name="finding-respond"),
+    path("review/findings/<int:pk>/rejoinder/", review_views.finding_rejoinder, name="finding-rejoinder"),
+    path("review/attachments/<int:pk>/download/", review_views.attachment_download, name="finding-attachment"),
+    path("applications/<int:pk>/findings/", review_views.application_findings, name="application-findings"),
+    path("releases/<int:pk>/findings/", review_views.release_findings, name="release-findings"),
     # Staff
     path("staff/screening/", views.screening_queue, name="screening-queue"),
     path("staff/benchmarks/", views.benchmark_list, name="benchmark-list"),

@@ -106,7 +106,7 @@ def anonymize_user(user: User, request=None) -> None:
         user.is_superuser = False
         user.anonymized_at = timezone.now()
         user.save()
-        for cached in ("is_alliance_staff", "is_auditor", "is_evaluator", "has_mfa"):
+        for cached in ("is_alliance_staff", "accredited_roles", "has_mfa"):
             user.__dict__.pop(cached, None)
         audit.log("portal.user.deleted", actor=user, obj=user, request=request, payload={"pseudonym": user.pseudonym})
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
@@ -47,6 +48,10 @@ class DeadlineKind:
     repeat_every: timedelta | None = None
     on_overdue: Callable[[Deadline, object, int], None] | None = None
     description: str = ""
+    # Shown on the staff page and in calendar feeds; defaults to the framework's title.
+    title: str = ""
+    # The page of the deadline's object; defaults to the object's ``get_absolute_url()``.
+    target_url: Callable[[object], str] | None = None
 
 
 _registry: dict[str, DeadlineKind] = {}
@@ -59,6 +64,52 @@ def register(kind: DeadlineKind) -> DeadlineKind:
 
 def get_kind(name: str) -> DeadlineKind:
     return _registry[name]
+
+
+def registered_kinds() -> dict[str, DeadlineKind]:
+    return dict(_registry)
+
+
+def kind_title(name: str) -> str:
+    """The human title of a kind: its own, the framework's (DESIGN §2.4), or its name."""
+    kind = _registry.get(name)
+    if kind and kind.title:
+        return kind.title
+    try:
+        from certification.framework_data import FRAMEWORK_2025_1
+
+        for entry in FRAMEWORK_2025_1.get("deadlines", []):
+            if entry.get("kind") == name:
+                return entry.get("title") or name
+    except ImportError:  # pragma: no cover - the portal app without certification
+        pass
+    return name.replace("_", " ").capitalize()
+
+
+def _application_url(obj) -> str:
+    from django.urls import reverse
+
+    pk = obj.pk if obj._meta.label_lower == "certification.application" else getattr(obj, "application_id", None)
+    return reverse("certification:application-detail", args=[pk]) if pk else ""
+
+
+def target_url(deadline: Deadline, target: object | None = None) -> str:
+    """The page of the deadline's object, or "" when it has none: the kind's
+    ``target_url``, the object's ``get_absolute_url()``, or, for an application
+    or an object of one (offer, engagement, window, appeal), the application page."""
+    target = deadline.target if target is None else target
+    if target is None:
+        return ""
+    kind = _registry.get(deadline.kind)
+    try:
+        if kind and kind.target_url:
+            return kind.target_url(target)
+        if hasattr(target, "get_absolute_url"):
+            return target.get_absolute_url()
+        return _application_url(target)
+    except Exception:  # noqa: BLE001 - a broken link must not break a listing
+        log.warning("no URL for deadline %s", deadline.pk, exc_info=True)
+    return ""
 
 
 def reminder_key(offset: timedelta) -> str:
@@ -99,34 +150,54 @@ def close_deadlines(obj: models.Model, *kind_names: str, state: str = Deadline.S
 @dataclass
 class PlannedAction:
     deadline: Deadline
-    reminder: str
+    reminder: str  # "T-7d", "due" or "overdue"; with ``repeat`` the claim key
     repeat: int
     kind: str
     what: str  # "reminder", "transition" or "overdue"
     offset: timedelta | None = None
 
+    def describe(self) -> str:
+        if self.what == "reminder":
+            return f"reminder {self.reminder}"
+        if self.what == "overdue":
+            return f"overdue notice #{self.repeat}"
+        return "transition (deadline passes)"
+
+
+# A deadline whose kind is not registered in this process (a module not loaded, a
+# kind removed) is looked at again after this long instead of being dropped.
+UNKNOWN_KIND_RETRY = timedelta(hours=1)
+
+
+def _next_repeat_after(due_at: datetime, every: timedelta, now: datetime) -> tuple[int, datetime]:
+    """(n, time of repeat n+1): n repeats of ``every`` have passed since ``due_at`` at ``now``."""
+    n = max(0, int((now - due_at) / every))
+    return n, due_at + (n + 1) * every
+
 
 def plan(deadline: Deadline, now: datetime) -> tuple[PlannedAction | None, datetime | None]:
-    """The one action due now for this deadline, and when to look at it next."""
+    """The one action due now for this deadline, and when to look at it next.
+
+    Late sweeps: of the reminders whose time has come only the latest is planned
+    (a stale T-30d is skipped once T-7d has come); after a late transition the
+    next overdue notice is the next one still in the future, so no burst follows.
+    """
     kind = _registry.get(deadline.kind)
     if kind is None:
-        return None, None
+        return None, now + UNKNOWN_KIND_RETRY
     if deadline.state == Deadline.State.OPEN:
         if now >= deadline.due_at:
-            next_at = deadline.due_at + kind.repeat_every if kind.repeat_every else None
+            next_at = _next_repeat_after(deadline.due_at, kind.repeat_every, now)[1] if kind.repeat_every else None
             return PlannedAction(deadline, "due", 0, kind.name, "transition"), next_at
-        due_offsets = sorted((off for off in kind.reminders if deadline.due_at - off <= now))
-        later = sorted(
-            (deadline.due_at - off for off in kind.reminders if deadline.due_at - off > now)
-        )
+        reached = sorted(off for off in kind.reminders if deadline.due_at - off <= now)
+        later = sorted(deadline.due_at - off for off in kind.reminders if deadline.due_at - off > now)
         next_at = later[0] if later else deadline.due_at
-        if not due_offsets:
+        if not reached:
             return None, next_at
-        latest = due_offsets[0]  # the smallest offset already reached: the most recent reminder
+        latest = reached[0]  # the smallest offset already reached: the most recent reminder
         return PlannedAction(deadline, reminder_key(latest), 0, kind.name, "reminder", latest), next_at
     if deadline.state == Deadline.State.PASSED and kind.repeat_every:
-        n = int((now - deadline.due_at) / kind.repeat_every)
-        next_at = deadline.due_at + (n + 1) * kind.repeat_every
+        n, next_at = _next_repeat_after(deadline.due_at, kind.repeat_every, now)
         if n < 1:
             return None, next_at
         return PlannedAction(deadline, "overdue", n, kind.name, "overdue"), next_at
@@ -137,52 +208,97 @@ def plan(deadline: Deadline, now: datetime) -> tuple[PlannedAction | None, datet
 class SweepResult:
     actions: list[PlannedAction] = field(default_factory=list)
     skipped: int = 0
+    failed: int = 0
+    batches: int = 0
 
 
-def due_deadlines(now: datetime, limit: int):
-    return Deadline.objects.due(now).order_by("next_action_at")[:limit]
+def due_batch(now: datetime, batch_size: int):
+    """The sweep's query: the oldest due rows, locked, skipping rows another sweep holds.
+
+    ``next_action_at <= now`` on the partial index ``deadline_next_action`` (rows
+    with nothing left to do are not in it) is an index range scan that stops
+    after ``batch_size`` rows: its cost grows with what is due, never with the
+    table (bench/deadline_bench.py checks the plan and the timing)."""
+    return (
+        Deadline.objects.due(now)
+        .order_by("next_action_at")
+        .select_for_update(skip_locked=True)[:batch_size]
+    )
 
 
 def sweep(now: datetime | None = None, batch_size: int = 500, max_batches: int = 1000) -> SweepResult:
-    """Run every due action once. Safe to run concurrently with itself."""
+    """Run every due action once. Safe to run concurrently with itself.
+
+    Each batch is one transaction: lock up to ``batch_size`` due rows, claim and
+    run each action, move ``next_action_at`` on, commit. The emails that the
+    batch's ``notify()`` calls queued are published after the commit in messages
+    of up to 500 outbox ids (``batched_delivery``), not one message per email.
+    A worker killed mid-batch loses only that uncommitted batch, which the next
+    sweep redoes; committed claims are never redone.
+    """
+    from .notifications import batched_delivery
+
     now = now or timezone.now()
     result = SweepResult()
     for _ in range(max_batches):
-        with transaction.atomic():
-            batch = list(
-                Deadline.objects.due(now)
-                .order_by("next_action_at")
-                .select_for_update(skip_locked=True)[:batch_size]
-            )
-            if not batch:
-                break
+        with batched_delivery(), transaction.atomic():
+            batch = list(due_batch(now, batch_size))
             for deadline in batch:
                 _process(deadline, now, result)
+        if batch:
+            result.batches += 1
         if len(batch) < batch_size:
             break
     return result
 
 
+class _AlreadyClaimed(Exception):
+    pass
+
+
+# A handler that raised is tried again after this long; meanwhile the rest of the sweep goes on.
+FAILED_ACTION_RETRY = timedelta(minutes=15)
+
+
 def _process(deadline: Deadline, now: datetime, result: SweepResult) -> None:
     action, next_at = plan(deadline, now)
+    if deadline.kind not in _registry:
+        log.error("deadline %s has unregistered kind %r; looking again at %s", deadline.pk, deadline.kind, next_at)
     update: dict = {"next_action_at": next_at}
     if action is not None:
         try:
+            deadline.target  # noqa: B018 - loads (and caches) the object
+        except ObjectDoesNotExist:
+            # Its object was deleted: nothing left to remind anyone of.
+            Deadline.objects.filter(pk=deadline.pk).update(
+                state=Deadline.State.CANCELLED, next_action_at=None, closed_at=now)
+            return
+        try:
             with transaction.atomic():
-                ReminderClaim.objects.create(deadline=deadline, reminder=action.reminder, repeat=action.repeat)
+                try:
+                    with transaction.atomic():
+                        ReminderClaim.objects.create(deadline=deadline, reminder=action.reminder, repeat=action.repeat)
+                except IntegrityError:
+                    raise _AlreadyClaimed from None
                 _run(action, deadline)
-        except IntegrityError:
-            # Already claimed (a sweep ran it before): never act twice.
+        except _AlreadyClaimed:
+            # Claimed before (by an earlier or a concurrent sweep): never act twice.
             result.skipped += 1
+            if action.what == "transition":
+                update["state"] = Deadline.State.PASSED
+        except Exception:
+            # The claim and the handler's writes rolled back together: try again later,
+            # without holding up every other due deadline behind this one.
+            log.exception("deadline %s (%s): %s failed", deadline.pk, deadline.kind, action.describe())
+            result.failed += 1
+            update = {"next_action_at": now + FAILED_ACTION_RETRY}
         else:
             result.actions.append(action)
-        if action.what == "transition":
-            update["state"] = Deadline.State.PASSED
-            # A handler may have closed the deadline itself (e.g. moved the object on).
-            current = Deadline.objects.filter(pk=deadline.pk).values_list("state", flat=True).first()
-            if current in (Deadline.State.DONE, Deadline.State.CANCELLED):
-                update = {"next_action_at": None}
-    Deadline.objects.filter(pk=deadline.pk).update(**update)
+            if action.what == "transition":
+                update["state"] = Deadline.State.PASSED
+    # Only if the handler left the row as it was: a handler that closed the deadline
+    # (report filed, object moved on) or moved its due time has the last word.
+    Deadline.objects.filter(pk=deadline.pk, state=deadline.state, due_at=deadline.due_at).update(**update)
 
 
 def _run(action: PlannedAction, deadline: Deadline) -> None:
@@ -197,12 +313,17 @@ def _run(action: PlannedAction, deadline: Deadline) -> None:
 
 
 def dry_run(now: datetime) -> list[PlannedAction]:
-    """What a sweep at ``now`` would do, without doing it."""
+    """What a sweep at ``now`` would do, without doing it (reads only)."""
     actions = []
-    for deadline in Deadline.objects.due(now).order_by("next_action_at").iterator():
+    claimed = set()
+    due = list(Deadline.objects.due(now).order_by("next_action_at", "id").select_related("content_type"))
+    for start in range(0, len(due), 1000):
+        chunk = due[start:start + 1000]
+        claimed |= set(
+            ReminderClaim.objects.filter(deadline__in=chunk).values_list("deadline_id", "reminder", "repeat")
+        )
+    for deadline in due:
         action, _ = plan(deadline, now)
-        if action and not ReminderClaim.objects.filter(
-            deadline=deadline, reminder=action.reminder, repeat=action.repeat
-        ).exists():
+        if action and (deadline.pk, action.reminder, action.repeat) not in claimed:
             actions.append(action)
     return actions

@@ -96,13 +96,23 @@ def load() -> list[DemoUser]:
         )
     from certification import demo as certification_demo
 
+    from certification import review_demo
     from certification.demo_certificates import certification_demo as load_certificates
 
     certification_demo.load(
+        {"acme-ai": users["admin@acme.example"], "other-models": users["admin@othermodels.example"]}, staff
+    )
+    from auditors import demo as auditors_demo
+
+    auditors_demo.load(staff)
+    review_demo.load(
         {"acme-ai": users["admin@acme.example"], "other-models": users["admin@othermodels.example"]}, staff
     )
     load_certificates(
         staff=staff, second_staff=second_staff, organization=acme, admin=users["admin@acme.example"],
         other_organization=other, other_admin=users["admin@othermodels.example"],
     )
+    from certification import report_demo
+
+    report_demo.load(staff)
     return DEMO_USERS

@@ -77,16 +77,19 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.is_active and self.groups.filter(name=STAFF_GROUP).exists()
 
     @cached_property
+    def accredited_roles(self) -> frozenset[str]:
+        """Roles of the user's active accreditations, in one query for both checks below."""
+        from auditors.models import Accreditation
+
+        return frozenset(Accreditation.objects.active().filter(user=self).values_list("role", flat=True))
+
+    @property
     def is_auditor(self) -> bool:
-        from auditors.models import Accreditation
+        return "auditor" in self.accredited_roles
 
-        return Accreditation.objects.active().filter(user=self, role=Accreditation.Role.AUDITOR).exists()
-
-    @cached_property
+    @property
     def is_evaluator(self) -> bool:
-        from auditors.models import Accreditation
-
-        return Accreditation.objects.active().filter(user=self, role=Accreditation.Role.EVALUATOR).exists()
+        return "evaluator" in self.accredited_roles
 
     @property
     def requires_mfa(self) -> bool:
@@ -423,3 +426,59 @@ class ReminderClaim(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["deadline", "reminder", "repeat"], name="one_claim_per_reminder")
         ]
+
+
+# --- Notification preferences, digests and calendar feeds (deadline engine) ---------------
+
+
+class NotificationPreference(models.Model):
+    """How one user gets the emails of one notification kind. No row means immediate."""
+
+    class Delivery(models.TextChoices):
+        IMMEDIATE = "immediate", _("Immediately")
+        DIGEST = "digest", _("In a daily digest")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences")
+    kind = models.CharField(max_length=80)
+    delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.IMMEDIATE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="one_preference_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.kind} {self.delivery}"
+
+
+class DigestItemQuerySet(models.QuerySet):
+    def pending(self) -> DigestItemQuerySet:
+        return self.filter(outbox__isnull=True)
+
+
+class DigestItem(models.Model):
+    """A notification whose email waits for the user's daily digest (``portal.digests``)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    notification = models.OneToOneField(Notification, on_delete=models.CASCADE, related_name="digest_item")
+    created_at = models.DateTimeField(default=timezone.now)
+    # The digest email that carried it; empty while it waits.
+    outbox = models.ForeignKey(OutboxEmail, null=True, blank=True, on_delete=models.SET_NULL, related_name="digest_items")
+
+    objects = DigestItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["user", "created_at"], name="digest_pending",
+                                condition=models.Q(outbox__isnull=True))]
+
+
+class CalendarFeed(models.Model):
+    """A user's private calendar (ICS) URL. Only the sha256 of its token is stored;
+    generating a new one replaces the hash, which revokes the old URL."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Calendar feed of {self.user}"

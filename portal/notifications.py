@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -19,6 +21,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from . import digests
 from .models import Notification, OutboxEmail, User
 
 log = logging.getLogger(__name__)
@@ -38,12 +41,17 @@ def notify(
 ) -> list[Notification]:
     """Notify each user: an in-app notification plus, if ``email``, an outbox row.
 
-    Runs inside the caller's transaction; the email task is queued on commit.
+    Runs inside the caller's transaction; the email task is queued on commit
+    (inside ``batched_delivery()``, collected and queued in chunks). A user who
+    chose the daily digest for ``kind`` gets the notification now and the email
+    in the digest (``portal.digests``).
     """
-    if isinstance(users, User):
-        users = [users]
+    users = [users] if isinstance(users, User) else list(users)
     created: list[Notification] = []
     outbox_ids: list[int] = []
+    # Users who chose the daily digest for this kind get the in-app notification now
+    # and its email in their digest (portal.digests).
+    digest_user_ids = digests.digest_user_ids(users, kind) if email else set()
     with transaction.atomic():
         for user in users:
             if not user.is_active:
@@ -52,24 +60,65 @@ def notify(
                 subject, text, html = render_email(kind, {"user": user, "url": url, **(context or {})})
             note = Notification.objects.create(user=user, kind=kind, subject=subject, body=text, url=url)
             created.append(note)
-            if email:
+            if email and user.pk in digest_user_ids:
+                digests.hold(note)
+            elif email:
                 row = OutboxEmail.objects.create(
                     notification=note, to=user.email, subject=subject, body_text=text, body_html=html
                 )
                 outbox_ids.append(row.pk)
         if outbox_ids:
-            transaction.on_commit(lambda: enqueue_delivery(outbox_ids))
+            buffer = _delivery_buffer.get()
+            transaction.on_commit(lambda: enqueue_delivery(outbox_ids, buffer))
     return created
 
 
-def enqueue_delivery(outbox_ids: list[int]) -> None:
-    """Queue delivery; a broker outage is logged, not raised: the drain retries."""
+def enqueue_delivery(outbox_ids: list[int], buffer: list[int] | None = None) -> None:
+    """Queue delivery; a broker outage is logged, not raised: the drain retries.
+
+    Inside ``batched_delivery()`` the ids are collected and published together."""
+    if buffer is not None:
+        buffer.extend(outbox_ids)
+        return
     from .tasks import deliver_outbox
 
     try:
         deliver_outbox.delay(outbox_ids)
     except Exception:  # noqa: BLE001 - any broker error leaves the rows for drain_outbox
         log.warning("broker unreachable; %d outbox email(s) left for the periodic drain", len(outbox_ids))
+
+
+# --- Batched delivery (deadline sweep, digests) -------------------------------------------
+#
+# A sweep batch may notify thousands of people. One Celery message per notify()
+# call would flood the broker, so inside ``batched_delivery()`` the committed
+# outbox ids are collected and published in messages of DELIVERY_CHUNK ids.
+
+DELIVERY_CHUNK = 500
+_delivery_buffer: ContextVar[list[int] | None] = ContextVar("portal_delivery_buffer", default=None)
+
+
+@contextmanager
+def batched_delivery(chunk: int = DELIVERY_CHUNK) -> Iterator[list[int]]:
+    """Collect the outbox ids that ``notify()`` calls inside the block queue on commit;
+    publish them in chunks of ``chunk`` once their transaction has committed.
+
+    Wrap it around the ``transaction.atomic()`` block, or use it inside one: the
+    publication itself is an on-commit callback, registered after those of the
+    ``notify()`` calls, so it runs after they have filled the buffer, and never
+    for a transaction that rolled back."""
+    buffer: list[int] = []
+    token = _delivery_buffer.set(buffer)
+    try:
+        yield buffer
+    finally:
+        _delivery_buffer.reset(token)
+    transaction.on_commit(lambda: publish_delivery(buffer, chunk))
+
+
+def publish_delivery(outbox_ids: list[int], chunk: int = DELIVERY_CHUNK) -> None:
+    for start in range(0, len(outbox_ids), chunk):
+        enqueue_delivery(outbox_ids[start:start + chunk])
 
 
 def claim(outbox_ids: Iterable[int] | None = None, limit: int = 500) -> list[OutboxEmail]:

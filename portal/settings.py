@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -216,7 +217,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.tasks.sweep_deadlines",
         "schedule": timedelta(seconds=envint("DEADLINE_SWEEP_SECONDS", 300)),
     },
+    # One email per user from the notifications they moved to the daily digest.
+    "send-digests": {
+        "task": "portal.tasks.send_digests",
+        "schedule": crontab(minute=0, hour=envint("DIGEST_HOUR", 7)),
+    },
+    # The transparency report's rollups (staff can also refresh them on demand).
+    "refresh-report-rollups": {
+        "task": "certification.tasks.refresh_report_rollups",
+        "schedule": crontab(minute=30, hour=envint("REPORT_REFRESH_HOUR", 2)),
+    },
 }
+# No task may run longer than the broker's visibility timeout, or Redis would hand
+# the still-running (late-acknowledged) message to a second worker. The hard limit
+# kills a stuck task; the outbox and the claims make the redo safe.
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 1800)
+if REDIS_URL and CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT")
 
 # --- Email ----------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Certification Portal <noreply@localhost>")
@@ -328,6 +345,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "role" or "kind" field with different choices: name them apart.
+    "ENUM_NAME_OVERRIDES": {
+        "AccreditationRoleEnum": "auditors.models.Accreditation.Role",
+        "AccreditationKindEnum": "auditors.models.Accreditation.Kind",
+        "DeclineReasonEnum": "auditors.models.Offer.DeclineReason",
+        "MembershipRoleEnum": "portal.models.Membership.Role",
+        # A certificate's status as read, "expired" included (computed, not stored).
+        "CertificateStatusEnum": ["valid", "suspended", "revoked", "expired", "superseded"],
+    },
 }
 
 # --- Internationalization ---------------------------------------------------------

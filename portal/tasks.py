@@ -39,7 +39,20 @@ def publish_audit_head() -> int | None:
 
 @shared_task(acks_late=True)
 def sweep_deadlines() -> int:
-    """Every reminder, transition and overdue notice that is due (DESIGN §2.4)."""
+    """Every reminder, transition and overdue notice that is due (DESIGN §2.4).
+
+    Late acknowledgement: a worker killed mid-sweep leaves the message to be
+    redelivered, and beat sends a fresh one every ``DEADLINE_SWEEP_SECONDS``
+    anyway. Committed batches are never redone (claims); the batch that was
+    running rolled back with the dead worker's connection."""
     from . import deadlines
 
     return len(deadlines.sweep().actions)
+
+
+@shared_task(acks_late=True)
+def send_digests() -> int:
+    """One digest email per user from the notifications that waited for it (daily)."""
+    from . import digests
+
+    return digests.send_digests()

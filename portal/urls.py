@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import api, views
+from . import api, deadline_views, views
 
 # The Django admin signs in through allauth: same rate limits, same MFA.
 admin.autodiscover()
@@ -42,16 +42,24 @@ portal_patterns = [
     path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
     path("staff/", views.staff_console, name="staff-console"),
     path("staff/audit/", views.audit_log, name="audit-log"),
+    # Deadline engine: notification settings, calendar feed, staff overview.
+    path("account/notifications/", deadline_views.notification_settings, name="notification-settings"),
+    path("account/calendar/", deadline_views.calendar_settings, name="calendar-settings"),
+    path("calendar/<str:token>.ics", deadline_views.calendar_feed, name="calendar-feed"),
+    path("staff/deadlines/", deadline_views.staff_deadlines, name="staff-deadlines"),
 ]
 
 urlpatterns = [
     path("", include((portal_patterns, "portal"))),
     path("", include("certification.urls")),
+    path("", include("auditors.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api.urlpatterns, "api"))),
     path("api/v1/", include("certification.api_public")),
     path("api/v1/", include(("certification.api", "certification-api"))),
+    path("api/v1/review/", include(("certification.review_api", "review-api"))),
+    path("api/v1/", include(("auditors.api", "auditors-api"))),
     path("api/v1/", include("certification.api_registry")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

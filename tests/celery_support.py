@@ -266,6 +266,12 @@ def celery_broker(url: str) -> Iterator[None]:
         app._pool = None
         with contextlib.suppress(AttributeError, KeyError):
             app.__dict__["amqp"]._producer_pool = None
+        # kombu keeps producer pools in a process-wide registry keyed by connection;
+        # a pool closed above would be handed out again for the same URL.
+        from kombu import pools
+
+        with contextlib.suppress(Exception):
+            pools.reset()
 
     previous = app.conf.broker_url
     reset_pools()

@@ -122,6 +122,11 @@ ROUTES: dict[str, Row] = {
     "account/tokens/<int:pk>/revoke/": post_only(kwargs=lambda w: {"pk": w.token.pk}),
     "staff/": staff_only(),
     "staff/audit/": staff_only(),
+    "account/notifications/": signed_in(),
+    "account/calendar/": signed_in(),
+    # An unknown feed token (here the invitation's) reveals nothing.
+    "calendar/<str:token>.ics": public(404),
+    "staff/deadlines/": staff_only(),
     # --- API v1 -----------------------------------------------------------------------------
     "api/v1/": api(),
     "api/v1/^organizations/$": api(),
@@ -216,11 +221,184 @@ ROUTES: dict[str, Row] = {
     "api/v1/^applications/(?P<pk>[^/.]+)/screen/$": api(405, kwargs=lambda w: {"pk": w.application.pk}),
     "api/v1/^applications/(?P<pk>[^/.]+)/submit/$": api(405, kwargs=lambda w: {"pk": w.application.pk}),
     "api/v1/^applications/(?P<pk>[^/.]+)/withdraw/$": api(405, kwargs=lambda w: {"pk": w.application.pk}),
+    # --- community review (certification/review_views.py, review_api.py) -----------------------
+    # Window pages name unreleased models: vetted evaluators and staff only, 404 for everyone else.
+    "review/windows/": row(404, evaluator=200, staff=200),
+    "review/windows/<int:pk>/": row(404, evaluator=200, staff=200, kwargs=lambda w: {"pk": _review(w).window.pk}),
+    "review/windows/<int:pk>/enrol/": row(404, anonymous=LOGIN, evaluator=200, staff=200,
+                                          kwargs=lambda w: {"pk": _review(w).window.pk}),
+    "review/windows/<int:pk>/withdraw/": row(404, anonymous=LOGIN, evaluator=200, staff=200,
+                                             kwargs=lambda w: {"pk": _review(w).window.pk}),
+    "review/windows/<int:pk>/override/": staff_only(kwargs=lambda w: {"pk": _review(w).window.pk}),
+    # Filing needs access to the materials: the enrolled evaluator only.
+    "review/windows/<int:pk>/findings/new/": row(404, anonymous=LOGIN, evaluator=200,
+                                                 kwargs=lambda w: {"pk": _review(w).window.pk}),
+    # The evaluator's submitted finding: the author, the organization and staff read it.
+    "review/findings/<int:pk>/": org_page(evaluator=200, kwargs=lambda w: {"pk": _review(w).finding.pk}),
+    # Submitted, so final: nobody edits it.
+    "review/findings/<int:pk>/edit/": org_page(403, evaluator=403, staff=403,
+                                               kwargs=lambda w: {"pk": _review(w).finding.pk}),
+    "review/findings/<int:pk>/submit/": org_page(403, evaluator=200, staff=403,
+                                                 kwargs=lambda w: {"pk": _review(w).finding.pk}),
+    "review/findings/<int:pk>/delete/": post_only(kwargs=lambda w: {"pk": _review(w).finding.pk}),
+    "review/findings/<int:pk>/attachments/": post_only(kwargs=lambda w: {"pk": _review(w).finding.pk}),
+    "review/findings/<int:pk>/triage/": staff_only(kwargs=lambda w: {"pk": _review(w).finding.pk}),
+    "review/findings/<int:pk>/respond/": org_page(403, admin=200, evaluator=403, staff=403,
+                                                  kwargs=lambda w: {"pk": _review(w).finding.pk}),
+    "review/findings/<int:pk>/rejoinder/": org_page(403, evaluator=200, staff=403,
+                                                    kwargs=lambda w: {"pk": _review(w).finding.pk}),
+    "review/attachments/<int:pk>/download/": org_page(evaluator=200, kwargs=lambda w: {"pk": _review(w).attachment.pk}),
+    "applications/<int:pk>/findings/": org_page(kwargs=lambda w: {"pk": _review(w).window.application_id}),
+    # Public once certified; the review world's release is in review: 404 for everyone.
+    "releases/<int:pk>/findings/": public(404, kwargs=lambda w: {"pk": _review(w).window.application.release_id}),
+    "api/v1/review/^windows/$": api(404, evaluator=200, staff=200),
+    "api/v1/review/^windows/(?P<pk>[^/.]+)/$": api(404, evaluator=200, staff=200,
+                                                   kwargs=lambda w: {"pk": _review(w).window.pk}),
+    "api/v1/review/^windows/(?P<pk>[^/.]+)/materials/$": api(404, evaluator=200, staff=200,
+                                                             kwargs=lambda w: {"pk": _review(w).window.pk}),
+    "api/v1/review/^windows/(?P<pk>[^/.]+)/enrol/$": api(405, kwargs=lambda w: {"pk": _review(w).window.pk}),
+    "api/v1/review/^windows/(?P<pk>[^/.]+)/withdraw/$": api(405, kwargs=lambda w: {"pk": _review(w).window.pk}),
+    "api/v1/review/^windows/(?P<pk>[^/.]+)/override-conflict/$": api(405, kwargs=lambda w: {"pk": _review(w).window.pk}),
+    "api/v1/review/^findings/$": api(),
+    "api/v1/review/^findings/(?P<pk>[^/.]+)/$": api(404, org_admin=200, org_member=200, evaluator=200, staff=200,
+                                                    kwargs=lambda w: {"pk": _review(w).finding.pk}),
+    "api/v1/review/^findings/(?P<pk>[^/.]+)/submit/$": api(405, kwargs=lambda w: {"pk": _review(w).finding.pk}),
+    "api/v1/review/^findings/(?P<pk>[^/.]+)/attachments/$": api(405, kwargs=lambda w: {"pk": _review(w).finding.pk}),
+    "api/v1/review/^findings/(?P<pk>[^/.]+)/triage/$": api(405, kwargs=lambda w: {"pk": _review(w).finding.pk}),
+    "api/v1/review/^findings/(?P<pk>[^/.]+)/respond/$": api(405, kwargs=lambda w: {"pk": _review(w).finding.pk}),
+    "api/v1/review/^findings/(?P<pk>[^/.]+)/rejoinder/$": api(405, kwargs=lambda w: {"pk": _review(w).finding.pk}),
+    "api/v1/review/releases/<int:pk>/findings/": public(
+        404, kwargs=lambda w: {"pk": _review(w).window.application.release_id}),
     # --- API documentation ------------------------------------------------------------------
     "api/schema/": public(),
     "api/docs/": public(),
     "api/redoc/": public(),
+    # --- certificates, registry, verification, appeals, concerns (certification/registry_views.py,
+    # certification/api_registry.py) -----------------------------------------------------------
+    "registry/": public(),
+    "registry/<str:number>/": public(kwargs=lambda w: {"number": _certificate(w).number}),
+    "registry/<str:number>/print/": public(kwargs=lambda w: {"number": _certificate(w).number}),
+    "registry/<str:number>/attestation.json": public(kwargs=lambda w: {"number": _certificate(w).number}),
+    "registry/<str:number>/badge.svg": public(kwargs=lambda w: {"number": _certificate(w).number}),
+    "registry/<str:number>/README.md": public(kwargs=lambda w: {"number": _certificate(w).number}),
+    # The evidence file is not marked public: 404 for everyone, members included.
+    "registry/<str:number>/evidence/<int:pk>/": public(
+        404, kwargs=lambda w: {"number": _certificate(w).number, "pk": w.evidence.pk}),
+    "registry/<str:number>/concern/": public(kwargs=lambda w: {"number": _certificate(w).number}),
+    "verify/": public(),
+    "registry/<str:number>/renew/": row(404, anonymous=LOGIN, org_admin=200, org_member=403,
+                                        kwargs=lambda w: {"number": _certificate(w).number}),
+    "registry/<str:number>/suspend/": staff_only(kwargs=lambda w: {"number": _certificate(w).number}),
+    "registry/<str:number>/reinstate/": staff_only(kwargs=lambda w: {"number": _certificate(w).number}),
+    "registry/<str:number>/revoke/": staff_only(kwargs=lambda w: {"number": _certificate(w).number}),
+    "applications/<int:pk>/appeal/": row(404, anonymous=LOGIN, org_admin=200, org_member=403, staff=403,
+                                         kwargs=lambda w: {"pk": w.application.pk}),
+    "staff/appeals/": staff_only(),
+    "staff/appeals/<int:pk>/": staff_only(kwargs=lambda w: {"pk": _appeal(w).pk}),
+    "staff/concerns/": staff_only(),
+    "staff/concerns/<int:pk>/dismiss/": row(403, anonymous=LOGIN, staff=405, kwargs=lambda w: {"pk": 1}),
+    "api/v1/certificates/": public(),
+    "api/v1/certificates/<str:number>/": public(kwargs=lambda w: {"number": _certificate(w).number}),
+    "api/v1/certificates/<str:number>/concerns/": public(405, kwargs=lambda w: {"number": _certificate(w).number}),
+    "api/v1/certificates/<str:number>/suspend/": api(405, kwargs=lambda w: {"number": _certificate(w).number}),
+    "api/v1/certificates/<str:number>/reinstate/": api(405, kwargs=lambda w: {"number": _certificate(w).number}),
+    "api/v1/certificates/<str:number>/revoke/": api(405, kwargs=lambda w: {"number": _certificate(w).number}),
+    "api/v1/certificates/<str:number>/cancel-revocation/": api(
+        405, kwargs=lambda w: {"number": _certificate(w).number}),
+    "api/v1/certificates/<str:number>/renew/": api(405, kwargs=lambda w: {"number": _certificate(w).number}),
+    "api/v1/applications/<int:pk>/appeal/": api(405, kwargs=lambda w: {"pk": w.application.pk}),
+    "api/v1/appeals/<int:pk>/decide/": api(405, kwargs=lambda w: {"pk": _appeal(w).pk}),
+    # No parameter: 400 for everyone.
+    "api/v1/verify/": public(400),
+    "api/v1/keys/": public(),
+    "api/v1/revocations/": public(),
+    # --- transparency report (certification/report_views.py): a published year made on first use
+    "report/": public(),
+    "report/<int:year>/": public(kwargs=lambda w: {"year": _report_year(w)}),
+    "report/<int:year>/report.json": public(kwargs=lambda w: {"year": _report_year(w)}),
+    "report/<int:year>/data/<slug:table>.csv": public(kwargs=lambda w: {"year": _report_year(w), "table": "adoption"}),
+    "report/<int:year>/data/<slug:table>.json": public(kwargs=lambda w: {"year": _report_year(w), "table": "audits"}),
+    "staff/report/": staff_only(),
+    "staff/report/refresh/": row(403, anonymous=LOGIN, staff=405),
+    "staff/report/<int:year>/": staff_only(kwargs=lambda w: {"year": _report_year(w)}),
+    "staff/report/<int:year>/publish/": staff_only(kwargs=lambda w: {"year": _report_year(w)}),
+    "staff/report/<int:year>/data/<slug:table>.csv": staff_only(
+        kwargs=lambda w: {"year": _report_year(w), "table": "adoption"}),
+    "staff/report/<int:year>/data/<slug:table>.json": staff_only(
+        kwargs=lambda w: {"year": _report_year(w), "table": "findings"}),
+    "staff/analytics/": staff_only(),
 }
+
+
+def _report_year(w: SimpleNamespace) -> int:
+    """Last year's transparency report, computed and published on first use."""
+    if not hasattr(w, "report_year"):
+        from django.utils import timezone
+
+        from certification import report
+
+        w.report_year = timezone.now().year - 1
+        report.refresh_rollups()
+        report.publish(w.report_year, w.users["staff"], report.draft_digest(report.build_draft(w.report_year)))
+    return w.report_year
+
+
+def _certificate(w: SimpleNamespace):
+    """A Tier 1 certificate of the organization, made on first use."""
+    if not hasattr(w, "certificate"):
+        from tests.certification.certificate_helpers import certify
+
+        w.certificate = certify(w.org, w.users["org_admin"], w.users["staff"], version="certified-1.0")
+    return w.certificate
+
+
+def _appeal(w: SimpleNamespace):
+    """An open appeal against a rejection of the organization, made on first use."""
+    if not hasattr(w, "appeal"):
+        from certification import certificates, services
+        from tests.certification.certificate_helpers import decision_pending
+
+        app = decision_pending(w.org, w.users["org_admin"], w.users["staff"], version="rejected-1.0")
+        services.reject(app, w.users["staff"], "Incomplete")
+        app.refresh_from_db()
+        w.appeal = certificates.file_appeal(app, w.users["org_admin"], "Grounds")
+    return w.appeal
+
+def _review(w):
+    """Built on first use: a Tier 3 application in review with its window, the world's
+    evaluator enrolled (staff overrode the shared example.org domain) and their
+    submitted finding with an attachment."""
+    if getattr(w, "review", None) is None:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from certification import review, sample, services
+
+        org_admin, staff, evaluator = w.users["org_admin"], w.users["staff"], w.users["evaluator"]
+        model = services.register_model(w.org, org_admin, name="Large", slug="large")
+        release = services.create_release(model, org_admin, {
+            "version": "1.0", "parameter_count": 80_000_000_000, "capabilities": [], "sensitive_domains": [],
+            "emergent_capabilities": False, "emergent_description": ""})
+        sample.fill_documentation(release, org_admin)
+        app = services.start_application(release, org_admin)
+        services.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 4, 5, 6])
+        services.start_screening(app, staff)
+        services.accept_into_review(app, staff)
+        window = app.review_window
+        review.override_conflict(window, evaluator.accreditations.get(), staff, "shared_email_domain", "Test world")
+        review.enrol(window, evaluator)
+        finding = review.create_finding(window, evaluator, {
+            "title": "Leak", "category": "privacy_leakage", "severity": "medium", "reproduction_steps": "Ask.",
+            "expected_behaviour": "Refusal.", "observed_behaviour": "An email address."})
+        attachment = review.add_attachment(finding, evaluator, SimpleUploadedFile("log.txt", b"transcript"))
+        review.submit_finding(finding, evaluator)
+        w.review = SimpleNamespace(window=window, finding=finding, attachment=attachment)
+    return w.review
+
+
+# The auditor network's rows live next to its tests (they build their own objects).
+from tests.auditors.permission_rows import auditor_rows  # noqa: E402
+
+ROUTES.update(auditor_rows(globals()))
 
 # Third-party URL trees: one row each, checked on a representative page.
 PREFIX_ROUTES: dict[str, Row] = {

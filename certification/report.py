@@ -1,0 +1,858 @@
+"""The annual transparency report (issue 8): rollups, drafts, published snapshots.
+
+Figures come from two rollup tables (``ReportTierRollup``, ``ReportFindingRollup``)
+that ``refresh_rollups`` rewrites for every year at once: daily from Celery beat
+and whenever staff ask. Each source table is read by a few grouped queries, so a
+refresh costs about one pass over each of them, whatever the number of years.
+
+A draft is the report built from the rollups; staff preview it and publish it,
+which freezes it as a ``ReportSnapshot`` with the sha256 of its canonical JSON.
+The public page of a published year reads only the snapshot.
+
+Definitions (they are also stated on the page; years are calendar years in UTC):
+
+- adoption: member organizations (``Organization.is_alliance_member`` when the
+  figures are computed) that held at least one valid certificate at any moment
+  of the year, over all member organizations; per tier, a valid certificate of
+  that tier. A certificate is valid from its issue until it expires, is revoked
+  or superseded, except while it is suspended (suspensions and reinstatements
+  come from the audit log, revocations from the confirmed revocation proposal,
+  supersession from the successor's issue time);
+- certificates issued / suspended / revoked / expired in the year: by the time
+  of each event; expired counts certificates that reached their expiry time
+  while valid;
+- releases certified: distinct releases with a certificate issued in the year;
+- time to decision: applications decided (certified or rejected) in the year,
+  calendar days from the first submission to the decision, median and 90th
+  percentile (linear interpolation, as PostgreSQL's ``percentile_cont``), with
+  and without the time spent in ``changes_requested``;
+- audits performed: audit reports filed in the year; on time when filed by the
+  engagement's due time;
+- findings: community findings submitted in the year (by the severity staff
+  settled at triage); responses are those to the accepted ones;
+- responses on time: responses to accepted findings that fell due in the year
+  (14 days, or the framework version's length, after triage or after the window
+  closed, whichever is later), filed by then; unanswered ones count as late.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, transaction
+from django.db.models import (
+    Case, CharField, Count, DateTimeField, DurationField, Exists, ExpressionWrapper, F, Func, IntegerField, OuterRef, Q,
+    Subquery, Value, When,
+)
+from django.db.models.functions import Cast, Coalesce, ExtractYear, Greatest, Least
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from auditors.models import AuditReport
+from portal import audit
+from portal.canonical import canonical_sha256
+from portal.models import AuditEntry, Organization
+
+from .models import (
+    Application,
+    ApplicationTransition,
+    Certificate,
+    Finding,
+    FindingResponse,
+    FrameworkVersion,
+    ReportFindingRollup,
+    ReportSnapshot,
+    ReportTierRollup,
+    RevocationProposal,
+)
+from .services import WorkflowError, _require_staff, deadline_days
+
+UTC = dt.timezone.utc
+TIERS = (1, 2, 3, 4)
+ALL = ReportTierRollup.ALL_TIERS
+SCHEMA = 1
+RESPONSE_DAYS = 14
+CR = Application.Status.CHANGES_REQUESTED
+SUSPENDED_ACTION = "certification.certificate.suspended"
+REINSTATED_ACTION = "certification.certificate.reinstated"
+CERTIFICATE_TYPE = Certificate._meta.label_lower
+
+
+def year_bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
+    return dt.datetime(year, 1, 1, tzinfo=UTC), dt.datetime(year + 1, 1, 1, tzinfo=UTC)
+
+
+def percentile(sorted_values: list[float], p: float) -> float | None:
+    """Linear interpolation between the closest ranks (PostgreSQL ``percentile_cont``)."""
+    if not sorted_values:
+        return None
+    h = (len(sorted_values) - 1) * p
+    lo, hi = math.floor(h), math.ceil(h)
+    return sorted_values[lo] + (h - lo) * (sorted_values[hi] - sorted_values[lo])
+
+
+class UTCYear(Func):
+    """The calendar year (UTC) of a datetime. On PostgreSQL ``date_part`` (double
+    precision), several times faster than ``EXTRACT`` (numeric since version 14)."""
+
+    output_field = IntegerField()
+
+    def as_sql(self, compiler, connection, **extra):
+        return ExtractYear(self.source_expressions[0], tzinfo=UTC).as_sql(compiler, connection)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"date_part('year', ({sql}) AT TIME ZONE 'UTC')::int", params
+
+
+def _year(field):
+    return UTCYear(field)
+
+
+# --- computing the rollups ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Tally:
+    """Counters of one (year, tier) while computing."""
+
+    organizations: int = 0
+    issued: int = 0
+    suspended: int = 0
+    revoked: int = 0
+    expired: int = 0
+    releases: int = 0
+    decisions: int = 0
+    days: tuple = (None, None, None, None)
+    audits: int = 0
+    audits_on_time: int = 0
+    responses_due: int = 0
+    responses_on_time: int = 0
+
+
+def _certificate_ends():
+    """Annotations: when a certificate stopped being valid for good (revoked or
+    superseded; null if neither) and the end of its validity (that, or its expiry)."""
+    revoked_at = Subquery(
+        RevocationProposal.objects.filter(certificate=OuterRef("pk"), confirmed_at__isnull=False)
+        .order_by("confirmed_at").values("confirmed_at")[:1]
+    )
+    # The subquery inside the CASE runs only for the few revoked rows.
+    ended_at = Case(
+        # Rows without the record of the event (imported data) fall back to the last status change.
+        When(status=Certificate.Status.REVOKED, then=Coalesce(revoked_at, F("updated_at"))),
+        When(status=Certificate.Status.SUPERSEDED, then=Coalesce(F("superseded_by__issued_at"), F("updated_at"))),
+        default=None,
+        output_field=DateTimeField(),
+    )
+    return ended_at
+
+
+def _suspension_events() -> dict[int, list[tuple[dt.datetime, str]]]:
+    """Suspensions and reinstatements by certificate, from the audit log (indexed by action)."""
+    events: dict[int, list] = defaultdict(list)
+    rows = (AuditEntry.objects.filter(action__in=[SUSPENDED_ACTION, REINSTATED_ACTION], object_type=CERTIFICATE_TYPE)
+            .order_by("seq").values_list("object_id", "action", "created_at"))
+    for object_id, action, at in rows:
+        if object_id.isdigit():
+            events[int(object_id)].append((at, action))
+    return events
+
+
+def _valid_intervals(issued_at, end, events, status, updated_at) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The periods in [issued_at, end) during which a certificate with suspensions was valid."""
+    intervals, start, valid = [], issued_at, True
+    for at, action in events:
+        if action == SUSPENDED_ACTION and valid:
+            intervals.append((start, at))
+            valid = False
+        elif action == REINSTATED_ACTION and not valid:
+            start, valid = at, True
+    if not events and status == Certificate.Status.SUSPENDED:
+        # Suspended without a record of when: valid until its last status change.
+        intervals.append((issued_at, updated_at))
+        valid = False
+    if valid:
+        intervals.append((start, end))
+    return [(max(a, issued_at), min(b, end)) for a, b in intervals if min(b, end) > max(a, issued_at)]
+
+
+def _valid_at(when, events, status, updated_at) -> bool:
+    valid = True
+    for at, action in events:
+        if at >= when:
+            break
+        valid = action == REINSTATED_ACTION
+    if not events and status == Certificate.Status.SUSPENDED:
+        valid = when < updated_at
+    return valid
+
+
+def _years_spanned(start: dt.datetime, end: dt.datetime) -> range:
+    """Calendar years (UTC) that the half-open period [start, end) touches."""
+    last = (end - dt.timedelta(microseconds=1)).astimezone(UTC).year
+    return range(start.astimezone(UTC).year, last + 1)
+
+
+def _certificate_figures(tally, as_of: dt.datetime, members: set[int], years: range) -> None:
+    """Adoption, certificates issued / suspended / revoked / expired, releases certified."""
+    for row in (Certificate.objects.filter(issued_at__lte=as_of).annotate(year=_year("issued_at"))
+                .values("year", "tier").annotate(n=Count("id"), releases=Count("release", distinct=True))):
+        t = tally(row["year"], row["tier"])
+        t.issued, t.releases = row["n"], row["releases"]
+    for row in (Certificate.objects.filter(issued_at__lte=as_of).annotate(year=_year("issued_at"))
+                .values("year").annotate(n=Count("id"), releases=Count("release", distinct=True))):
+        t = tally(row["year"], ALL)
+        t.issued, t.releases = row["n"], row["releases"]
+    for row in (RevocationProposal.objects.filter(confirmed_at__isnull=False, confirmed_at__lte=as_of)
+                .annotate(year=_year("confirmed_at")).values("year", "certificate__tier")
+                .annotate(n=Count("certificate", distinct=True))):
+        tally(row["year"], row["certificate__tier"]).revoked += row["n"]
+        tally(row["year"], ALL).revoked += row["n"]
+
+    events = _suspension_events()
+    ended_at = _certificate_ends()
+
+    # Certificates never suspended: their validity is one period, computed in the database.
+    # (NOT EXISTS, which PostgreSQL runs as an anti-join, where NOT IN a list of ids would
+    # compare every row with every id.)
+    suspension_logged = AuditEntry.objects.filter(
+        action__in=[SUSPENDED_ACTION, REINSTATED_ACTION], object_type=CERTIFICATE_TYPE,
+        object_id=Cast(OuterRef("pk"), output_field=CharField()))
+    plain = (Certificate.objects.exclude(status=Certificate.Status.SUSPENDED).exclude(Exists(suspension_logged))
+             .filter(issued_at__lte=as_of)
+             .annotate(ended_at=ended_at)
+             .annotate(valid_end=Least(F("expires_at"), Coalesce(F("ended_at"), F("expires_at")),
+                                       Value(as_of, output_field=DateTimeField()))))
+    spans = (plain.filter(organization__is_alliance_member=True, valid_end__gt=F("issued_at"))
+             .annotate(y0=_year("issued_at"),
+                       y1=_year(ExpressionWrapper(F("valid_end") - Value(dt.timedelta(microseconds=1)),
+                                                  output_field=DateTimeField())))
+             .values_list("organization_id", "tier", "y0", "y1").order_by())
+    for year, tier, count in _distinct_orgs_by_year(spans, years):
+        tally(year, tier).organizations += count
+    expired = (plain.filter(expires_at__lte=as_of).filter(Q(ended_at__isnull=True) | Q(ended_at__gte=F("expires_at")))
+               .annotate(year=_year("expires_at")).values("year", "tier").annotate(n=Count("id")))
+    for row in expired:
+        tally(row["year"], row["tier"]).expired += row["n"]
+        tally(row["year"], ALL).expired += row["n"]
+
+    # Certificates with suspensions (rare): their periods of validity, in Python. Their
+    # organizations count where the plain certificates above did not count them already.
+    suspended_in: dict[tuple[int, int], set[int]] = defaultdict(set)
+    held: dict[tuple[int, int], set[int]] = defaultdict(set)
+    special = Q(pk__in=list(events)) | Q(status=Certificate.Status.SUSPENDED)
+    for cert in (Certificate.objects.filter(special, issued_at__lte=as_of).annotate(ended_at=ended_at)
+                 .only("pk", "organization_id", "tier", "status", "issued_at", "expires_at", "updated_at")):
+        cert_events = [(at, action) for at, action in events.get(cert.pk, []) if at <= as_of]
+        end = min(cert.expires_at, cert.ended_at or cert.expires_at, as_of)
+        if cert.organization_id in members:
+            for start, stop in _valid_intervals(cert.issued_at, end, cert_events, cert.status, cert.updated_at):
+                for year in _years_spanned(start, stop):
+                    held[(year, cert.tier)].add(cert.organization_id)
+                    held[(year, ALL)].add(cert.organization_id)
+        for at, action in cert_events:
+            if action == SUSPENDED_ACTION:
+                suspended_in[(at.astimezone(UTC).year, cert.tier)].add(cert.pk)
+                suspended_in[(at.astimezone(UTC).year, ALL)].add(cert.pk)
+        if (cert.expires_at <= as_of and (cert.ended_at is None or cert.ended_at >= cert.expires_at)
+                and _valid_at(cert.expires_at, cert_events, cert.status, cert.updated_at)):
+            year = cert.expires_at.astimezone(UTC).year
+            tally(year, cert.tier).expired += 1
+            tally(year, ALL).expired += 1
+    for key, certs in suspended_in.items():
+        tally(*key).suspended += len(certs)
+    special_orgs = {org for orgs in held.values() for org in orgs}
+    already: dict[tuple[int, int], set[int]] = defaultdict(set)
+    for org_id, tier, y0, y1 in spans.filter(organization__in=special_orgs):
+        for year in range(y0, y1 + 1):
+            already[(year, tier)].add(org_id)
+            already[(year, ALL)].add(org_id)
+    for key, orgs in held.items():
+        tally(*key).organizations += len(orgs - already[key])
+
+
+def _distinct_orgs_by_year(spans, years: range) -> list[tuple[int, int, int]]:
+    """(year, tier, organizations) from rows (organization, tier, first year, last year):
+    distinct organizations per year and tier, and per year over all tiers (tier 0), in
+    one statement that expands the spans against the list of years (portable SQL)."""
+    try:
+        sql, params = spans.query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    year_list = " UNION ALL ".join(f"SELECT {int(y)} AS year" for y in years)
+    statement = f"""
+        WITH s (organization_id, tier, y0, y1) AS ({sql}), y AS ({year_list})
+        SELECT y.year, s.tier, COUNT(DISTINCT s.organization_id)
+        FROM s JOIN y ON y.year BETWEEN s.y0 AND s.y1 GROUP BY y.year, s.tier
+        UNION ALL
+        SELECT y.year, {ALL}, COUNT(DISTINCT s.organization_id)
+        FROM s JOIN y ON y.year BETWEEN s.y0 AND s.y1 GROUP BY y.year
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall()
+
+
+def _decision_days_sql(as_of: dt.datetime) -> list[tuple[int, int, int, tuple]]:
+    """PostgreSQL: (year, tier, decisions, (median, p90, median excl., p90 excl.)) in one pass."""
+    app = Application._meta.db_table
+    tr = ApplicationTransition._meta.db_table
+    # date_part (double precision), not EXTRACT (numeric since PostgreSQL 14): several times faster.
+    sql = f"""
+        WITH cr AS (
+            SELECT application_id,
+                   SUM(CASE WHEN from_status = %(cr)s THEN date_part('epoch', "at") ELSE 0 END)
+                 - SUM(CASE WHEN to_status = %(cr)s THEN date_part('epoch', "at") ELSE 0 END) AS secs
+            FROM {tr}
+            WHERE from_status = %(cr)s OR to_status = %(cr)s
+            GROUP BY application_id
+        ), d AS (
+            SELECT date_part('year', a.decided_at AT TIME ZONE 'UTC')::int AS year,
+                   COALESCE(a.tier, -1) AS tier,
+                   date_part('epoch', a.decided_at - a.first_submitted_at) / 86400.0 AS days,
+                   (date_part('epoch', a.decided_at - a.first_submitted_at) - COALESCE(cr.secs, 0)) / 86400.0
+                       AS days_excl
+            FROM {app} a LEFT JOIN cr ON cr.application_id = a.id
+            WHERE a.decided_at IS NOT NULL AND a.first_submitted_at IS NOT NULL AND a.decided_at <= %(as_of)s
+        )
+        SELECT year, GROUPING(tier) AS all_tiers, tier, COUNT(*),
+               percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY days),
+               percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY days_excl)
+        FROM d GROUP BY GROUPING SETS ((year, tier), (year))
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"cr": CR, "as_of": as_of})
+        rows = cursor.fetchall()
+    return [(year, ALL if all_tiers else tier, n, (days[0], days[1], excl[0], excl[1]))
+            for year, all_tiers, tier, n, days, excl in rows]
+
+
+def _decision_days_python(as_of: dt.datetime) -> list[tuple[int, int, int, tuple]]:
+    """Other databases (SQLite): the same figures computed here."""
+    cr_secs: dict[int, float] = defaultdict(float)
+    for app_id, from_status, to_status, at in (ApplicationTransition.objects.filter(Q(from_status=CR) | Q(to_status=CR))
+                                               .values_list("application_id", "from_status", "to_status", "at")):
+        stamp = at.timestamp()
+        cr_secs[app_id] += (stamp if from_status == CR else 0) - (stamp if to_status == CR else 0)
+    groups: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
+    for app_id, tier, first, decided in (Application.objects.filter(
+            decided_at__isnull=False, first_submitted_at__isnull=False, decided_at__lte=as_of)
+            .values_list("pk", "tier", "first_submitted_at", "decided_at")):
+        secs = (decided - first).total_seconds()
+        pair = (secs / 86400.0, (secs - cr_secs.get(app_id, 0.0)) / 86400.0)
+        year = decided.astimezone(UTC).year
+        groups[(year, tier if tier is not None else -1)].append(pair)
+        groups[(year, None)].append(pair)
+    out = []
+    for (year, tier), pairs in groups.items():
+        days = sorted(p[0] for p in pairs)
+        excl = sorted(p[1] for p in pairs)
+        out.append((year, ALL if tier is None else tier, len(pairs),
+                    (percentile(days, .5), percentile(days, .9), percentile(excl, .5), percentile(excl, .9))))
+    return out
+
+
+def decision_days(as_of: dt.datetime) -> list[tuple[int, int, int, tuple]]:
+    if connection.vendor == "postgresql":
+        return _decision_days_sql(as_of)
+    return _decision_days_python(as_of)
+
+
+def _review_figures(tally, finding_cells, as_of: dt.datetime) -> None:
+    """Audits performed and on time; findings by category and severity; responses."""
+    reports = (AuditReport.objects.filter(filed_at__isnull=False, filed_at__lte=as_of)
+               .annotate(year=_year("filed_at"), tier=F("engagement__application__tier"))
+               .values("year", "tier")
+               .annotate(n=Count("id"), on_time=Count("id", filter=Q(filed_at__lte=F("engagement__report_due_at")))))
+    for row in reports:
+        for tier in {row["tier"] or 0, ALL}:
+            t = tally(row["year"], tier)
+            t.audits += row["n"]
+            t.audits_on_time += row["on_time"]
+
+    findings = (Finding.objects.exclude(status=Finding.Status.DRAFT)
+                .filter(submitted_at__isnull=False, submitted_at__lte=as_of)
+                .annotate(year=_year("submitted_at"), kind=F("response__kind"))
+                .values("year", "category", "severity", "status", "kind").annotate(n=Count("id")))
+    for row in findings:
+        cell = finding_cells[(row["year"], row["category"], row["severity"])]
+        cell["submitted"] += row["n"]
+        status_field = {Finding.Status.SUBMITTED: "awaiting_triage"}.get(row["status"], row["status"])
+        cell[status_field] += row["n"]
+        if row["status"] == Finding.Status.ACCEPTED and row["kind"]:
+            cell[row["kind"]] += row["n"]
+
+    # The response deadline's length comes from each application's framework version;
+    # when all versions agree (the usual case) it is a constant and needs no join.
+    lengths = {fv.pk: deadline_days(fv.rules, "finding_response", RESPONSE_DAYS)
+               for fv in FrameworkVersion.objects.only("pk", "rules")}
+    if len(set(lengths.values())) <= 1:
+        length = Value(dt.timedelta(days=next(iter(lengths.values()), RESPONSE_DAYS)))
+    else:
+        length = Case(*[When(window__application__framework_version_id=pk, then=Value(dt.timedelta(days=days)))
+                        for pk, days in lengths.items()],
+                      default=Value(dt.timedelta(days=RESPONSE_DAYS)), output_field=DurationField())
+    due = ExpressionWrapper(Greatest(F("triaged_at"), F("window__closes_at")) + length, output_field=DateTimeField())
+    rows = (Finding.objects.filter(status=Finding.Status.ACCEPTED, triaged_at__isnull=False)
+            .annotate(due=due).filter(due__lte=as_of)
+            .annotate(year=_year("due"), tier=F("window__tier")).values("year", "tier")
+            .annotate(n=Count("id"), on_time=Count("id", filter=Q(response__responded_at__lte=F("due")))))
+    for row in rows:
+        for tier in {row["tier"] or 0, ALL}:
+            t = tally(row["year"], tier)
+            t.responses_due += row["n"]
+            t.responses_on_time += row["on_time"]
+
+
+def _first_year(as_of: dt.datetime) -> int:
+    candidates = [
+        Certificate.objects.order_by("issued_at").values_list("issued_at", flat=True).first(),
+        Application.objects.filter(first_submitted_at__isnull=False).order_by("first_submitted_at")
+        .values_list("first_submitted_at", flat=True).first(),
+        Finding.objects.filter(submitted_at__isnull=False).order_by("submitted_at")
+        .values_list("submitted_at", flat=True).first(),
+    ]
+    years = [c.astimezone(UTC).year for c in candidates if c is not None and c <= as_of]
+    # The previous year always has its draft: it is the one staff publish in January.
+    return min(years + [as_of.astimezone(UTC).year - 1])
+
+
+def _lock_refresh(sort_memory: bool = False) -> None:
+    """Serialize refreshes (PostgreSQL; SQLite transactions are serialized already).
+    With ``sort_memory``, the transaction's sorts (distinct counts, percentiles) get
+    enough memory to stay off the disk."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [0x7265706F7274])  # "report"
+            if sort_memory:
+                cursor.execute("SET LOCAL work_mem = '32MB'")
+
+
+def refresh_rollups(as_of: dt.datetime | None = None) -> int:
+    """Recompute every year's rollups from the source tables; returns the number of years.
+
+    Steps, in one transaction holding the refresh lock: compute every figure for
+    all years in grouped queries, then replace the rollup rows of those years.
+    """
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        _lock_refresh(sort_memory=True)
+        return _refresh(as_of)
+
+
+def _refresh(as_of: dt.datetime) -> int:
+    members = set(Organization.objects.filter(is_alliance_member=True).values_list("pk", flat=True))
+    tallies: dict[tuple[int, int], _Tally] = {}
+
+    def tally(year: int, tier: int) -> _Tally:
+        key = (year, tier)
+        if key not in tallies:
+            tallies[key] = _Tally()
+        return tallies[key]
+
+    finding_cells: dict[tuple[int, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    years = range(_first_year(as_of), as_of.astimezone(UTC).year + 1)
+    _certificate_figures(tally, as_of, members, years)
+    for year, tier, n, days in decision_days(as_of):
+        if tier not in (ALL, *TIERS):
+            continue  # applications without a tier count in "all tiers" only
+        t = tally(year, tier)
+        t.decisions, t.days = n, days
+    _review_figures(tally, finding_cells, as_of)
+
+    tier_rows = []
+    for year in years:
+        for tier in (ALL, *TIERS):
+            t = tallies.get((year, tier)) or _Tally()
+            tier_rows.append(ReportTierRollup(
+                year=year, tier=tier, member_organizations=len(members), organizations_certified=t.organizations,
+                certificates_issued=t.issued, certificates_suspended=t.suspended, certificates_revoked=t.revoked,
+                certificates_expired=t.expired, releases_certified=t.releases, decisions=t.decisions,
+                days_median=t.days[0], days_p90=t.days[1], days_median_excluding_changes=t.days[2],
+                days_p90_excluding_changes=t.days[3], audits_performed=t.audits, audits_on_time=t.audits_on_time,
+                responses_due=t.responses_due, responses_on_time=t.responses_on_time, computed_at=as_of))
+    finding_rows = [
+        ReportFindingRollup(year=year, category=category, severity=severity, computed_at=as_of, **counts)
+        for (year, category, severity), counts in sorted(finding_cells.items()) if year in years
+    ]
+    ReportTierRollup.objects.filter(year__in=list(years)).delete()
+    ReportFindingRollup.objects.filter(year__in=list(years)).delete()
+    ReportTierRollup.objects.bulk_create(tier_rows)
+    ReportFindingRollup.objects.bulk_create(finding_rows)
+    return len(years)
+
+
+def refresh_by_staff(actor, request=None) -> int:
+    """The on-demand refresh from the staff report page."""
+    _require_staff(actor)
+    count = refresh_rollups()
+    audit.log("certification.report.refreshed", actor=actor, request=request, payload={"years": count})
+    return count
+
+
+# --- building the report from the rollups ------------------------------------------------------------
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _days(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _tier_label(tier: int) -> str:
+    return "all" if tier == ALL else str(tier)
+
+
+def framework_versions_in_force(year: int) -> list[dict]:
+    """Published versions in force at some moment of the year, with the period of each."""
+    start, end = year_bounds(year)
+    versions = list(FrameworkVersion.objects.published().filter(effective_from__isnull=False)
+                    .order_by("effective_from").values("version", "effective_from", "digest"))
+    rows = []
+    for i, v in enumerate(versions):
+        until = versions[i + 1]["effective_from"] if i + 1 < len(versions) else None
+        if v["effective_from"] < end and (until is None or until > start):
+            rows.append({"version": v["version"], "effective_from": _iso(v["effective_from"]),
+                         "effective_until": _iso(until), "digest": v["digest"]})
+    return rows
+
+
+def _table(columns: list[str], rows: list[dict]) -> dict:
+    return {"columns": columns, "rows": [{c: r.get(c) for c in columns} for r in rows]}
+
+
+def build_draft(year: int) -> dict | None:
+    """The report of ``year`` from the rollups, or None if they were never computed for it."""
+    tier_rows = {r.tier: r for r in ReportTierRollup.objects.filter(year=year)}
+    if not tier_rows:
+        return None
+    cells = list(ReportFindingRollup.objects.filter(year=year))
+    ordered = [tier_rows[t] for t in (ALL, *TIERS) if t in tier_rows]
+    all_row = tier_rows[ALL]
+    start, end = year_bounds(year)
+    as_of = min(r.computed_at for r in ordered)
+
+    adoption = [{"tier": _tier_label(r.tier), "member_organizations": r.member_organizations,
+                 "organizations_certified": r.organizations_certified,
+                 "share": _share(r.organizations_certified, r.member_organizations)} for r in ordered]
+    certificates = [{"tier": _tier_label(r.tier), "issued": r.certificates_issued,
+                     "suspended": r.certificates_suspended, "revoked": r.certificates_revoked,
+                     "expired": r.certificates_expired, "releases_certified": r.releases_certified} for r in ordered]
+    decisions = [{"tier": _tier_label(r.tier), "decisions": r.decisions, "median_days": _days(r.days_median),
+                  "p90_days": _days(r.days_p90),
+                  "median_days_excluding_changes_requested": _days(r.days_median_excluding_changes),
+                  "p90_days_excluding_changes_requested": _days(r.days_p90_excluding_changes)} for r in ordered]
+    audits = [{"tier": _tier_label(r.tier), "performed": r.audits_performed, "on_time": r.audits_on_time,
+               "on_time_share": _share(r.audits_on_time, r.audits_performed)} for r in ordered]
+    timeliness = [{"tier": _tier_label(r.tier), "due": r.responses_due, "on_time": r.responses_on_time,
+                   "on_time_share": _share(r.responses_on_time, r.responses_due)} for r in ordered]
+
+    by_cell = {(c.category, c.severity): c for c in cells}
+    finding_rows, by_category, by_severity = [], [], []
+    outcome_totals: dict[str, int] = defaultdict(int)
+    for category in Finding.Category.values:
+        for severity in Finding.Severity.values:
+            c = by_cell.get((category, severity))
+            finding_rows.append({"category": category, "severity": severity,
+                                 "submitted": c.submitted if c else 0, "accepted": c.accepted if c else 0})
+            if c:
+                for name in ("accepted", "duplicate", "out_of_scope", "invalid", "awaiting_triage",
+                             "mitigated", "accepted_risk", "disputed"):
+                    outcome_totals[name] += getattr(c, name)
+    for category in Finding.Category.values:
+        picked = [r for r in finding_rows if r["category"] == category]
+        by_category.append({"category": category, "submitted": sum(r["submitted"] for r in picked),
+                            "accepted": sum(r["accepted"] for r in picked)})
+    for severity in Finding.Severity.values:
+        picked = [r for r in finding_rows if r["severity"] == severity]
+        by_severity.append({"severity": severity, "submitted": sum(r["submitted"] for r in picked),
+                            "accepted": sum(r["accepted"] for r in picked)})
+    submitted_total = sum(r["submitted"] for r in finding_rows)
+    triage = [{"outcome": name, "findings": outcome_totals[name],
+               "share": _share(outcome_totals[name], submitted_total)}
+              for name in ("accepted", "duplicate", "out_of_scope", "invalid", "awaiting_triage")]
+    accepted_total = outcome_totals["accepted"]
+    answered = sum(outcome_totals[k] for k in FindingResponse.Kind.values)
+    responses = [{"response": kind, "findings": outcome_totals[kind],
+                  "share": _share(outcome_totals[kind], accepted_total)}
+                 for kind in FindingResponse.Kind.values]
+    responses.append({"response": "no_response_yet", "findings": accepted_total - answered,
+                      "share": _share(accepted_total - answered, accepted_total)})
+
+    return {
+        "schema": SCHEMA,
+        "year": year,
+        "period": {"start": _iso(start), "end": _iso(end)},
+        "as_of": _iso(as_of),
+        "member_organizations": all_row.member_organizations,
+        "tables": {
+            "adoption": _table(["tier", "member_organizations", "organizations_certified", "share"], adoption),
+            "certificates": _table(["tier", "issued", "suspended", "revoked", "expired", "releases_certified"],
+                                   certificates),
+            "time_to_decision": _table(["tier", "decisions", "median_days", "p90_days",
+                                        "median_days_excluding_changes_requested",
+                                        "p90_days_excluding_changes_requested"], decisions),
+            "audits": _table(["tier", "performed", "on_time", "on_time_share"], audits),
+            "findings": _table(["category", "severity", "submitted", "accepted"], finding_rows),
+            "findings_by_category": _table(["category", "submitted", "accepted"], by_category),
+            "findings_by_severity": _table(["severity", "submitted", "accepted"], by_severity),
+            "finding_triage": _table(["outcome", "findings", "share"], triage),
+            "responses": _table(["response", "findings", "share"], responses),
+            "response_timeliness": _table(["tier", "due", "on_time", "on_time_share"], timeliness),
+            "framework_versions": _table(["version", "effective_from", "effective_until", "digest"],
+                                         framework_versions_in_force(year)),
+        },
+    }
+
+
+TABLE_NAMES = ("adoption", "certificates", "time_to_decision", "audits", "findings", "findings_by_category",
+               "findings_by_severity", "finding_triage", "responses", "response_timeliness", "framework_versions")
+
+
+def draft_years() -> list[int]:
+    return sorted(ReportTierRollup.objects.filter(tier=ALL).values_list("year", flat=True), reverse=True)
+
+
+def draft_digest(data: dict) -> str:
+    return canonical_sha256(data)
+
+
+# --- publishing -------------------------------------------------------------------------------------
+
+
+def publish(year: int, actor, draft_sha256: str, request=None, now: dt.datetime | None = None) -> ReportSnapshot:
+    """Freeze the year's draft, exactly as staff previewed it, as an immutable snapshot.
+
+    Refused while the year is not over, when the figures were computed before its
+    end, when the draft changed since the preview (a refresh ran), or when the year
+    is published already.
+    """
+    _require_staff(actor)
+    now = now or timezone.now()
+    _start, end = year_bounds(year)
+    if now < end:
+        raise WorkflowError(_("The report of %(year)s can be published once the year is over.") % {"year": year})
+    with transaction.atomic():
+        _lock_refresh()
+        data = build_draft(year)
+        if data is None:
+            raise WorkflowError(_("There are no figures for %(year)s yet: refresh them first.") % {"year": year})
+        if dt.datetime.fromisoformat(data["as_of"].replace("Z", "+00:00")) < end:
+            raise WorkflowError(_("The figures were computed before the end of the year: refresh them, "
+                                  "check the draft again, then publish."))
+        digest = canonical_sha256(data)
+        if digest != draft_sha256:
+            raise WorkflowError(_("The figures changed since you previewed them: check the draft again, then publish."))
+        if ReportSnapshot.objects.filter(year=year).exists():
+            raise WorkflowError(_("The report of %(year)s is published already; a published report never changes.")
+                                % {"year": year})
+        snapshot = ReportSnapshot.objects.create(year=year, published_at=now, published_by=actor, data=data,
+                                                 sha256=digest)
+        audit.log("certification.report.published", actor=actor, obj=snapshot, request=request,
+                  payload={"year": year, "sha256": digest})
+    return snapshot
+
+
+# --- open data --------------------------------------------------------------------------------------
+
+
+def table_csv(table: dict) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(table["columns"])
+    for row in table["rows"]:
+        writer.writerow(["" if row[c] is None else row[c] for c in table["columns"]])
+    return out.getvalue()
+
+
+def table_json(data: dict, name: str) -> dict:
+    return {"year": data["year"], "as_of": data["as_of"], "table": name, "columns": data["tables"][name]["columns"],
+            "rows": data["tables"][name]["rows"]}
+
+
+# --- charts -----------------------------------------------------------------------------------------
+
+
+TIER_LABELS = {"all": gettext_lazy("All tiers"), "1": gettext_lazy("Tier 1"), "2": gettext_lazy("Tier 2"),
+               "3": gettext_lazy("Tier 3"), "4": gettext_lazy("Tier 4")}
+OUTCOME_LABELS = {"accepted": gettext_lazy("Accepted"), "duplicate": gettext_lazy("Duplicate"),
+                  "out_of_scope": gettext_lazy("Out of scope"), "invalid": gettext_lazy("Invalid"),
+                  "awaiting_triage": gettext_lazy("Awaiting triage")}
+RESPONSE_LABELS = {**dict(FindingResponse.Kind.choices), "no_response_yet": gettext_lazy("No response yet")}
+
+
+def label(column: str, value) -> str:
+    """The human label of a table value (tier, category, severity, outcome, response)."""
+    if column == "tier":
+        return str(TIER_LABELS.get(str(value), value))
+    if column == "category":
+        return str(dict(Finding.Category.choices).get(value, value))
+    if column == "severity":
+        return str(dict(Finding.Severity.choices).get(value, value))
+    if column == "outcome":
+        return str(OUTCOME_LABELS.get(value, value))
+    if column == "response":
+        return str(RESPONSE_LABELS.get(value, value))
+    return str(value)
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def number(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+@dataclass
+class Series:
+    name: str
+    values: list  # numbers or None, one per category
+    texts: list[str]  # how each value is written beside its bar
+
+
+# Print-readable: dark fills that stay distinct in grey, a hatch for the second
+# series, and every value written out beside its bar.
+FILLS = ("#1d4f91", "url(#{id}-hatch)")
+WIDTH, LABEL_W, VALUE_W, BAR_H, GAP = 640, 190, 90, 16, 10
+
+
+def bar_chart(chart_id: str, title: str, description: str, categories: list[str], series: list[Series],
+              max_value: float | None = None) -> str:
+    """A horizontal bar chart as an accessible SVG string (``role="img"``, title and desc).
+
+    One bar per category and series; the description is the text alternative, and
+    the page puts the data table beside the chart."""
+    numbers = [v for s in series for v in s.values if v is not None]
+    top = max_value if max_value is not None else max(numbers + [0])
+    top = top or 1
+    group_h = BAR_H * len(series) + GAP
+    legend_h = 22 if len(series) > 1 else 0
+    height = legend_h + group_h * len(categories) + GAP
+    plot_w = WIDTH - LABEL_W - VALUE_W
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{chart_id}" role="img" '
+        f'viewBox="0 0 {WIDTH} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc">',
+        f'<title id="{chart_id}-title">{escape(title)}</title>',
+        f'<desc id="{chart_id}-desc">{escape(description)}</desc>',
+        f'<defs><pattern id="{chart_id}-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
+        '<rect width="3" height="6" fill="#133a6d"/></pattern></defs>',
+    ]
+    if len(series) > 1:
+        x = LABEL_W
+        for i, s in enumerate(series):
+            fill = FILLS[i % 2].format(id=chart_id)
+            parts.append(f'<rect x="{x}" y="4" width="14" height="14" fill="{fill}" stroke="#133a6d"/>')
+            parts.append(f'<text x="{x + 20}" y="16" class="chart-legend">{escape(s.name)}</text>')
+            x += 40 + 8 * len(s.name)
+    parts.append(f'<line x1="{LABEL_W}" y1="{legend_h}" x2="{LABEL_W}" y2="{height - GAP // 2}" stroke="#1b1f24"/>')
+    for ci, category in enumerate(categories):
+        y0 = legend_h + ci * group_h + GAP // 2
+        parts.append(f'<text x="{LABEL_W - 8}" y="{y0 + group_h / 2 - 1:.0f}" text-anchor="end" '
+                     f'class="chart-label">{escape(category)}</text>')
+        for si, s in enumerate(series):
+            value = s.values[ci]
+            y = y0 + si * BAR_H
+            w = 0 if value is None else max(0.0, min(1.0, value / top)) * plot_w
+            if w:
+                parts.append(f'<rect x="{LABEL_W + 1}" y="{y + 1}" width="{w:.1f}" height="{BAR_H - 2}" '
+                             f'fill="{FILLS[si % 2].format(id=chart_id)}" stroke="#133a6d"/>')
+            parts.append(f'<text x="{LABEL_W + w + 6:.1f}" y="{y + BAR_H - 4}" class="chart-value">'
+                         f'{escape(s.texts[ci])}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _describe(categories: list[str], series: list[Series]) -> str:
+    items = []
+    for ci, category in enumerate(categories):
+        values = ", ".join(f"{s.name} {s.texts[ci]}" if len(series) > 1 else s.texts[ci] for s in series)
+        items.append(f"{category}: {values}")
+    return "; ".join(items) + "."
+
+
+def _chart(chart_id, title, rows, key, series_specs, max_value=None) -> str:
+    categories = [label(key, r[key]) for r in rows]
+    series = [Series(name, [r[col] for r in rows], [fmt(r) for r in rows]) for name, col, fmt in series_specs]
+    return bar_chart(chart_id, title, _describe(categories, series), categories, series, max_value)
+
+
+def charts(data: dict) -> dict[str, str]:
+    """Every chart of the report, as SVG strings, from the report data (draft or snapshot)."""
+    t = {name: table["rows"] for name, table in data["tables"].items()}
+    year = data["year"]
+    tiers_only = [r for r in t["certificates"] if r["tier"] != "all"]
+    out = {
+        "adoption": _chart("chart-adoption", _("Adoption among member organizations, %(year)s") % {"year": year},
+                           t["adoption"], "tier",
+                           [(_("Share"), "share", lambda r: f"{percent(r['share'])} "
+                             f"({r['organizations_certified']}/{r['member_organizations']})")], max_value=1),
+        "certificates": _chart(
+            "chart-certificates", _("Certificate events, %(year)s") % {"year": year},
+            [{"event": str(name), "n": t["certificates"][0][col]} for col, name in (
+                ("issued", _("Issued")), ("suspended", _("Suspended")), ("revoked", _("Revoked")),
+                ("expired", _("Expired")))],
+            "event", [(_("Certificates"), "n", lambda r: str(r["n"]))]),
+        "releases": _chart("chart-releases", _("Releases certified by tier, %(year)s") % {"year": year},
+                           tiers_only, "tier", [(_("Releases"), "releases_certified",
+                                                 lambda r: str(r["releases_certified"]))]),
+        "time_to_decision": _chart(
+            "chart-decision", _("Days from first submission to decision, %(year)s") % {"year": year},
+            t["time_to_decision"], "tier",
+            [(_("Median"), "median_days", lambda r: number(r["median_days"])),
+             (_("90th percentile"), "p90_days", lambda r: number(r["p90_days"]))]),
+        "time_to_decision_excl": _chart(
+            "chart-decision-excl",
+            _("Days from first submission to decision, excluding changes requested, %(year)s") % {"year": year},
+            t["time_to_decision"], "tier",
+            [(_("Median"), "median_days_excluding_changes_requested",
+              lambda r: number(r["median_days_excluding_changes_requested"])),
+             (_("90th percentile"), "p90_days_excluding_changes_requested",
+              lambda r: number(r["p90_days_excluding_changes_requested"]))]),
+        "audits": _chart("chart-audits", _("Audit reports filed on time, %(year)s") % {"year": year},
+                         t["audits"], "tier",
+                         [(_("On time"), "on_time_share",
+                           lambda r: f"{percent(r['on_time_share'])} ({r['on_time']}/{r['performed']})")],
+                         max_value=1),
+        "findings_by_category": _chart(
+            "chart-findings-category", _("Community findings by category, %(year)s") % {"year": year},
+            t["findings_by_category"], "category",
+            [(_("Submitted"), "submitted", lambda r: str(r["submitted"])),
+             (_("Accepted"), "accepted", lambda r: str(r["accepted"]))]),
+        "findings_by_severity": _chart(
+            "chart-findings-severity", _("Community findings by severity, %(year)s") % {"year": year},
+            t["findings_by_severity"], "severity",
+            [(_("Submitted"), "submitted", lambda r: str(r["submitted"])),
+             (_("Accepted"), "accepted", lambda r: str(r["accepted"]))]),
+        "responses": _chart("chart-responses", _("Responses to accepted findings, %(year)s") % {"year": year},
+                            t["responses"], "response",
+                            [(_("Share"), "share", lambda r: f"{percent(r['share'])} ({r['findings']})")],
+                            max_value=1),
+        "response_timeliness": _chart(
+            "chart-response-timeliness", _("Responses filed on time, %(year)s") % {"year": year},
+            t["response_timeliness"], "tier",
+            [(_("On time"), "on_time_share", lambda r: f"{percent(r['on_time_share'])} ({r['on_time']}/{r['due']})")],
+            max_value=1),
+    }
+    return out
