@@ -758,36 +758,39 @@ def application_approve(request: HttpRequest, pk: int) -> HttpResponse:
     return _staff_action(request, pk, services.approve, _("Approval recorded."))
 
 
-@staff_required
-def application_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    app = get_application_for_user(request, pk)
-    form = f.ReasonForm(request.POST or None, prefix="reject")
+def _form_action(request, form, run, success: str, done_url: str, context: dict) -> HttpResponse:
+    """GET shows the form; a valid POST runs the service, its error lands on the form."""
     if request.method == "POST" and form.is_valid():
         try:
-            services.reject(app, request.user, form.cleaned_data["reasons"], request=request)
+            run(form.cleaned_data)
         except services.WorkflowError as exc:
             _workflow_error(request, exc, form)
         else:
-            messages.success(request, _("The application was rejected."))
-            return redirect("certification:application-detail", app.pk)
-    return render(request, "certification/reason_form.html", {"application": app, "form": form,
-                                                               "title": _("Reject the application")})
+            messages.success(request, success)
+            return redirect(done_url)
+    return render(request, "certification/reason_form.html", {"form": form, **context})
+
+
+@staff_required
+def application_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    app = get_application_for_user(request, pk)
+    return _form_action(
+        request, f.ReasonForm(request.POST or None, prefix="reject"),
+        lambda data: services.reject(app, request.user, data["reasons"], request=request),
+        _("The application was rejected."), reverse("certification:application-detail", args=[app.pk]),
+        {"application": app, "title": _("Reject the application")},
+    )
 
 
 @staff_required
 def application_hand_over(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_application_for_user(request, pk)
-    form = f.HandOverForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.hand_over(app, request.user, form.cleaned_data["owner"], request=request)
-        except services.WorkflowError as exc:
-            _workflow_error(request, exc, form)
-        else:
-            messages.success(request, _("Ownership handed over."))
-            return redirect("certification:application-detail", app.pk)
-    return render(request, "certification/reason_form.html", {"application": app, "form": form,
-                                                               "title": _("Hand the application over")})
+    return _form_action(
+        request, f.HandOverForm(request.POST or None),
+        lambda data: services.hand_over(app, request.user, data["owner"], request=request),
+        _("Ownership handed over."), reverse("certification:application-detail", args=[app.pk]),
+        {"application": app, "title": _("Hand the application over")},
+    )
 
 
 @staff_required
@@ -817,18 +820,12 @@ def application_request_changes(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 def raise_tier(request: HttpRequest, pk: int) -> HttpResponse:
     release = get_release_for_user(request, pk)
-    form = f.RaiseTierForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.raise_tier(release, request.user, form.cleaned_data["tier"], form.cleaned_data["reason"],
-                                request=request)
-        except services.WorkflowError as exc:
-            _workflow_error(request, exc, form)
-        else:
-            messages.success(request, _("Tier raised."))
-            return redirect("certification:release-detail", release.pk)
-    return render(request, "certification/reason_form.html", {"release": release, "form": form,
-                                                               "title": _("Raise the tier")})
+    return _form_action(
+        request, f.RaiseTierForm(request.POST or None),
+        lambda data: services.raise_tier(release, request.user, data["tier"], data["reason"], request=request),
+        _("Tier raised."), reverse("certification:release-detail", args=[release.pk]),
+        {"release": release, "title": _("Raise the tier")},
+    )
 
 
 @staff_required
