@@ -17,5 +17,9 @@ class AuditorsConfig(AppConfig):
             cert_services.REVIEW_STARTED_HOOKS.append(services.on_review_started)
         if services.audit_gates not in cert_services.GATE_PROVIDERS:
             cert_services.GATE_PROVIDERS.append(services.audit_gates)
+        from certification import certificates
+
+        if services.audit_summary not in certificates.AUDIT_SUMMARY_PROVIDERS:
+            certificates.AUDIT_SUMMARY_PROVIDERS.append(services.audit_summary)
         if access.engaged_auditor_may_read_evidence not in cert_views.EVIDENCE_ACCESS_CHECKS:
             cert_views.EVIDENCE_ACCESS_CHECKS.append(access.engaged_auditor_may_read_evidence)

@@ -917,3 +917,34 @@ def on_review_started(app: Application) -> None:
 
 def next_condition_number(report: AuditReport) -> int:
     return (report.conditions.aggregate(n=Max("number"))["n"] or 0) + 1
+
+
+def audit_summary(app) -> list[dict]:
+    """What the signed attestation and the certificate page say of the audits (DESIGN §7):
+    per filed report, the firm, recommendation, filing time, report hash, issues by
+    severity and conditions. Auditors are named by firm, not as people."""
+    from .models import AuditReport
+
+    reports = (
+        AuditReport.objects.filter(engagement__application=app, filed_at__isnull=False)
+        .select_related("engagement__accreditation")
+        .prefetch_related("conditions")
+        .order_by("filed_at", "pk")
+    )
+    summary = []
+    for report in reports:
+        severities: dict[str, int] = {}
+        for issue in report.issues or []:
+            key = str(issue.get("severity", "unknown"))
+            severities[key] = severities.get(key, 0) + 1
+        conditions = list(report.conditions.all())
+        summary.append({
+            "firm": report.engagement.accreditation.firm,
+            "recommendation": report.recommendation,
+            "filed_at": report.filed_at.isoformat(),
+            "report_sha256": report.sha256,
+            "issues_by_severity": dict(sorted(severities.items())),
+            "conditions": len(conditions),
+            "conditions_accepted": sum(1 for c in conditions if c.accepted_at),
+        })
+    return summary

@@ -161,6 +161,7 @@ def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
         "superseded_by": cert.superseded_by.number if cert.superseded_by_id else None,
         "concern_form": ConcernForm(),
         "findings": review.public_findings(cert.application),
+        "audit_summary": [item for provider in certificates.AUDIT_SUMMARY_PROVIDERS for item in provider(cert.application)],
         "is_staff": is_staff,
         "is_admin": is_admin,
     }
