@@ -56,6 +56,16 @@ def _email_backend(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture
+def framework(db):
+    """Version 2025.1 (re-created: live-server tests flush the data migration's rows)."""
+    from certification.models import Benchmark, FrameworkVersion
+    from certification.seed import seed_framework
+
+    seed_framework(FrameworkVersion, Benchmark)
+    return FrameworkVersion.objects.get(version="2025.1")
+
+
 # --- personas ---------------------------------------------------------------------
 
 
