@@ -223,3 +223,206 @@ def test_batch_proposal_excludes_conflicted_auditors(framework, org, org_admin, 
 def test_affiliation_rows_are_real(org):
     acc = make_accredited_auditor(affiliations=[{"organization_name": "X", "relation": "funding"}])
     assert Affiliation.objects.filter(accreditation=acc).count() == 1
+
+
+# --- batch on arrays: the same rules as one application's suggestion ------------------------
+
+TODAY = date(2026, 6, 1)
+
+
+def _facts(seed: int, n_auditors: int = 40, n_apps: int = 12) -> assignment.Facts:
+    """Pure facts (no database) exercising every rule: affiliations by id and by name
+    (current, recent, old, not yet started), members, contributors, firms, declarations,
+    shared and free-mail domains (sub- and parent domains), repeat auditors, overrides,
+    seats, offers, removals and past offers, tiers and full auditors."""
+    import random
+
+    from auditors.conflicts import AffiliationFacts, ApplicationFacts, AuditorFacts
+
+    rng = random.Random(seed)
+    orgs = [1, 2, 3, 4]
+    names = {1: "Acme AI", 2: "Beta Labs", 3: "Gamma", 4: "Delta"}
+    auditors = []
+    for i in range(n_auditors):
+        capacity = rng.choice([1, 2, 3])
+        affiliations = []
+        for _ in range(rng.choice([0, 0, 1, 2])):
+            org = rng.choice(orgs)
+            by_name = rng.random() < 0.4
+            affiliations.append(AffiliationFacts(
+                None if by_name else org, f"{names[org]} Inc." if by_name else names[org],
+                rng.choice(["employment", "consulting", "equity", "funding"]),
+                rng.choice([None, date(2015, 1, 1), date(2027, 1, 1)]),
+                rng.choice([None, date(2025, 6, 1), date(2020, 1, 1), date(2023, 6, 2)])))
+        auditors.append(AuditorFacts(
+            accreditation_id=100 + i, user_id=1000 + i, name=f"Auditor {i:03d}",
+            firm=rng.choice(["Independent", "Acme AI Ltd", "Audit Co"]),
+            firm_organization_id=rng.choice([None, None, None, 2]),
+            tiers=frozenset(rng.choice([(3,), (3, 4), (4,)])),
+            domains=frozenset(d for d in ("biology", "cybersecurity", "chemistry") if rng.random() < 0.4),
+            capacity=capacity, active_engagements=rng.choice([0, 0, capacity - 1, capacity]),
+            email_domains=frozenset(rng.sample(["gmail.com", "acme.example", "eu.acme.example", "example",
+                                                "beta.example", "audit.example", "gmx.de"], 2)),
+            affiliations=tuple(affiliations)))
+    apps, states = {}, {}
+    for j in range(n_apps):
+        org = rng.choice(orgs)
+        tier = rng.choice([3, 4])
+        picks = rng.sample(auditors, 6)
+        state = assignment.AppState(
+            engaged=[picks[0].accreditation_id] if rng.random() < 0.3 else [],
+            ended={picks[1].accreditation_id}, open_offers={picks[2].accreditation_id} if rng.random() < 0.2 else set(),
+            past_offers={picks[3].accreditation_id: "declined"})
+        last = (900 + j, 901 + j, 902 + j) if rng.random() < 0.5 else ()
+        apps[j + 1] = ApplicationFacts(
+            application_id=j + 1, organization_id=org, organization_names=(names[org], f"{names[org]} Inc."),
+            organization_domains=frozenset({f"{names[org].split()[0].lower()}.example", "gmail.com"}),
+            member_user_ids=frozenset({picks[4].user_id}), contributor_user_ids=frozenset({picks[5].user_id}),
+            tier=tier, seats=2 if tier == 4 else 1,
+            flagged_domains=frozenset(rng.sample(["biology", "cybersecurity", "chemistry"], rng.choice([1, 2, 3])))
+            if tier == 4 else frozenset(),
+            last_certified=last, audited={a.accreditation_id: frozenset(last) for a in rng.sample(auditors, 5)},
+            engagements_with_org={a.accreditation_id: rng.choice([1, 2]) for a in rng.sample(auditors, 5)},
+            declared={rng.choice(auditors).accreditation_id: "Advised them."},
+            overrides={a.accreditation_id: {code: "Long ago." for code in (
+                conflicts.RECENT_AFFILIATION, conflicts.SHARED_EMAIL_DOMAIN, conflicts.REPEAT_AUDITOR,
+                conflicts.CURRENT_AFFILIATION)} for a in rng.sample(auditors, 8)})
+        states[j + 1] = state
+    return assignment.Facts(auditors, apps, states)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_batch_eligibility_is_the_rule_of_single_suggestions_for_every_pair(seed):
+    facts = _facts(seed)
+    arrays = assignment.batch_arrays(facts)
+    eligible = assignment.eligibility(arrays, facts, TODAY)
+    expected = []
+    for app_id in arrays.app_ids:
+        s = assignment.suggest_from(facts, app_id, TODAY, explain=False)
+        ok = {c.auditor.accreditation_id for c in s.ranked}
+        expected.append([a.accreditation_id in ok for a in facts.auditors])
+    dense = eligible.dense()
+    assert dense.tolist() == expected
+    assert eligible.counts().tolist() == dense.sum(axis=1).tolist()
+    assert [eligible.row(r).tolist() for r in range(len(arrays.app_ids))] == expected
+    assert 0 < dense.sum() < dense.size  # the rules both include and exclude
+
+
+def test_batch_finds_blocking_conflicts_of_every_kind():
+    from auditors.conflicts import AffiliationFacts, ApplicationFacts, AuditorFacts
+
+    def auditor(n, **kw):
+        return AuditorFacts(accreditation_id=n, user_id=n, name=f"A{n}", tiers=frozenset({3}), capacity=2, **kw)
+
+    auditors = [
+        auditor(1),
+        auditor(2, affiliations=(AffiliationFacts(7, "Acme", "employment", date(2020, 1, 1)),)),
+        auditor(3, affiliations=(AffiliationFacts(None, "ACME, Inc.", "equity", date(2020, 1, 1)),)),
+        auditor(4, affiliations=(AffiliationFacts(7, "Acme", "consulting", date(2020, 1, 1), date(2025, 1, 1)),)),
+        auditor(5, affiliations=(AffiliationFacts(7, "Acme", "consulting", date(2010, 1, 1), date(2020, 1, 1)),)),
+        auditor(6, firm="Acme Corp"),
+        auditor(7, firm_organization_id=7),
+        auditor(8, email_domains=frozenset({"lab.acme.example"})),
+        auditor(9, email_domains=frozenset({"gmail.com"})),
+        auditor(10), auditor(11), auditor(12), auditor(13, email_domains=frozenset({"acme.example"})),
+    ]
+    app = ApplicationFacts(
+        application_id=1, organization_id=7, organization_names=("Acme",), tier=3, seats=1,
+        organization_domains=frozenset({"acme.example", "gmail.com"}), member_user_ids=frozenset({10}),
+        contributor_user_ids=frozenset({11}), declared={12: "Friend of the CEO."},
+        overrides={13: {conflicts.SHARED_EMAIL_DOMAIN: "Shared hosting only."}})
+    facts = assignment.Facts(auditors, {1: app}, {1: assignment.AppState()})
+    arrays = assignment.batch_arrays(facts)
+    row = assignment.eligibility(arrays, facts, TODAY).row(0)
+    assert [a.accreditation_id for a, ok in zip(auditors, row) if ok] == [1, 5, 9, 13]
+
+
+def _check_proposal(facts, proposal):
+    by_id = facts.by_id
+    for acc, (n, c) in proposal.loads.items():
+        assert n <= c, f"auditor {acc} over capacity"
+    for app_id, accs in proposal.assignments.items():
+        app, state = facts.apps[app_id], facts.states[app_id]
+        assert len(set(accs)) == len(accs) == app.seats - len(state.engaged) - len(state.open_offers)
+        covered = set().union(*(by_id[a].domains for a in (*accs, *state.engaged, *state.open_offers) if a in by_id))
+        assert app.flagged_domains <= covered
+        for acc in accs:
+            assert assignment.evaluate(by_id[acc], app, state, TODAY, frozenset()).eligible
+    for app_id, app in facts.apps.items():
+        state = facts.states[app_id]
+        has_seats = app.seats > len(state.engaged) + len(state.open_offers)
+        assert has_seats == ((app_id in proposal.assignments) or (app_id in proposal.unservable))
+        assert not (app_id in proposal.assignments and app_id in proposal.unservable)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_batch_keeps_every_constraint_on_random_batches(seed):
+    facts = _facts(seed, n_auditors=30, n_apps=25)
+    proposal = assignment.propose_batch([], today=TODAY, facts=facts)
+    _check_proposal(facts, proposal)
+    # An application no set of eligible auditors can serve gets the single suggestion's reason.
+    for app_id, why in proposal.unservable.items():
+        problem = assignment.suggest_from(facts, app_id, TODAY, explain=False).problem
+        assert why == problem or (not problem and "capacity is taken" in why)
+
+
+def test_batch_says_why_no_pair_covers_three_flagged_domains():
+    from auditors.conflicts import ApplicationFacts, AuditorFacts
+
+    auditors = [AuditorFacts(accreditation_id=n, user_id=n, name=f"A{n}", tiers=frozenset({4}), capacity=3,
+                             domains=frozenset({d})) for n, d in enumerate(["biology", "chemistry", "cybersecurity"])]
+    app = ApplicationFacts(application_id=1, organization_id=1, organization_names=("Org",), tier=4, seats=2,
+                           flagged_domains=frozenset({"biology", "chemistry", "cybersecurity"}))
+    facts = assignment.Facts(auditors, {1: app}, {1: assignment.AppState()})
+    proposal = assignment.propose_batch([], today=TODAY, facts=facts)
+    assert proposal.assignments == {}
+    assert proposal.unservable[1] == assignment.suggest_from(facts, 1, TODAY).problem
+    assert proposal.unservable[1].startswith("No 2 eligible auditors together cover")
+
+
+def test_batch_keeps_versatile_auditors_for_the_applications_that_need_them():
+    """The Tier 3 application goes first (fewer eligible auditors); taking the auditor
+    accredited in both domains would leave the Tier 4 one without a covering pair."""
+    from auditors.conflicts import ApplicationFacts, AuditorFacts
+
+    def auditor(n, name, tiers, domains=()):
+        return AuditorFacts(accreditation_id=n, user_id=n, name=name, tiers=frozenset(tiers), capacity=1,
+                            domains=frozenset(domains))
+
+    auditors = [auditor(1, "Both", (3, 4), ("biology", "cybersecurity")), auditor(2, "Plain", (3,)),
+                auditor(3, "Bio", (4,), ("biology",)), auditor(4, "Bio too", (4,), ("biology",))]
+    t4 = ApplicationFacts(application_id=1, organization_id=1, organization_names=("One",), tier=4, seats=2,
+                          flagged_domains=frozenset({"biology", "cybersecurity"}))
+    t3 = ApplicationFacts(application_id=2, organization_id=2, organization_names=("Two",), tier=3, seats=1)
+    facts = assignment.Facts(auditors, {1: t4, 2: t3}, {1: assignment.AppState(), 2: assignment.AppState()})
+    proposal = assignment.propose_batch([], today=TODAY, facts=facts)
+    assert proposal.unservable == {}
+    assert proposal.assignments[2] == [2] and 1 in proposal.assignments[1]
+    _check_proposal(facts, proposal)
+
+
+def test_batch_prefers_an_auditor_new_to_the_organization():
+    from auditors.conflicts import ApplicationFacts, AuditorFacts
+
+    auditors = [AuditorFacts(accreditation_id=n, user_id=n, name=f"A{n}", tiers=frozenset({3}), capacity=2)
+                for n in (1, 2)]
+    app = ApplicationFacts(application_id=1, organization_id=1, organization_names=("Org",), tier=3, seats=1,
+                           engagements_with_org={1: 1})
+    facts = assignment.Facts(auditors, {1: app}, {1: assignment.AppState()})
+    assert assignment.propose_batch([], today=TODAY, facts=facts).assignments == {1: [2]}
+
+
+def test_score_matrix_is_the_score_function_over_every_pair():
+    import numpy as np
+
+    domains = np.array([0b00, 0b01, 0b11], dtype=np.uint8)
+    remaining = np.array([0b00, 0b11], dtype=np.uint8)
+    load_after = np.array([0.5, 1.0, 0.25], dtype=np.float32)
+    rotation = np.array([[0, 0, 0], [0, 2, 0]], dtype=np.uint8)
+    matrix = assignment.score_matrix(domains, remaining, load_after, rotation)
+    unused = [[0, 1, 2], [0, 0, 0]]  # accredited domains the application does not need
+    expected = [float(assignment.score(unused[r][c], load_after[c], rotation[r, c]))
+                for r in range(2) for c in range(3)]
+    assert matrix.dtype == np.float32 and matrix.shape == (2, 3)
+    assert matrix.ravel().tolist() == pytest.approx(expected)
+    assert matrix.ravel().tolist() == pytest.approx([-0.5, -1.3, -0.85, -0.5, -1.5, -0.25])
