@@ -328,7 +328,7 @@ class Application(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    first_submitted_at = models.DateTimeField(null=True, blank=True)
+    first_submitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
     submitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
     review_completed_at = models.DateTimeField(null=True, blank=True)
     review_completed_by = models.ForeignKey(
@@ -373,6 +373,8 @@ class ApplicationTransition(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+        # With the index on to_status: the report's time in changes requested reads only those transitions.
+        indexes = [models.Index(fields=["from_status"], name="cert_transition_from_status")]
 
 
 class DocumentationRevision(models.Model):

@@ -324,6 +324,8 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-seq"]
         verbose_name_plural = "audit entries"
+        # Events of one kind up to a time (the transparency report's suspensions).
+        indexes = [models.Index(fields=["action", "created_at"], name="audit_action_created_at")]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action}"
