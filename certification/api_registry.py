@@ -26,6 +26,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied, Throttled, ValidationError
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -77,6 +78,8 @@ class PublicView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [RegistryRateThrottle]
+    # JSON only: the answers are built as bytes; one renderer keeps content negotiation cheap.
+    renderer_classes = [JSONRenderer]
 
     def options(self, request, *args, **kwargs):
         response = super().options(request, *args, **kwargs)

@@ -254,7 +254,8 @@ else:
 # --- Security ---------------------------------------------------------------------
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 # Behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto.
-if envbool("BEHIND_PROXY", "false"):
+BEHIND_PROXY = envbool("BEHIND_PROXY", "false")
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 SESSION_COOKIE_HTTPONLY = True
@@ -317,6 +318,9 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "portal:home"
 
 # --- REST framework and OpenAPI ---------------------------------------------------
 REST_FRAMEWORK = {
+    # Throttles identify clients by address: trust X-Forwarded-For only behind our own proxy,
+    # otherwise anyone could dodge a throttle by sending the header.
+    "NUM_PROXIES": 1 if BEHIND_PROXY else 0,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "portal.api_auth.PersonalTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
