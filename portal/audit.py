@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,9 +32,13 @@ def client_ip(request) -> str | None:
     computed before the insert matches the row read later), or None."""
     if request is None:
         return None
-    # REMOTE_ADDR is right behind a proxy too: Django's SECURE_PROXY_SSL_HEADER does
-    # not rewrite it, and a trusted proxy setup should set it via the WSGI server.
     raw = (request.META.get("REMOTE_ADDR") or "").strip()
+    if getattr(settings, "BEHIND_PROXY", False):
+        # Behind our own proxy the socket address is the proxy's: the client is the
+        # last address it appended (earlier ones are whatever the client sent).
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if forwarded:
+            raw = forwarded[-1]
     try:
         address = ipaddress.ip_address(raw)
     except ValueError:

@@ -358,3 +358,11 @@ def test_staff_browse_and_filter_the_whole_log(client_for, mixed_entries, staff,
 
 def test_non_staff_cannot_browse_the_whole_log(client_for, mixed_entries, org_admin):
     assert client_for(org_admin).get("/staff/audit/").status_code == 403
+
+
+def test_client_ip_behind_the_proxy_is_the_last_forwarded_address(rf, settings):
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.20", REMOTE_ADDR="10.0.0.2")
+    settings.BEHIND_PROXY = False
+    assert audit.client_ip(request) == "10.0.0.2"
+    settings.BEHIND_PROXY = True
+    assert audit.client_ip(request) == "198.51.100.20"
