@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from certification.models import Severity
+
 
 class AccreditationQuerySet(models.QuerySet):
     def active(self, at=None) -> AccreditationQuerySet:
@@ -305,12 +307,7 @@ class AuditReport(models.Model):
         PASS_WITH_CONDITIONS = "pass_with_conditions", _("Pass with conditions")
         FAIL = "fail", _("Fail")
 
-    class Severity(models.TextChoices):
-        CRITICAL = "critical", _("Critical")
-        HIGH = "high", _("High")
-        MEDIUM = "medium", _("Medium")
-        LOW = "low", _("Low")
-        INFO = "info", _("Info")
+    Severity = Severity  # the scale community findings use too
 
     engagement = models.OneToOneField(Engagement, on_delete=models.CASCADE, related_name="report")
     scope = models.TextField(blank=True)

@@ -13,6 +13,30 @@ from django.utils.translation import gettext_lazy as _
 from portal.models import Organization
 
 
+class Severity(models.TextChoices):
+    """Severity of a community finding or an audit issue (DESIGN §5, §6)."""
+
+    CRITICAL = "critical", _("Critical")
+    HIGH = "high", _("High")
+    MEDIUM = "medium", _("Medium")
+    LOW = "low", _("Low")
+    INFO = "info", _("Info")
+
+
+class OrganizationScopedQuerySet(models.QuerySet):
+    """Rows that belong to an organization: its members and staff see them, nobody else
+    (DESIGN §3). Subclasses name the path from the row to its organization."""
+
+    organization_path = "organization"
+
+    def visible_to(self, user):
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_alliance_staff:
+            return self
+        return self.filter(**{f"{self.organization_path}__memberships__user": user})
+
+
 # --- framework versions ----------------------------------------------------------------
 
 
@@ -90,13 +114,8 @@ class Benchmark(models.Model):
 # --- models and releases --------------------------------------------------------------------
 
 
-class AIModelQuerySet(models.QuerySet):
-    def visible_to(self, user) -> AIModelQuerySet:
-        if not user.is_authenticated:
-            return self.none()
-        if user.is_alliance_staff:
-            return self
-        return self.filter(organization__memberships__user=user)
+class AIModelQuerySet(OrganizationScopedQuerySet):
+    organization_path = "organization"
 
 
 class AIModel(models.Model):
@@ -124,13 +143,8 @@ class AIModel(models.Model):
         return self.name
 
 
-class ReleaseQuerySet(models.QuerySet):
-    def visible_to(self, user) -> ReleaseQuerySet:
-        if not user.is_authenticated:
-            return self.none()
-        if user.is_alliance_staff:
-            return self
-        return self.filter(ai_model__organization__memberships__user=user)
+class ReleaseQuerySet(OrganizationScopedQuerySet):
+    organization_path = "ai_model__organization"
 
 
 class Release(models.Model):
@@ -276,13 +290,8 @@ class ContactConfirmation(models.Model):
 # --- applications ---------------------------------------------------------------------------------
 
 
-class ApplicationQuerySet(models.QuerySet):
-    def visible_to(self, user) -> ApplicationQuerySet:
-        if not user.is_authenticated:
-            return self.none()
-        if user.is_alliance_staff:
-            return self
-        return self.filter(release__ai_model__organization__memberships__user=user)
+class ApplicationQuerySet(OrganizationScopedQuerySet):
+    organization_path = "release__ai_model__organization"
 
     def open(self) -> ApplicationQuerySet:
         return self.exclude(status__in=Application.CLOSED_STATES)
@@ -717,12 +726,8 @@ class Finding(models.Model):
         LICENSE = "license_use_policy", _("License / use policy")
         OTHER = "other", _("Other")
 
-    class Severity(models.TextChoices):
-        CRITICAL = "critical", _("Critical")
-        HIGH = "high", _("High")
-        MEDIUM = "medium", _("Medium")
-        LOW = "low", _("Low")
-        INFO = "info", _("Info")
+    # Shared with audit reports: one scale for findings and audit issues.
+    Severity = Severity
 
     class Prevalence(models.TextChoices):
         ALWAYS = "always", _("Always")
