@@ -1,4 +1,5 @@
-# `make run`: the portal with demo data on embedded defaults. `make test`: the whole suite.
+# `make run`: the portal with demo data on embedded defaults. `make test`: the import contracts
+# (.importlinter) and the whole suite.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -26,6 +27,7 @@ run: $(VENV)/.installed
 	exec $(BIN)/python manage.py runportal --port $(PORT)
 
 test: $(VENV)/.installed-dev
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev

@@ -8,10 +8,9 @@ from __future__ import annotations
 from django.db.models import Q
 from django.http import Http404
 
-from certification.models import Application, EvidenceFile
+from auditors.models import Accreditation, Engagement, Offer, ReportCondition
+from certification.releases.models import Application, EvidenceFile
 from portal.models import Membership
-
-from .models import Accreditation, Engagement, Offer, ReportCondition
 
 
 def reading_engagements(user):

@@ -15,12 +15,15 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from certification import evidence as evidence_files
-from certification.models import Application
-from certification.services import WorkflowError
-
-from . import access, assignment, conflicts, services
-from .models import Accreditation, Affiliation, AuditReport, Engagement, Offer, ReportCondition, SupportingFile
+from auditors import access, conflicts, reports
+from auditors import services as auditor_services
+from auditors.assignment import batch as assignment_batch
+from auditors.assignment import offers as assignment_offers
+from auditors.assignment import suggestions as assignment_suggestions
+from auditors.models import Accreditation, Affiliation, AuditReport, Engagement, Offer, ReportCondition, SupportingFile
+from certification.framework.services import WorkflowError
+from certification.releases import evidence
+from certification.releases.models import Application
 
 
 def _raise(exc: WorkflowError):
@@ -239,7 +242,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         data = dict(serializer.validated_data)
         affiliations = [{**a, "organization": a.pop("organization_id", None)} for a in data.pop("affiliations", [])]
         try:
-            acc = services.apply_to_join(request.user, data.get("role", ""), data, affiliations, request=request)
+            acc = auditor_services.apply_to_join(request.user, data.get("role", ""), data, affiliations, request=request)
         except WorkflowError as exc:
             _raise(exc)
         return Response(AccreditationSerializer(acc).data, status=status.HTTP_201_CREATED)
@@ -259,7 +262,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         _staff(request)
         serializer = ApproveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return self._do(services.approve_accreditation, **serializer.validated_data)
+        return self._do(auditor_services.approve_accreditation, **serializer.validated_data)
 
     @extend_schema(request=ReasonSerializer, responses=AccreditationSerializer)
     @action(detail=True, methods=["post"])
@@ -267,7 +270,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         _staff(request)
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return self._do(services.reject_accreditation, serializer.validated_data["reason"])
+        return self._do(auditor_services.reject_accreditation, serializer.validated_data["reason"])
 
     @extend_schema(request=ReasonSerializer, responses=AccreditationSerializer)
     @action(detail=True, methods=["post"])
@@ -275,13 +278,13 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         _staff(request)
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return self._do(services.suspend_accreditation, serializer.validated_data["reason"])
+        return self._do(auditor_services.suspend_accreditation, serializer.validated_data["reason"])
 
     @extend_schema(request=None, responses=AccreditationSerializer)
     @action(detail=True, methods=["post"])
     def reinstate(self, request, pk=None, format=None):
         _staff(request)
-        return self._do(services.reinstate_accreditation)
+        return self._do(auditor_services.reinstate_accreditation)
 
     @extend_schema(request=ListingSerializer, responses=AccreditationSerializer)
     @action(detail=True, methods=["post"])
@@ -289,7 +292,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         """Opt in or out of the public directory (your own accreditation)."""
         serializer = ListingSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return self._do(services.set_listing, serializer.validated_data["listed_publicly"])
+        return self._do(auditor_services.set_listing, serializer.validated_data["listed_publicly"])
 
     @extend_schema(request=AffiliationSerializer, responses=AffiliationSerializer)
     @action(detail=True, methods=["post"])
@@ -301,7 +304,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         data = dict(serializer.validated_data)
         data["organization"] = data.pop("organization_id", None)
         try:
-            aff = services.add_affiliation(acc, request.user, data, request=request)
+            aff = auditor_services.add_affiliation(acc, request.user, data, request=request)
         except WorkflowError as exc:
             _raise(exc)
         return Response(AffiliationSerializer(aff).data, status=status.HTTP_201_CREATED)
@@ -318,8 +321,8 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         if upload is None:
             raise ValidationError({"file": ["Attach the file as multipart field 'file'."]})
         try:
-            stored = services.store_private_file(upload, "accreditation")
-        except evidence_files.EvidenceError as exc:
+            stored = auditor_services.store_private_file(upload, "accreditation")
+        except evidence.EvidenceError as exc:
             raise ValidationError({"file": [str(exc)]}) from exc
         sf = SupportingFile.objects.create(accreditation=acc, **stored)
         return Response(SupportingFileSerializer(sf).data, status=status.HTTP_201_CREATED)
@@ -355,7 +358,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
                .filter(pk=int(raw)).first()) if raw.isdigit() else None
         if app is None:
             raise ValidationError({"application": ["Give the id of an application."]})
-        return Response(assignment.suggest(app).to_dict())
+        return Response(assignment_suggestions.suggest(app).to_dict())
 
     @extend_schema(request=BatchRequestSerializer, responses=inline_serializer("BatchProposal", {
         "assignments": serializers.ListField(child=serializers.DictField()),
@@ -373,7 +376,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
             "release__ai_model__organization", "framework_version")
         if serializer.validated_data.get("applications"):
             qs = qs.filter(pk__in=serializer.validated_data["applications"])
-        return Response(assignment.propose_batch(list(qs[:1000])).to_dict())
+        return Response(assignment_batch.propose_batch(list(qs[:1000])).to_dict())
 
     @extend_schema(request=OverrideSerializer, responses=inline_serializer("Override", {
         "id": serializers.IntegerField(), "code": serializers.CharField(), "reason": serializers.CharField()}))
@@ -390,7 +393,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         if app is None or acc is None:
             raise Http404
         try:
-            record = services.override_conflict(app, acc, request.user, data["code"], data["reason"], request=request)
+            record = assignment_offers.override_conflict(app, acc, request.user, data["code"], data["reason"], request=request)
         except WorkflowError as exc:
             _raise(exc)
         return Response({"id": record.pk, "code": record.code, "reason": record.reason},
@@ -420,7 +423,7 @@ class OfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            offer = services.send_offer(serializer.validated_data["application"],
+            offer = assignment_offers.send_offer(serializer.validated_data["application"],
                                         serializer.validated_data["accreditation"], request.user, request=request)
         except WorkflowError as exc:
             _raise(exc)
@@ -433,7 +436,7 @@ class OfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         serializer = AcceptSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            engagement = services.accept_offer(offer, request.user,
+            engagement = assignment_offers.accept_offer(offer, request.user,
                                                confidentiality=serializer.validated_data["confidentiality"],
                                                request=request)
         except WorkflowError as exc:
@@ -447,7 +450,7 @@ class OfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         serializer = DeclineSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            services.decline_offer(offer, request.user, serializer.validated_data["reason"],
+            assignment_offers.decline_offer(offer, request.user, serializer.validated_data["reason"],
                                    serializer.validated_data["note"], request=request)
         except WorkflowError as exc:
             _raise(exc)
@@ -460,7 +463,7 @@ class OfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
         _staff(request)
         offer = self.get_object()
         try:
-            services.withdraw_offer(offer, request.user, request=request)
+            assignment_offers.withdraw_offer(offer, request.user, request=request)
         except WorkflowError as exc:
             _raise(exc)
         offer.refresh_from_db()
@@ -504,7 +507,7 @@ class EngagementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             return Response(ReportSerializer(report).data)
         data, conditions = _report_input(request.data)
         try:
-            report = services.save_report_draft(engagement, request.user, data, conditions, request=request)
+            report = reports.save_report_draft(engagement, request.user, data, conditions, request=request)
         except WorkflowError as exc:
             _raise(exc)
         return Response(ReportSerializer(report).data)
@@ -529,7 +532,7 @@ class EngagementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
                 raise ValidationError({"report": ["Not valid JSON."]}) from exc
         data, conditions = _report_input(raw or {})
         try:
-            report = services.file_report(engagement, request.user, data, conditions,
+            report = reports.file_report(engagement, request.user, data, conditions,
                                           signed_file=request.FILES.get("signed_file"), request=request)
         except WorkflowError as exc:
             _raise(exc)
@@ -543,7 +546,7 @@ class EngagementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            services.reassign(engagement, request.user, serializer.validated_data["reason"], request=request)
+            assignment_offers.reassign(engagement, request.user, serializer.validated_data["reason"], request=request)
         except WorkflowError as exc:
             _raise(exc)
         engagement.refresh_from_db()
@@ -557,7 +560,7 @@ class EngagementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            services.declare_conflict(engagement.application, engagement.accreditation, request.user,
+            assignment_offers.declare_conflict(engagement.application, engagement.accreditation, request.user,
                                       serializer.validated_data["reason"], request=request)
         except WorkflowError as exc:
             _raise(exc)
@@ -586,19 +589,19 @@ class EngagementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["post"], url_path="resolve-condition")
     def resolve_condition(self, request, pk=None, format=None):
         """The organization marks a condition resolved (``text``: how)."""
-        return self._condition_action(services.resolve_condition)
+        return self._condition_action(reports.resolve_condition)
 
     @extend_schema(request=ConditionActionSerializer, responses=ConditionSerializer)
     @action(detail=True, methods=["post"], url_path="accept-condition")
     def accept_condition(self, request, pk=None, format=None):
         """The auditor accepts a resolved condition."""
-        return self._condition_action(services.accept_condition)
+        return self._condition_action(reports.accept_condition)
 
     @extend_schema(request=ConditionActionSerializer, responses=ConditionSerializer)
     @action(detail=True, methods=["post"], url_path="return-condition")
     def return_condition(self, request, pk=None, format=None):
         """The auditor returns a resolved condition (``text``: what is missing)."""
-        return self._condition_action(services.return_condition)
+        return self._condition_action(reports.return_condition)
 
 
 # The API root lives in portal.api: no second root view here.

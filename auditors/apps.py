@@ -8,18 +8,22 @@ class AuditorsConfig(AppConfig):
     def ready(self) -> None:
         """Register the deadline kinds and plug into the certification workflow:
         review start, the audit gate, and evidence access for engaged auditors."""
-        from certification import services as cert_services
-        from certification import views as cert_views
+        from auditors import access, deadline_kinds, reports  # noqa: F401 - deadline_kinds registers kinds
+        from certification.releases import access as release_access
+        from certification.releases import applications
 
-        from . import access, deadline_kinds, services  # noqa: F401 - deadline_kinds registers kinds
+        if reports.on_review_started not in applications.REVIEW_STARTED_HOOKS:
+            applications.REVIEW_STARTED_HOOKS.append(reports.on_review_started)
+        if reports.audit_gates not in applications.GATE_PROVIDERS:
+            applications.GATE_PROVIDERS.append(reports.audit_gates)
+        if access.engaged_auditor_may_read_evidence not in release_access.EVIDENCE_ACCESS_CHECKS:
+            release_access.EVIDENCE_ACCESS_CHECKS.append(access.engaged_auditor_may_read_evidence)
 
-        if services.on_review_started not in cert_services.REVIEW_STARTED_HOOKS:
-            cert_services.REVIEW_STARTED_HOOKS.append(services.on_review_started)
-        if services.audit_gates not in cert_services.GATE_PROVIDERS:
-            cert_services.GATE_PROVIDERS.append(services.audit_gates)
-        from certification import certificates
+        from auditors import demo
+        from auditors.models import Accreditation
+        from portal import demo as portal_demo
+        from portal.models import register_role_provider
 
-        if services.audit_summary not in certificates.AUDIT_SUMMARY_PROVIDERS:
-            certificates.AUDIT_SUMMARY_PROVIDERS.append(services.audit_summary)
-        if access.engaged_auditor_may_read_evidence not in cert_views.EVIDENCE_ACCESS_CHECKS:
-            cert_views.EVIDENCE_ACCESS_CHECKS.append(access.engaged_auditor_may_read_evidence)
+        register_role_provider("accreditations", Accreditation.objects.active_roles)
+        portal_demo.register_step("accreditations", 10, demo.accredit_demo_logins)
+        portal_demo.register_step("auditor-network", 30, demo.step)

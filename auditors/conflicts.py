@@ -16,9 +16,9 @@ certified releases.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from django.utils.translation import gettext as _
 

@@ -5,58 +5,47 @@ offsets come from the framework data; lengths from each application's version.""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.urls import reverse
 
-from certification.framework_data import FRAMEWORK_2025_1
+from certification.framework import rules
 from portal import deadlines
 from portal.notifications import notify
 
 
-def _entry(kind: str) -> dict:
-    return next(d for d in FRAMEWORK_2025_1["deadlines"] if d["kind"] == kind)
-
-
-def offsets(kind: str) -> tuple[timedelta, ...]:
-    return tuple(timedelta(days=r["days_before"]) for r in _entry(kind).get("reminders", []))
-
-
 def _offer_reminder(deadline, offer, offset) -> None:
-    from .services import offer_reminder
+    from auditors.assignment.offers import offer_reminder
 
     offer_reminder(offer, offset)
 
 
 def _offer_due(deadline, offer) -> None:
-    from .services import expire_offer
+    from auditors.assignment.offers import expire_offer
 
     expire_offer(offer)
 
 
 def _report_reminder(deadline, engagement, offset) -> None:
-    from .services import report_reminder
+    from auditors.assignment.offers import report_reminder
 
     report_reminder(engagement, offset)
 
 
 def _report_due(deadline, engagement) -> None:
-    from .services import report_overdue
+    from auditors.assignment.offers import report_overdue
 
     report_overdue(engagement, 1)
 
 
 def _report_overdue(deadline, engagement, repeat: int) -> None:
-    from .services import report_overdue
+    from auditors.assignment.offers import report_overdue
 
     # Repeat 1 is three days after the due time: the second notice.
     report_overdue(engagement, repeat + 1)
 
 
 def _expiry_reminder(deadline, accreditation, offset) -> None:
-    from certification.services import staff_users
-
-    from .models import Accreditation
+    from auditors.models import Accreditation
+    from portal.organizations import staff_users
 
     if accreditation.status != Accreditation.Status.APPROVED:
         return
@@ -66,22 +55,21 @@ def _expiry_reminder(deadline, accreditation, offset) -> None:
 
 
 def _expiry_due(deadline, accreditation) -> None:
-    from .services import lapse_accreditation
+    from auditors.services import lapse_accreditation
 
     lapse_accreditation(accreditation)
 
 
-deadlines.register(deadlines.DeadlineKind(
-    "offer_acceptance", offsets("offer_acceptance"), _offer_reminder, _offer_due,
+deadlines.register(rules.deadline_kind(
+    "offer_acceptance", _offer_reminder, _offer_due,
     description="An auditor's offer: accepted or declined in time, or it expires and passes to the next auditor.",
 ))
-deadlines.register(deadlines.DeadlineKind(
-    "audit_report", offsets("audit_report"), _report_reminder, _report_due,
-    repeat_every=timedelta(days=_entry("audit_report").get("repeat_every_days", 3)),
+deadlines.register(rules.deadline_kind(
+    "audit_report", _report_reminder, _report_due,
     on_overdue=_report_overdue,
     description="The audit report: overdue notices to the auditor and the owner until filed or reassigned.",
 ))
-deadlines.register(deadlines.DeadlineKind(
-    "accreditation_expiry", offsets("accreditation_expiry"), _expiry_reminder, _expiry_due,
+deadlines.register(rules.deadline_kind(
+    "accreditation_expiry", _expiry_reminder, _expiry_due,
     description="An accreditation's validity: no new offers or enrolments after it.",
 ))

@@ -1,5 +1,5 @@
 """The auditor network's part of the demo story (idempotent). Call
-``load(staff)`` from ``portal/demo.py`` after ``certification.demo.load``.
+``step`` and ``accredit_demo_logins`` are registered with ``portal.demo`` by ``AuditorsConfig.ready``.
 
 - Accredited auditors: the demo auditor (auditor@audits.example, biology),
   a cybersecurity specialist, a biology lab, one with a current consulting
@@ -22,13 +22,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from certification import sample
-from certification import services as cert
-from certification.models import AIModel, Application, Release
+from auditors import reports
+from auditors.assignment import offers as assignment_offers
+from auditors.models import Accreditation, Affiliation, AuditReport, Engagement, Offer
+from certification.releases import applications, sample, services
+from certification.releases.models import AIModel, Application, Release
 from portal.models import Membership, Organization, User
-
-from . import services
-from .models import Accreditation, Affiliation, AuditReport, Engagement, Offer
 
 DEMO_AUDITOR = "auditor@audits.example"
 PEOPLE = [
@@ -65,22 +64,22 @@ def _in_review(org: Organization, model_slug: str, model_name: str, version: str
     admin = User.objects.filter(memberships__organization=org, memberships__role=Membership.Role.ADMIN).first()
     if admin is None:
         return None
-    model = AIModel.objects.filter(organization=org, slug=model_slug).first() or cert.register_model(
+    model = AIModel.objects.filter(organization=org, slug=model_slug).first() or services.register_model(
         org, admin, name=model_name, slug=model_slug, modalities=["text"], description=f"{model_name}, a demo model.")
     release = Release.objects.filter(ai_model=model, version=version).first()
     if release is None:
-        release = cert.create_release(model, admin, {
+        release = services.create_release(model, admin, {
             "version": version, "capabilities": [], "sensitive_domains": [], "emergent_capabilities": False,
             "emergent_description": "", **facts})
         sample.fill_documentation(release, admin)
-    app = cert.start_application(release, admin)
+    app = applications.start_application(release, admin)
     if app.status == Application.Status.DRAFT:
-        cert.submit_application(app, admin, signer_name=admin.display_name, signer_title="CTO",
+        applications.submit_application(app, admin, signer_name=admin.display_name, signer_title="CTO",
                                 affirmed=[1, 2, 3, 4, 5, 6])
     if app.status == Application.Status.SUBMITTED:
-        cert.start_screening(app, staff)
+        applications.start_screening(app, staff)
     if app.status == Application.Status.SCREENING:
-        cert.accept_into_review(app, staff)
+        applications.accept_into_review(app, staff)
     app.refresh_from_db()
     return app if app.status == Application.Status.IN_REVIEW else None
 
@@ -89,9 +88,9 @@ def _engage(app: Application, acc: Accreditation, staff: User) -> Engagement:
     existing = Engagement.objects.current().filter(application=app, accreditation=acc).first()
     if existing:
         return existing
-    offer = Offer.objects.open().filter(application=app, accreditation=acc).first() or services.send_offer(
+    offer = Offer.objects.open().filter(application=app, accreditation=acc).first() or assignment_offers.send_offer(
         app, acc, staff)
-    return services.accept_offer(offer, acc.user, confidentiality=True)
+    return assignment_offers.accept_offer(offer, acc.user, confidentiality=True)
 
 
 PDF = b"%PDF-1.4\n% demo signed audit report\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -132,7 +131,7 @@ def load(staff: User) -> None:
                           staff)
     if frontier and not frontier.offers.exists():
         for acc in (demo, people["cyra@cyberaudit.example"]):
-            services.send_offer(frontier, acc, staff)
+            assignment_offers.send_offer(frontier, acc, staff)
 
     # A filed report with a condition the organization still has to resolve.
     reasoner = _in_review(other, "other-reasoner", "Other Reasoner", "2.0",
@@ -141,7 +140,7 @@ def load(staff: User) -> None:
         engagement = _engage(reasoner, demo, staff)
         report = AuditReport.objects.get(engagement=engagement)
         if not report.is_filed:
-            services.file_report(engagement, demo_user, {
+            reports.file_report(engagement, demo_user, {
                 "scope": "Documentation, the three safety benchmarks and the staged rollout plan.",
                 "methods": "Reproduced TruthfulQA and BBQ with the stated harness; 3 days of red-teaming.",
                 "reproduced_results": [{"benchmark": "truthfulqa", "metric": "MC2 accuracy", "reported": "0.52",
@@ -159,6 +158,29 @@ def load(staff: User) -> None:
         engagement = _engage(large, demo, staff)
         report = AuditReport.objects.get(engagement=engagement)
         if not report.scope:
-            services.save_report_draft(engagement, demo_user, {
+            reports.save_report_draft(engagement, demo_user, {
                 "scope": "Documentation and the code-generation capability.",
                 "methods": "In progress: reproducing HumanEval-style safety probes."})
+
+
+def accredit_demo_logins(story) -> None:
+    """The demo auditor and evaluator logins hold an approved accreditation (completed by ``load``)."""
+    now = timezone.now()
+    for email, role, firm in [
+        ("auditor@audits.example", Accreditation.Role.AUDITOR, "Sound Audits LLP"),
+        ("evaluator@research.example", Accreditation.Role.EVALUATOR, "Open Research Collective"),
+    ]:
+        Accreditation.objects.get_or_create(
+            user=story.users[email],
+            role=role,
+            defaults={
+                "firm": firm,
+                "status": Accreditation.Status.APPROVED,
+                "approved_at": now,
+                "valid_until": now + dt.timedelta(days=730),
+            },
+        )
+
+
+def step(story) -> None:
+    load(story.staff)

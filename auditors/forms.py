@@ -6,10 +6,9 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from certification.models import FrameworkVersion
-
-from . import conflicts
-from .models import Accreditation, Affiliation, AuditReport, Offer
+from auditors import conflicts
+from auditors.models import Accreditation, Affiliation, AuditReport, Offer
+from certification.framework.models import FrameworkVersion
 
 TIER_CHOICES = [(3, _("Tier 3")), (4, _("Tier 4"))]
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from certification.models import Severity
+from certification.framework.models import Severity
 
 
 class AccreditationQuerySet(models.QuerySet):
@@ -21,6 +21,10 @@ class AccreditationQuerySet(models.QuerySet):
         return self.filter(status=Accreditation.Status.APPROVED).filter(
             Q(valid_until__isnull=True) | Q(valid_until__gt=at)
         )
+
+    def active_roles(self, user) -> list[str]:
+        """The roles of the user's active accreditations (the portal's role provider)."""
+        return list(self.active().filter(user=user).values_list("role", flat=True))
 
     def auditors(self) -> AccreditationQuerySet:
         return self.filter(role=Accreditation.Role.AUDITOR)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from auditors import views
 
 app_name = "auditors"
 

@@ -16,14 +16,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from certification.models import Application, EvidenceFile
-from certification.services import WorkflowError
+from auditors import access, conflicts
+from auditors import forms as f
+from auditors import reports as auditor_reports
+from auditors import services as auditor_services
+from auditors.assignment import batch as assignment_batch
+from auditors.assignment import facts
+from auditors.assignment import offers as assignment_offers
+from auditors.assignment import suggestions as assignment_suggestions
+from auditors.models import Accreditation, AuditReport, Engagement, Offer, SupportingFile
+from certification.framework.services import WorkflowError
+from certification.releases.models import Application, EvidenceFile
 from portal.models import Deadline
 from portal.views import staff_required
-
-from . import access, assignment, conflicts, services
-from . import forms as f
-from .models import Accreditation, AuditReport, Engagement, Offer, SupportingFile
 
 
 def _error(request, exc: WorkflowError, form=None) -> None:
@@ -37,7 +42,7 @@ def _error(request, exc: WorkflowError, form=None) -> None:
 
 
 def _private_download(folder: str, stored: str, name: str, content_type: str) -> FileResponse:
-    path = services.private_path(folder, stored)
+    path = auditor_services.private_path(folder, stored)
     if not stored or not path.exists():
         raise Http404
     response = FileResponse(open(path, "rb"), as_attachment=True, filename=name, content_type=content_type)
@@ -73,7 +78,7 @@ def join(request: HttpRequest, role: str) -> HttpResponse:
         affiliations = [a for a in formset.cleaned_data if a.get("organization_name")]
         files = [data["supporting_file"]] if data.get("supporting_file") else []
         try:
-            services.apply_to_join(request.user, role, data, affiliations, files, request=request)
+            auditor_services.apply_to_join(request.user, role, data, affiliations, files, request=request)
         except WorkflowError as exc:
             _error(request, exc, form)
         else:
@@ -117,7 +122,7 @@ def my_listing(request: HttpRequest) -> HttpResponse:
     acc = _own_accreditation(request)
     form = f.ListingForm(request.POST)
     form.is_valid()
-    services.set_listing(acc, request.user, bool(form.cleaned_data.get("listed_publicly")), request=request)
+    auditor_services.set_listing(acc, request.user, bool(form.cleaned_data.get("listed_publicly")), request=request)
     messages.success(request, _("Directory listing updated."))
     return redirect("auditors:my-network")
 
@@ -129,7 +134,7 @@ def my_affiliation_add(request: HttpRequest) -> HttpResponse:
     form = f.AffiliationForm(request.POST)
     if form.is_valid() and form.cleaned_data.get("organization_name"):
         try:
-            services.add_affiliation(acc, request.user, form.cleaned_data, request=request)
+            auditor_services.add_affiliation(acc, request.user, form.cleaned_data, request=request)
             messages.success(request, _("Affiliation declared."))
         except WorkflowError as exc:
             _error(request, exc)
@@ -158,7 +163,7 @@ def offer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     app = offer.application
     return render(request, "auditors/offer_detail.html", {
         "offer": offer, "application": app, "release": app.release,
-        "flagged": sorted(assignment.flagged_domains(app)), "seats": assignment.seats_required(app),
+        "flagged": sorted(facts.flagged_domains(app)), "seats": facts.seats_required(app),
         "is_mine": offer.accreditation.user_id == request.user.pk,
         "open": offer.is_open(), "accept_form": f.AcceptOfferForm(), "decline_form": f.DeclineOfferForm(),
     })
@@ -170,7 +175,7 @@ def offer_accept(request: HttpRequest, pk: int) -> HttpResponse:
     offer = access.get_offer_for_user(request.user, pk)
     form = f.AcceptOfferForm(request.POST)
     try:
-        engagement = services.accept_offer(offer, request.user, confidentiality=form.is_valid(), request=request)
+        engagement = assignment_offers.accept_offer(offer, request.user, confidentiality=form.is_valid(), request=request)
     except WorkflowError as exc:
         _error(request, exc)
         return redirect("auditors:offer-detail", offer.pk)
@@ -188,7 +193,7 @@ def offer_decline(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Choose a reason."))
         return redirect("auditors:offer-detail", offer.pk)
     try:
-        services.decline_offer(offer, request.user, form.cleaned_data["reason"], form.cleaned_data["note"],
+        assignment_offers.decline_offer(offer, request.user, form.cleaned_data["reason"], form.cleaned_data["note"],
                                request=request)
         messages.success(request, _("You declined the offer."))
     except WorkflowError as exc:
@@ -202,7 +207,7 @@ def offer_decline(request: HttpRequest, pk: int) -> HttpResponse:
 def offer_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     offer = access.get_offer_for_user(request.user, pk)
     try:
-        services.withdraw_offer(offer, request.user, request=request)
+        assignment_offers.withdraw_offer(offer, request.user, request=request)
         messages.success(request, _("Offer withdrawn."))
     except WorkflowError as exc:
         _error(request, exc)
@@ -287,11 +292,11 @@ def engagement_report(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             if "file" in request.POST:
-                services.file_report(engagement, request.user, form.report_data(), form.cleaned_data["conditions"],
+                auditor_reports.file_report(engagement, request.user, form.report_data(), form.cleaned_data["conditions"],
                                      signed_file=form.cleaned_data.get("signed_file"), request=request)
                 messages.success(request, _("Report filed. It is now locked."))
                 return redirect("auditors:engagement-detail", engagement.pk)
-            services.save_report_draft(engagement, request.user, form.report_data(),
+            auditor_reports.save_report_draft(engagement, request.user, form.report_data(),
                                        form.cleaned_data["conditions"], request=request)
             messages.success(request, _("Draft saved."))
             return redirect("auditors:engagement-report", engagement.pk)
@@ -318,7 +323,7 @@ def engagement_conflict(request: HttpRequest, pk: int) -> HttpResponse:
     engagement = _workspace_engagement(request, pk)
     form = f.ReasonForm(request.POST)
     try:
-        services.declare_conflict(engagement.application, engagement.accreditation, request.user,
+        assignment_offers.declare_conflict(engagement.application, engagement.accreditation, request.user,
                                   request.POST.get("reason", "") if form.is_valid() else "", request=request)
         messages.success(request, _("Conflict declared. Alliance staff will reassign the engagement."))
     except WorkflowError as exc:
@@ -332,7 +337,7 @@ def engagement_reassign(request: HttpRequest, pk: int) -> HttpResponse:
     form = f.ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.reassign(engagement, request.user, form.cleaned_data["reason"], request=request)
+            assignment_offers.reassign(engagement, request.user, form.cleaned_data["reason"], request=request)
             messages.success(request, _("Engagement ended; the next eligible auditor gets an offer."))
             return redirect("auditors:staff-application", engagement.application_id)
         except WorkflowError as exc:
@@ -360,21 +365,21 @@ def _condition_action(request, pk: int, action, success: str) -> HttpResponse:
 @login_required
 @require_POST
 def condition_resolve(request: HttpRequest, pk: int) -> HttpResponse:
-    return _condition_action(request, pk, lambda c: services.resolve_condition(
+    return _condition_action(request, pk, lambda c: auditor_reports.resolve_condition(
         c, request.user, request.POST.get("resolution", ""), request=request), _("Condition marked resolved."))
 
 
 @login_required
 @require_POST
 def condition_accept(request: HttpRequest, pk: int) -> HttpResponse:
-    return _condition_action(request, pk, lambda c: services.accept_condition(
+    return _condition_action(request, pk, lambda c: auditor_reports.accept_condition(
         c, request.user, request.POST.get("note", ""), request=request), _("Condition accepted."))
 
 
 @login_required
 @require_POST
 def condition_return(request: HttpRequest, pk: int) -> HttpResponse:
-    return _condition_action(request, pk, lambda c: services.return_condition(
+    return _condition_action(request, pk, lambda c: auditor_reports.return_condition(
         c, request.user, request.POST.get("note", ""), request=request), _("Condition returned to the organization."))
 
 
@@ -389,7 +394,7 @@ def application_audit(request: HttpRequest, pk: int) -> HttpResponse:
                        .select_related("accreditation__user", "report").prefetch_related("report__conditions"))
     return render(request, "auditors/application_audit.html", {
         "application": app, "membership": membership, "engagements": engagements,
-        "seats": assignment.seats_required(app), "gates": services.audit_gates(app),
+        "seats": facts.seats_required(app), "gates": auditor_reports.audit_gates(app),
         "resolve_form": f.ResolveConditionForm(), "is_staff": request.user.is_alliance_staff,
     })
 
@@ -457,7 +462,7 @@ def staff_accreditation_approve(request: HttpRequest, pk: int) -> HttpResponse:
     valid_until = None
     if data.get("valid_until"):
         valid_until = timezone.make_aware(datetime.combine(data["valid_until"], time.min))
-    return _staff_decision(request, pk, lambda acc: services.approve_accreditation(
+    return _staff_decision(request, pk, lambda acc: auditor_services.approve_accreditation(
         acc, request.user, tiers=data["tiers"], domains=data["domains"], capacity=data["capacity"],
         valid_until=valid_until, request=request), _("Accreditation approved."))
 
@@ -465,21 +470,21 @@ def staff_accreditation_approve(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def staff_accreditation_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _staff_decision(request, pk, lambda acc: services.reject_accreditation(
+    return _staff_decision(request, pk, lambda acc: auditor_services.reject_accreditation(
         acc, request.user, request.POST.get("reason", ""), request=request), _("Application rejected."))
 
 
 @staff_required
 @require_POST
 def staff_accreditation_suspend(request: HttpRequest, pk: int) -> HttpResponse:
-    return _staff_decision(request, pk, lambda acc: services.suspend_accreditation(
+    return _staff_decision(request, pk, lambda acc: auditor_services.suspend_accreditation(
         acc, request.user, request.POST.get("reason", ""), request=request), _("Accreditation suspended."))
 
 
 @staff_required
 @require_POST
 def staff_accreditation_reinstate(request: HttpRequest, pk: int) -> HttpResponse:
-    return _staff_decision(request, pk, lambda acc: services.reinstate_accreditation(
+    return _staff_decision(request, pk, lambda acc: auditor_services.reinstate_accreditation(
         acc, request.user, request=request), _("Accreditation reinstated."))
 
 
@@ -501,7 +506,7 @@ def staff_assignments(request: HttpRequest) -> HttpResponse:
     offered = Count("offers", filter=Q(offers__status=Offer.Status.OPEN), distinct=True)
     counts = {row["pk"]: row for row in Application.objects.filter(pk__in=[a.pk for a in apps]).annotate(
         held=held, filed=filed, offered=offered).values("pk", "held", "filed", "offered")}
-    rows = [{"application": a, "seats": assignment.seats_required(a), **counts.get(a.pk, {})} for a in apps]
+    rows = [{"application": a, "seats": facts.seats_required(a), **counts.get(a.pk, {})} for a in apps]
     auditors = (Accreditation.objects.auditors().filter(status__in=[Accreditation.Status.APPROVED,
                                                                       Accreditation.Status.SUSPENDED])
                 .select_related("user")
@@ -519,12 +524,12 @@ def staff_application(request: HttpRequest, pk: int) -> HttpResponse:
            .filter(pk=pk).first())
     if app is None:
         raise Http404
-    suggestion = assignment.suggest(app)
+    suggestion = assignment_suggestions.suggest(app)
     engagements = app.engagements.select_related("accreditation__user", "report").order_by("seat", "-accepted_at")
     offers = app.offers.select_related("accreditation__user").order_by("-sent_at")
     return render(request, "auditors/staff_application.html", {
         "application": app, "suggestion": suggestion, "engagements": engagements, "offers": offers,
-        "potential_codes": conflicts.POTENTIAL_CODES, "gates": services.audit_gates(app),
+        "potential_codes": conflicts.POTENTIAL_CODES, "gates": auditor_reports.audit_gates(app),
         "in_review": app.status == Application.Status.IN_REVIEW,
     })
 
@@ -537,10 +542,10 @@ def staff_send_offers(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404
     try:
         if request.POST.get("proposal"):
-            sent = services.send_initial_offers(app, request.user, request=request)
+            sent = assignment_offers.send_initial_offers(app, request.user, request=request)
         else:
             ids = [int(v) for v in request.POST.getlist("accreditation") if v.isdigit()]
-            sent = [services.send_offer(app, acc, request.user, request=request)
+            sent = [assignment_offers.send_offer(app, acc, request.user, request=request)
                     for acc in Accreditation.objects.filter(pk__in=ids).select_related("user")]
         messages.success(request, _("%(n)d offer(s) sent.") % {"n": len(sent)})
     except WorkflowError as exc:
@@ -562,7 +567,7 @@ def staff_override(request: HttpRequest, pk: int) -> HttpResponse:
     if acc is None:
         raise Http404
     try:
-        services.override_conflict(app, acc, request.user, form.cleaned_data["code"], form.cleaned_data["reason"],
+        assignment_offers.override_conflict(app, acc, request.user, form.cleaned_data["code"], form.cleaned_data["reason"],
                                    request=request)
         messages.success(request, _("Potential conflict overridden; the reason is in the audit log."))
     except WorkflowError as exc:
@@ -586,7 +591,7 @@ def staff_batch(request: HttpRequest) -> HttpResponse:
             if acc is None:
                 continue
             try:
-                services.send_offer(by_pk[int(app_id)], acc, request.user, request=request)
+                assignment_offers.send_offer(by_pk[int(app_id)], acc, request.user, request=request)
                 sent += 1
             except WorkflowError as exc:
                 failed.append(f"#{app_id}: {exc}")
@@ -594,7 +599,7 @@ def staff_batch(request: HttpRequest) -> HttpResponse:
         for problem in failed:
             messages.error(request, problem)
         return redirect("auditors:staff-assignments")
-    proposal = assignment.propose_batch(apps)
+    proposal = assignment_batch.propose_batch(apps)
     by_pk = {a.pk: a for a in apps}
     names = dict(Accreditation.objects.filter(pk__in=list(proposal.loads)).values_list("pk", "user__name"))
     return render(request, "auditors/staff_batch.html", {

@@ -13,8 +13,8 @@ engagements.
    (x ``--scale``). Target: the same count at both, at most 5.
 2. Batch proposal for every application. First the baseline: one vectorized numpy
    computation of the full (applications x auditors) score matrix with the score
-   function the batch uses (``assignment.score_matrix``) on arrays prepared
-   beforehand; then ``assignment.propose_batch`` on the facts loaded from the
+   function the batch uses (``auditors.assignment.batch.score_matrix``) on arrays prepared
+   beforehand; then ``propose_batch`` on the facts loaded from the
    database (the loading, five queries, is timed and printed apart). Best of 3
    each. Target: batch at most 5x the baseline (checked at ``--scale`` 1 and more:
    on smaller data fixed costs dominate). The proposal is checked: no
@@ -77,8 +77,9 @@ def create_applications(n_apps: int, rng: random.Random):
     organization awaiting its decision, to hold existing engagements."""
     from django.utils import timezone
 
-    from certification.models import AIModel, Application, Benchmark, FrameworkVersion, Release
-    from certification.seed import seed_framework
+    from certification.framework.models import Benchmark, FrameworkVersion
+    from certification.framework.seed import seed_framework
+    from certification.releases.models import AIModel, Application, Release
     from portal.models import Membership, Organization, User
 
     seed_framework(FrameworkVersion, Benchmark)
@@ -187,13 +188,13 @@ def count_suggestion_queries(app) -> tuple[int, float, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from auditors import assignment
+    from auditors.assignment import suggestions
 
     times = []
     for _ in range(REPEAT):
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
-            suggestion = assignment.suggest(app)
+            suggestion = suggestions.suggest(app)
             times.append(time.perf_counter() - started)
     return len(queries), min(times), len(suggestion.ranked)
 
@@ -239,8 +240,9 @@ def run(scale: float) -> int:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from auditors import assignment
-    from certification.models import Application
+    from auditors.assignment import batch as assignment_batch
+    from auditors.assignment import facts as assignment_facts
+    from certification.releases.models import Application
 
     rng = random.Random(7)
     n_apps, n_auditors = max(int(APPS * scale), 10), max(int(AUDITORS * scale), FEW_AUDITORS + 10)
@@ -275,16 +277,16 @@ def run(scale: float) -> int:
     batch = list(loaded.filter(pk__in=app_ids).order_by("pk"))
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
-        facts = assignment.load(batch, today)
+        facts = assignment_facts.load(batch, today)
         load_seconds = time.perf_counter() - started
     print(f"batch facts: {len(facts.apps)} applications, {len(facts.auditors)} auditors, "
           f"{sum(len(a.affiliations) for a in facts.auditors)} affiliations, loaded in {len(queries)} queries, "
           f"{load_seconds:.2f} s (not in the ratio)")
-    arrays = assignment.batch_arrays(facts)
+    arrays = assignment_batch.batch_arrays(facts)
     baseline = []
     for _ in range(REPEAT):
         started = time.perf_counter()
-        matrix = assignment.score_matrix(arrays.domains, arrays.remaining, arrays.load_after, arrays.rotation)
+        matrix = assignment_batch.score_matrix(arrays.domains, arrays.remaining, arrays.load_after, arrays.rotation)
         baseline.append(time.perf_counter() - started)
     print(f"baseline: numpy score matrix {matrix.shape[1]:,} auditors x {matrix.shape[0]:,} applications: "
           f"best of {REPEAT} {min(baseline) * 1000:.1f} ms")
@@ -292,7 +294,7 @@ def run(scale: float) -> int:
     timings = []
     for _ in range(REPEAT):
         started = time.perf_counter()
-        proposal = assignment.propose_batch(batch, today=today, facts=facts)
+        proposal = assignment_batch.propose_batch(batch, today=today, facts=facts)
         timings.append(time.perf_counter() - started)
     ratio = min(timings) / min(baseline)
     checked = scale >= 1

@@ -49,8 +49,8 @@ import re
 import secrets
 import shutil
 import signal
-import statistics
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -130,12 +130,12 @@ def delete_cache_keys(redis_url: str, prefix: str) -> None:
 def seed(scale: float) -> dict[str, int]:
     """Bulk inserts over generate_series: every certificate of a certified application."""
     from django.db import connection
-
-    from certification.models import (
-        AIModel, Application, Certificate, CertifiedArtifact, FrameworkVersion, Release,
-    )
-    from portal.models import Organization
     from report_bench import insert
+
+    from certification.certificates.models import Certificate, CertifiedArtifact
+    from certification.framework.models import FrameworkVersion
+    from certification.releases.models import AIModel, Application, Release
+    from portal.models import Organization
 
     n = max(1000, int(100_000 * scale))
     n_orgs = max(20, n // 50)
@@ -213,8 +213,8 @@ def deep_cursor(page: int) -> tuple[str, int, str]:
     """The registry cursor that leads to ``page`` (25 rows a page, newest first; at most the
     last page), the page number, and the number of the first certificate it must show. The
     cursor is computed, then checked against the one the page before it links to."""
-    from certification import registry
-    from certification.models import Certificate
+    from certification.certificates import registry
+    from certification.certificates.models import Certificate
 
     ids = Certificate.objects.order_by("-id").values_list("id", flat=True)
     pages = -(-ids.count() // registry.PAGE_SIZE)
@@ -381,7 +381,7 @@ def main() -> int:
         counts = seed(args.scale)
         print(f"seeded in {time.perf_counter() - started:.1f}s: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
 
-        from certification.models import Certificate
+        from certification.certificates.models import Certificate
 
         numbers = list(Certificate.objects.values_list("number", flat=True))
         numbers_file = tmp / "numbers.txt"

@@ -128,10 +128,10 @@ def seed(scale: float) -> dict[str, int]:
     from django.db import connection
 
     from auditors.models import Accreditation, AuditReport, Engagement
-    from certification.models import (
-        AIModel, Application, ApplicationTransition, Certificate, Finding, FindingResponse, FrameworkVersion,
-        Release, ReviewWindow, RevocationProposal,
-    )
+    from certification.certificates.models import Certificate, RevocationProposal
+    from certification.framework.models import FrameworkVersion
+    from certification.releases.models import AIModel, Application, ApplicationTransition, Release
+    from certification.review.models import Finding, FindingResponse, ReviewWindow
     from portal.models import AuditEntry, Organization, User
 
     n_apps = max(1000, int(100_000 * scale))
@@ -350,7 +350,8 @@ def main() -> int:
         print(f"seeded in {time.perf_counter() - started:.1f}s: "
               + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
 
-        from certification import report
+        from certification.transparency import rollups as transparency_rollups
+        from certification.transparency import services as transparency_services
         from portal.accounts import staff_group
         from portal.models import User
 
@@ -359,7 +360,7 @@ def main() -> int:
         scan_total = sum(scans.values())
         for table, seconds in scans.items():
             print(f"  seq scan {table:40s} {seconds * 1000:8.1f} ms")
-        recompute = median_time(report.refresh_rollups)
+        recompute = median_time(transparency_rollups.refresh_rollups)
         ratio = recompute / scan_total
         print(f"sequential scans, summed: {scan_total * 1000:.1f} ms; full rollup recompute: {recompute * 1000:.1f} ms")
         print(f"recompute / scans = {ratio:.2f} (target <= 3.00) {'OK' if ratio <= 3 else 'MISSED'}")
@@ -368,7 +369,7 @@ def main() -> int:
         year = timezone.now().year - 1
         staff = User.objects.get(pk=1)
         staff.groups.add(staff_group())
-        report.publish(year, staff, report.draft_digest(report.build_draft(year)))
+        transparency_services.publish(year, staff, transparency_services.draft_digest(transparency_services.build_draft(year)))
         global urlpatterns
         urlpatterns = [path("bench/bare/", bare_json), path("", include(settings.ROOT_URLCONF))]
         with override_settings(ROOT_URLCONF=__name__):

@@ -6,5 +6,29 @@ class CertificationConfig(AppConfig):
     verbose_name = "Certification"
 
     def ready(self) -> None:
-        from . import certificates, deadline_kinds  # noqa: F401 - register deadline kinds and the signing hook
-        from . import review  # noqa: F401 - community review: deadline kinds, hooks, gates
+        """Load the modules that register with the layers below them: deadline kinds with the
+        deadline engine, hooks and gates with the application workflow, the signing hook, and
+        the Celery task of the transparency report (autodiscovery only looks at ``<app>.tasks``)."""
+        from certification.certificates import deadline_kinds as certificate_deadlines  # noqa: F401
+        from certification.certificates import services as certificate_services  # noqa: F401 - signing hook
+        from certification.releases import deadline_kinds as release_deadlines  # noqa: F401
+        from certification.review import deadline_kinds as review_deadlines  # noqa: F401
+        from certification.review import services as review_services
+        from certification.transparency import tasks  # noqa: F401
+
+        review_services.register_hooks()
+
+        from certification.certificates import demo as certificate_demo
+        from certification.releases import dashboard
+        from certification.releases import demo as release_demo
+        from certification.review import demo as review_demo
+        from certification.transparency import demo as transparency_demo
+        from portal import demo, views
+
+        demo.register_step("releases", 20, release_demo.step)
+        demo.register_step("decisions", 25, certificate_demo.decide_story)
+        demo.register_step("community-review", 40, review_demo.step)
+        demo.register_step("certificates", 50, certificate_demo.step)
+        demo.register_step("transparency-report", 60, transparency_demo.step)
+        views.register_dashboard_panel("applications", dashboard.dashboard_counts)
+        views.register_staff_console_panel("applications", dashboard.staff_console_counts)

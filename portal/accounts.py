@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import audit
-from .models import STAFF_GROUP, ApiToken, Membership, User, hash_secret
+from portal import audit
+from portal.models import STAFF_GROUP, ApiToken, Membership, User, hash_secret
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -61,7 +61,7 @@ def anonymize_user(user: User, request=None) -> None:
        pseudonymous user; the deletion entry is written after the change so
        it does not copy the old name into the append-only log.
     """
-    from .organizations import _lock_admins
+    from portal.organizations import _lock_admins
 
     with transaction.atomic():
         admin_of = (

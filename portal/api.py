@@ -16,9 +16,9 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from . import audit, organizations
-from .forms import OrganizationForm
-from .models import AuditEntry, Invitation, Membership, Notification, Organization
+from portal import audit, organizations
+from portal.forms import OrganizationForm
+from portal.models import AuditEntry, Invitation, Membership, Notification, Organization
 
 
 class OrganizationPagination(CursorPagination):

@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
-from .models import ApiToken, hash_secret
+from portal.models import ApiToken, hash_secret
 
 
 class PersonalTokenAuthentication(authentication.BaseAuthentication):

@@ -13,14 +13,14 @@ import ipaddress
 import json
 from dataclasses import dataclass, field
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .canonical import canonical_json
-from .models import AuditChainHead, AuditEntry, AuditHeadPublication, Organization
+from portal.canonical import canonical_json
+from portal.models import AuditChainHead, AuditEntry, AuditHeadPublication, Organization
 
 GENESIS = "0" * 64
 # Payload keys under this name are for staff eyes only (e.g. conflict details).
@@ -79,7 +79,7 @@ def compute_hash(prev_hash: str, entry: AuditEntry) -> str:
 def describe(obj: models.Model | None) -> str:
     """How the entry names its object. People are named by pseudonym: the log is
     append-only and must not keep a name or address after an account is deleted."""
-    from .models import Membership, User
+    from portal.models import Membership, User
 
     if obj is None:
         return ""

@@ -23,8 +23,8 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import audit, deadlines
-from .models import CalendarFeed, Deadline, User, hash_secret
+from portal import audit, deadlines
+from portal.models import CalendarFeed, Deadline, User, hash_secret
 
 Provider = Callable[[User], Q | None]
 

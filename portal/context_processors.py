@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from .models import Notification
+from portal.models import Notification
 
 
 def portal(request) -> dict:

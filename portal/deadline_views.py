@@ -18,9 +18,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import calendar, deadlines, digests
-from .models import CalendarFeed, Deadline, NotificationPreference
-from .views import staff_required
+from portal import calendar, deadlines, digests
+from portal.models import CalendarFeed, Deadline, NotificationPreference
+from portal.views import staff_required
 
 # --- notification settings -------------------------------------------------------------
 

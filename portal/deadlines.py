@@ -30,7 +30,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from .models import Deadline, ReminderClaim
+from portal.models import Deadline, ReminderClaim
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,28 @@ class DeadlineKind:
     repeat_every: timedelta | None = None
     on_overdue: Callable[[Deadline, object, int], None] | None = None
     description: str = ""
-    # Shown on the staff page and in calendar feeds; defaults to the framework's title.
+    # Shown on the staff page and in calendar feeds (the apps register the framework's titles).
     title: str = ""
     # The page of the deadline's object; defaults to the object's ``get_absolute_url()``.
     target_url: Callable[[object], str] | None = None
+    # The schedule of one object, where it depends on the object (the framework version an
+    # application is bound to): read when the deadline opens and kept on its row, so a later
+    # version never changes a running deadline. Without them ``reminders``/``repeat_every`` apply.
+    reminders_for: Callable[[object], tuple[timedelta, ...]] | None = None
+    repeat_every_for: Callable[[object], timedelta | None] | None = None
+
+
+def offsets_of(deadline: Deadline, kind: DeadlineKind) -> tuple[timedelta, ...]:
+    """The reminder offsets of this deadline: the ones stored when it opened, or the kind's."""
+    if deadline.reminders is not None:
+        return tuple(timedelta(seconds=s) for s in deadline.reminders)
+    return kind.reminders
+
+
+def repeat_of(deadline: Deadline, kind: DeadlineKind) -> timedelta | None:
+    if deadline.reminders is not None:  # a stored schedule: its repeat (or none) is the one
+        return deadline.repeat_every
+    return kind.repeat_every
 
 
 _registry: dict[str, DeadlineKind] = {}
@@ -71,18 +89,10 @@ def registered_kinds() -> dict[str, DeadlineKind]:
 
 
 def kind_title(name: str) -> str:
-    """The human title of a kind: its own, the framework's (DESIGN §2.4), or its name."""
+    """The human title of a kind: the one it was registered with, or its name."""
     kind = _registry.get(name)
     if kind and kind.title:
         return kind.title
-    try:
-        from certification.framework_data import FRAMEWORK_2025_1
-
-        for entry in FRAMEWORK_2025_1.get("deadlines", []):
-            if entry.get("kind") == name:
-                return entry.get("title") or name
-    except ImportError:  # pragma: no cover - the portal app without certification
-        pass
     return name.replace("_", " ").capitalize()
 
 
@@ -117,26 +127,33 @@ def reminder_key(offset: timedelta) -> str:
     return f"T-{days:g}d"
 
 
-def first_action_at(kind: DeadlineKind, due_at: datetime) -> datetime:
-    times = [due_at - off for off in kind.reminders] + [due_at]
+def first_action_at(offsets: tuple[timedelta, ...], due_at: datetime) -> datetime:
+    times = [due_at - off for off in offsets] + [due_at]
     return min(times)
 
 
 def open_deadline(obj: models.Model, kind_name: str, due_at: datetime) -> Deadline:
-    """Open (or move) the deadline of this kind for this object."""
+    """Open (or move) the deadline of this kind for this object, with the object's schedule."""
     kind = get_kind(kind_name)
+    schedule: dict = {"reminders": None, "repeat_every": None}
+    if kind.reminders_for is not None:
+        schedule["reminders"] = [int(off.total_seconds()) for off in kind.reminders_for(obj)]
+        schedule["repeat_every"] = kind.repeat_every_for(obj) if kind.repeat_every_for else None
+    offsets = (tuple(timedelta(seconds=s) for s in schedule["reminders"]) if schedule["reminders"] is not None
+               else kind.reminders)
     ct = ContentType.objects.get_for_model(obj)
     existing = Deadline.objects.filter(
         content_type=ct, object_id=obj.pk, kind=kind_name, state=Deadline.State.OPEN
     ).first()
-    next_at = first_action_at(kind, due_at)
+    next_at = first_action_at(offsets, due_at)
     if existing:
         existing.due_at = due_at
         existing.next_action_at = next_at
-        existing.save(update_fields=["due_at", "next_action_at"])
+        existing.reminders, existing.repeat_every = schedule["reminders"], schedule["repeat_every"]
+        existing.save(update_fields=["due_at", "next_action_at", "reminders", "repeat_every"])
         return existing
     return Deadline.objects.create(
-        content_type=ct, object_id=obj.pk, kind=kind_name, due_at=due_at, next_action_at=next_at
+        content_type=ct, object_id=obj.pk, kind=kind_name, due_at=due_at, next_action_at=next_at, **schedule
     )
 
 
@@ -186,18 +203,21 @@ def plan(deadline: Deadline, now: datetime) -> tuple[PlannedAction | None, datet
     if kind is None:
         return None, now + UNKNOWN_KIND_RETRY
     if deadline.state == Deadline.State.OPEN:
+        every = repeat_of(deadline, kind)
         if now >= deadline.due_at:
-            next_at = _next_repeat_after(deadline.due_at, kind.repeat_every, now)[1] if kind.repeat_every else None
+            next_at = _next_repeat_after(deadline.due_at, every, now)[1] if every else None
             return PlannedAction(deadline, "due", 0, kind.name, "transition"), next_at
-        reached = sorted(off for off in kind.reminders if deadline.due_at - off <= now)
-        later = sorted(deadline.due_at - off for off in kind.reminders if deadline.due_at - off > now)
+        offsets = offsets_of(deadline, kind)
+        reached = sorted(off for off in offsets if deadline.due_at - off <= now)
+        later = sorted(deadline.due_at - off for off in offsets if deadline.due_at - off > now)
         next_at = later[0] if later else deadline.due_at
         if not reached:
             return None, next_at
         latest = reached[0]  # the smallest offset already reached: the most recent reminder
         return PlannedAction(deadline, reminder_key(latest), 0, kind.name, "reminder", latest), next_at
-    if deadline.state == Deadline.State.PASSED and kind.repeat_every:
-        n, next_at = _next_repeat_after(deadline.due_at, kind.repeat_every, now)
+    every = repeat_of(deadline, kind)
+    if deadline.state == Deadline.State.PASSED and every:
+        n, next_at = _next_repeat_after(deadline.due_at, every, now)
         if n < 1:
             return None, next_at
         return PlannedAction(deadline, "overdue", n, kind.name, "overdue"), next_at
@@ -236,7 +256,7 @@ def sweep(now: datetime | None = None, batch_size: int = 500, max_batches: int =
     A worker killed mid-batch loses only that uncommitted batch, which the next
     sweep redoes; committed claims are never redone.
     """
-    from .notifications import batched_delivery
+    from portal.notifications import batched_delivery
 
     now = now or timezone.now()
     result = SweepResult()

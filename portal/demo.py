@@ -1,7 +1,12 @@
-"""The demo story loaded by ``make run`` (idempotent). Each work item extends it."""
+"""The demo story loaded by ``make run`` (idempotent).
+
+This module creates the people and organizations; every app above the portal adds its part of
+the story as a step registered in its ``AppConfig.ready()`` (``register_step``), run in order.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
@@ -9,13 +14,10 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
 from django.db import transaction
-from django.utils import timezone
 
-from auditors.models import Accreditation
-
-from . import audit
-from .accounts import staff_group
-from .models import Membership, Organization, User
+from portal import audit
+from portal.accounts import staff_group
+from portal.models import Membership, Organization, User
 
 DEMO_PASSWORD = "demo-pass-2025"
 
@@ -37,6 +39,30 @@ DEMO_USERS = [
     DemoUser("evaluator@research.example", "Eve Evaluator", "community evaluator"),
     DemoUser("admin@othermodels.example", "Olga Other", "organization admin (Other Models Lab)"),
 ]
+
+
+@dataclass(frozen=True)
+class DemoStory:
+    """What every step of the story starts from."""
+
+    users: dict[str, User]  # by email
+    staff: User
+    second_staff: User
+    organizations: dict[str, Organization]  # by slug
+
+    @property
+    def admins(self) -> dict[str, User]:
+        """The admin of each demo organization, by organization slug."""
+        return {"acme-ai": self.users["admin@acme.example"], "other-models": self.users["admin@othermodels.example"]}
+
+
+DemoStep = Callable[[DemoStory], None]
+_steps: dict[str, tuple[int, DemoStep]] = {}
+
+
+def register_step(name: str, order: int, step: DemoStep) -> None:
+    """Add a part of the story; steps run by ascending ``order`` (idempotent by name)."""
+    _steps[name] = (order, step)
 
 
 def ensure_user(spec: DemoUser) -> User:
@@ -79,40 +105,8 @@ def load() -> list[DemoUser]:
                 "portal.organization.member_added", actor=staff, obj=org, organization=org,
                 payload={"user": users[email].pseudonym, "role": role, "source": "demo"},
             )
-    now = timezone.now()
-    for email, role, firm in [
-        ("auditor@audits.example", Accreditation.Role.AUDITOR, "Sound Audits LLP"),
-        ("evaluator@research.example", Accreditation.Role.EVALUATOR, "Open Research Collective"),
-    ]:
-        Accreditation.objects.get_or_create(
-            user=users[email],
-            role=role,
-            defaults={
-                "firm": firm,
-                "status": Accreditation.Status.APPROVED,
-                "approved_at": now,
-                "valid_until": now + timezone.timedelta(days=730),
-            },
-        )
-    from certification import demo as certification_demo
-
-    from certification import review_demo
-    from certification.demo_certificates import certification_demo as load_certificates
-
-    certification_demo.load(
-        {"acme-ai": users["admin@acme.example"], "other-models": users["admin@othermodels.example"]}, staff
-    )
-    from auditors import demo as auditors_demo
-
-    auditors_demo.load(staff)
-    review_demo.load(
-        {"acme-ai": users["admin@acme.example"], "other-models": users["admin@othermodels.example"]}, staff
-    )
-    load_certificates(
-        staff=staff, second_staff=second_staff, organization=acme, admin=users["admin@acme.example"],
-        other_organization=other, other_admin=users["admin@othermodels.example"],
-    )
-    from certification import report_demo
-
-    report_demo.load(staff)
+    story = DemoStory(users=users, staff=staff, second_staff=second_staff,
+                      organizations={"acme-ai": acme, "other-models": other})
+    for _order, step in sorted(_steps.values(), key=lambda item: item[0]):
+        step(story)
     return DEMO_USERS

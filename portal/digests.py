@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .models import DigestItem, Notification, NotificationPreference, OutboxEmail, User
+from portal.models import DigestItem, Notification, NotificationPreference, OutboxEmail, User
 
 Delivery = NotificationPreference.Delivery
 
@@ -71,7 +71,7 @@ def preferences(user: User) -> dict[str, str]:
 
 def set_preferences(user: User, choices: dict[str, str]) -> int:
     """Store the user's choices; returns how many changed. Unknown kinds are ignored."""
-    from . import audit
+    from portal import audit
 
     allowed = dict(choosable_kinds())
     current = preferences(user)
@@ -92,7 +92,7 @@ def send_digests(now=None, users_per_batch: int = 200) -> int:
     run holds), render one email per user, write its outbox row and point the
     items at it, commit; the outbox ids are then published in batches.
     """
-    from .notifications import batched_delivery, render_email
+    from portal.notifications import batched_delivery, render_email
 
     now = now or timezone.now()
     built = 0
@@ -128,6 +128,6 @@ def send_digests(now=None, users_per_batch: int = 200) -> int:
                 outbox_ids.append(row.pk)
                 built += 1
             if outbox_ids:
-                from .notifications import enqueue_delivery, _delivery_buffer
+                from portal.notifications import _delivery_buffer, enqueue_delivery
 
                 transaction.on_commit(lambda ids=outbox_ids, buf=_delivery_buffer.get(): enqueue_delivery(ids, buf))

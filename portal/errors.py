@@ -17,7 +17,7 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     # No context processors' queries: the database may be the reason we are here.
-    from django.template import loader
     from django.http import HttpResponseServerError
+    from django.template import loader
 
     return HttpResponseServerError(loader.get_template("500.html").render({}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -14,6 +15,14 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 STAFF_GROUP = "Alliance staff"
+
+# Roles granted by apps above the portal (``register_role_provider`` in their AppConfig.ready):
+# a function of the user returning role names such as "auditor" and "evaluator".
+_role_providers: dict[str, Callable[[User], Iterable[str]]] = {}
+
+
+def register_role_provider(name: str, provider: Callable[[User], Iterable[str]]) -> None:
+    _role_providers[name] = provider
 
 
 class UserManager(BaseUserManager):
@@ -78,10 +87,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @cached_property
     def accredited_roles(self) -> frozenset[str]:
-        """Roles of the user's active accreditations, in one query for both checks below."""
-        from auditors.models import Accreditation
-
-        return frozenset(Accreditation.objects.active().filter(user=self).values_list("role", flat=True))
+        """Roles the apps above grant the user (an auditor's or evaluator's active accreditation),
+        asked once for both checks below."""
+        return frozenset(role for provider in _role_providers.values() for role in provider(self))
 
     @property
     def is_auditor(self) -> bool:
@@ -395,6 +403,10 @@ class Deadline(models.Model):
     next_action_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The schedule the object had when the deadline opened (its framework version's reminder
+    # offsets in seconds, and the overdue repeat); null: the kind's own schedule.
+    reminders = models.JSONField(null=True, blank=True)
+    repeat_every = models.DurationField(null=True, blank=True)
 
     objects = DeadlineQuerySet.as_manager()
 

@@ -10,10 +10,10 @@ Each email is rendered from the trio ``emails/<kind>-subject.txt``,
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -21,8 +21,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from . import digests
-from .models import Notification, OutboxEmail, User
+from portal import digests
+from portal.models import Notification, OutboxEmail, User
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def enqueue_delivery(outbox_ids: list[int], buffer: list[int] | None = None) -> 
     if buffer is not None:
         buffer.extend(outbox_ids)
         return
-    from .tasks import deliver_outbox
+    from portal.tasks import deliver_outbox
 
     try:
         deliver_outbox.delay(outbox_ids)

@@ -5,15 +5,16 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from . import audit
-from .models import Invitation, Membership, Organization, User, hash_secret
-from .notifications import notify
+from portal import audit
+from portal.models import STAFF_GROUP, Invitation, Membership, Organization, User, hash_secret
+from portal.notifications import notify
 
 
 class OrganizationError(Exception):
@@ -110,8 +111,8 @@ def invite(org: Organization, actor: User, email: str, role: str, request=None) 
 
 def send_invitation_email(invitation: Invitation, link: str) -> None:
     """The invitee may have no account yet, so this email goes straight to the outbox."""
-    from .models import OutboxEmail
-    from .notifications import enqueue_delivery, render_email
+    from portal.models import OutboxEmail
+    from portal.notifications import enqueue_delivery, render_email
 
     subject, text, html = render_email(
         "invitation", {"invitation": invitation, "link": link, "organization": invitation.organization}
@@ -246,3 +247,26 @@ def remove_member(membership: Membership, actor: User, request=None) -> None:
             payload={"user": membership.user.pseudonym, "role": membership.role},
         )
         membership.delete()
+
+
+# --- people (queries the certification apps use) ---------------------------------------------------------------------------------
+
+
+def org_admins(org: Organization):
+    return User.objects.filter(memberships__organization=org, memberships__role=Membership.Role.ADMIN, is_active=True)
+
+
+def staff_users():
+    return User.objects.filter(groups__name=STAFF_GROUP, is_active=True)
+
+
+def is_org_admin(user: User, org: Organization) -> bool:
+    return Membership.objects.filter(user=user, organization=org, role=Membership.Role.ADMIN).exists()
+
+
+def is_org_member(user: User, org: Organization) -> bool:
+    return Membership.objects.filter(user=user, organization=org).exists()
+
+
+def staff_group() -> Group:
+    return Group.objects.get_or_create(name=STAFF_GROUP)[0]

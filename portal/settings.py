@@ -224,7 +224,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # The transparency report's rollups (staff can also refresh them on demand).
     "refresh-report-rollups": {
-        "task": "certification.tasks.refresh_report_rollups",
+        "task": "certification.transparency.tasks.refresh_report_rollups",
         "schedule": crontab(minute=30, hour=envint("REPORT_REFRESH_HOUR", 2)),
     },
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import audit, notifications
+from portal import audit, notifications
 
 
 @shared_task(acks_late=True)
@@ -45,7 +45,7 @@ def sweep_deadlines() -> int:
     redelivered, and beat sends a fresh one every ``DEADLINE_SWEEP_SECONDS``
     anyway. Committed batches are never redone (claims); the batch that was
     running rolled back with the dead worker's connection."""
-    from . import deadlines
+    from portal import deadlines
 
     return len(deadlines.sweep().actions)
 
@@ -53,6 +53,6 @@ def sweep_deadlines() -> int:
 @shared_task(acks_late=True)
 def send_digests() -> int:
     """One digest email per user from the notifications that waited for it (daily)."""
-    from . import digests
+    from portal import digests
 
     return digests.send_digests()

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import api, deadline_views, views
+from portal import api, deadline_views, views
 
 # The Django admin signs in through allauth: same rate limits, same MFA.
 admin.autodiscover()
@@ -52,16 +52,16 @@ portal_patterns = [
 urlpatterns = [
     # First: the public registry API (verify, certificates) is the most requested; Django tries
     # the patterns in order, and ~200 failed ones cost more than the verify query (registry_bench).
-    path("api/v1/", include("certification.api_registry")),
+    path("api/v1/", include("certification.certificates.api")),
     path("", include((portal_patterns, "portal"))),
     path("", include("certification.urls")),
     path("", include("auditors.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api.urlpatterns, "api"))),
-    path("api/v1/", include("certification.api_public")),
-    path("api/v1/", include(("certification.api", "certification-api"))),
-    path("api/v1/review/", include(("certification.review_api", "review-api"))),
+    path("api/v1/", include("certification.framework.api")),
+    path("api/v1/", include(("certification.api_urls", "certification-api"))),
+    path("api/v1/review/", include(("certification.review.api", "review-api"))),
     path("api/v1/", include(("auditors.api", "auditors-api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

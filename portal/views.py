@@ -3,6 +3,7 @@ account settings, API tokens, audit log, staff console, health check."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 
 from allauth.account.decorators import reauthentication_required
@@ -20,15 +21,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from . import audit, organizations
-from .accounts import (
+from portal import audit, organizations
+from portal.accounts import (
     AccountDeletionError,
     anonymize_user,
     create_api_token,
     revoke_api_token,
     session_passed_mfa,
 )
-from .forms import (
+from portal.forms import (
     ApiTokenForm,
     AuditFilterForm,
     DeleteAccountForm,
@@ -38,7 +39,7 @@ from .forms import (
     RoleForm,
     StaffOrganizationForm,
 )
-from .models import ApiToken, AuditEntry, Invitation, Membership, Notification, Organization, User
+from portal.models import ApiToken, AuditEntry, Invitation, Membership, Notification, Organization, User
 
 CURRENT_ORG_SESSION_KEY = "current_organization"
 
@@ -106,7 +107,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception:  # noqa: BLE001
         checks["database"] = "unreachable"
     try:
-        from .celery import app
+        from portal.celery import app
 
         # One attempt, no retry sleep: a load balancer probe must answer quickly.
         with app.connection_for_write() as conn:
@@ -119,6 +120,21 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 # --- dashboard -------------------------------------------------------------------------
+
+
+# Panels that apps above the portal add to the dashboard and the staff console, registered in
+# their AppConfig.ready(): ``panel(user, organization or None) -> dict`` and ``panel(user) -> dict``
+# of template context.
+_dashboard_panels: dict[str, Callable] = {}
+_staff_console_panels: dict[str, Callable] = {}
+
+
+def register_dashboard_panel(name: str, panel: Callable) -> None:
+    _dashboard_panels[name] = panel
+
+
+def register_staff_console_panel(name: str, panel: Callable) -> None:
+    _staff_console_panels[name] = panel
 
 
 @login_required
@@ -141,24 +157,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["org_member_count"] = Membership.objects.filter(organization=org).count()
         if current.is_admin:
             context["org_pending_invitations"] = Invitation.objects.pending().filter(organization=org)
-    if org is not None:
-        from certification.models import Application
-
-        apps = Application.objects.filter(release__ai_model__organization=org)
-        context["org_applications"] = {
-            "drafts": apps.filter(status=Application.Status.DRAFT).count(),
-            "changes_requested": apps.filter(status=Application.Status.CHANGES_REQUESTED).count(),
-            "in_progress": apps.exclude(status__in=[*Application.CLOSED_STATES, Application.Status.DRAFT]).count(),
-            "certified": apps.filter(status=Application.Status.CERTIFIED).count(),
-        }
+    for panel in _dashboard_panels.values():
+        context.update(panel(user, org))
     if user.is_alliance_staff:
-        from certification.models import Application
-
-        context["staff_queue"] = {
-            "submitted": Application.objects.filter(status=Application.Status.SUBMITTED).count(),
-            "mine": Application.objects.filter(owner=user).exclude(status__in=Application.CLOSED_STATES).count(),
-            "decision_pending": Application.objects.filter(status=Application.Status.DECISION_PENDING).count(),
-        }
         context["staff_counts"] = {
             "organizations": Organization.objects.count(),
             "users": User.objects.filter(is_active=True).count(),
@@ -440,16 +441,13 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_GET
 def staff_console(request: HttpRequest) -> HttpResponse:
-    from certification.models import Application
-
     context = {
-        "queue_count": Application.objects.filter(
-            status__in=[Application.Status.SUBMITTED, Application.Status.SCREENING, Application.Status.DECISION_PENDING]
-        ).count(),
         "organizations": Organization.objects.count(),
         "head": audit.latest_publication(),
         "recent": AuditEntry.objects.select_related("actor")[:10],
     }
+    for panel in _staff_console_panels.values():
+        context.update(panel(request.user))
     return render(request, "portal/staff_console.html", context)
 
 

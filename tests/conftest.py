@@ -59,8 +59,8 @@ def _email_backend(settings, tmp_path):
 @pytest.fixture
 def framework(db):
     """Version 2025.1 (re-created: live-server tests flush the data migration's rows)."""
-    from certification.models import Benchmark, FrameworkVersion
-    from certification.seed import seed_framework
+    from certification.framework.models import Benchmark, FrameworkVersion
+    from certification.framework.seed import seed_framework
 
     seed_framework(FrameworkVersion, Benchmark)
     return FrameworkVersion.objects.get(version="2025.1")

@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 def seed(apps, schema_editor):
-    from certification.seed import seed_framework
+    from certification.framework.seed import seed_framework
 
     seed_framework(apps.get_model("certification", "FrameworkVersion"), apps.get_model("certification", "Benchmark"))
 

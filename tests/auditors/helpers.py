@@ -7,9 +7,10 @@ import itertools
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from auditors import services
+from auditors import reports
+from auditors.assignment import offers
 from auditors.models import Accreditation, Affiliation
-from certification import services as cert
+from certification.releases import applications
 from tests import factories as f
 from tests.certification.factories import submitted_application
 
@@ -40,8 +41,8 @@ def make_accredited_auditor(*, name: str | None = None, email: str | None = None
 def in_review_application(org, admin, staff, version: str = "1.0", **facts):
     """A Tier 3/4 application accepted into review (facts decide the tier)."""
     app = submitted_application(org, admin, version=version, **(facts or TIER3))
-    cert.start_screening(app, staff)
-    cert.accept_into_review(app, staff)
+    applications.start_screening(app, staff)
+    applications.accept_into_review(app, staff)
     app.refresh_from_db()
     return app
 
@@ -52,8 +53,8 @@ def pdf(name: str = "signed-report.pdf") -> SimpleUploadedFile:
 
 
 def engage(app, acc, staff):
-    offer = services.send_offer(app, acc, staff)
-    return services.accept_offer(offer, acc.user, confidentiality=True)
+    offer = offers.send_offer(app, acc, staff)
+    return offers.accept_offer(offer, acc.user, confidentiality=True)
 
 
 REPORT = {
@@ -66,5 +67,5 @@ REPORT = {
 
 
 def file_report(engagement, recommendation: str = "pass", conditions=None):
-    return services.file_report(engagement, engagement.accreditation.user,
+    return reports.file_report(engagement, engagement.accreditation.user,
                                 {**REPORT, "recommendation": recommendation}, conditions or [], signed_file=pdf())

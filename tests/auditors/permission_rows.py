@@ -14,8 +14,7 @@ from types import SimpleNamespace
 def audit_world(w) -> SimpleNamespace:
     if getattr(w, "audit", None) is None:
         from auditors.models import SupportingFile
-
-        from .helpers import engage, file_report, in_review_application, make_accredited_auditor
+        from tests.auditors.helpers import engage, file_report, in_review_application, make_accredited_auditor
 
         staff = w.users["staff"]
         app = in_review_application(w.org, w.users["org_admin"], staff, version="audit-1")

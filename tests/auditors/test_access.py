@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 
 from auditors import services
+from auditors.assignment import offers as assignment_offers
 from tests import factories as f
-
-from .helpers import engage, file_report, in_review_application, make_accredited_auditor
+from tests.auditors.helpers import engage, file_report, in_review_application, make_accredited_auditor
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_auditor_without_the_engagement_gets_404_everywhere(client, engagement, 
 def test_access_ends_on_the_request_after_reassignment(client, engagement, staff):
     client.force_login(engagement.accreditation.user)
     assert client.get(pages(engagement)[1]).status_code == 200
-    services.reassign(engagement, staff, "Conflict found late.", offer_next=False)
+    assignment_offers.reassign(engagement, staff, "Conflict found late.", offer_next=False)
     for url in pages(engagement):
         assert client.get(url).status_code == 404, url
 
@@ -101,7 +101,7 @@ def test_lists_show_only_the_auditors_own_rows(client, app, staff, engagement):
     other = make_accredited_auditor(mfa=True)
     second_app = in_review_application(app.release.ai_model.organization, f.MembershipFactory(
         organization=app.release.ai_model.organization, role="admin").user, staff, version="2.0")
-    services.send_offer(second_app, other, staff)
+    assignment_offers.send_offer(second_app, other, staff)
     client.force_login(engagement.accreditation.user)
     assert [o["id"] for o in client.get("/api/v1/offers/").json()["results"]] == [engagement.offer_id]
     assert [e["id"] for e in client.get("/api/v1/engagements/").json()["results"]] == [engagement.pk]

@@ -12,12 +12,11 @@ from django.utils import timezone
 
 from auditors import services
 from auditors.models import Accreditation, SupportingFile
-from certification.services import WorkflowError
+from certification.framework.services import WorkflowError
 from portal import deadlines
 from portal.models import AuditEntry, Deadline, Notification
 from tests import factories as f
-
-from .helpers import make_accredited_auditor
+from tests.auditors.helpers import make_accredited_auditor
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import pytest
 
 from auditors.models import Accreditation, Engagement, Offer
 from tests import factories as f
-
-from .helpers import REPORT, TIER4_BOTH, engage, in_review_application, make_accredited_auditor, pdf
+from tests.auditors.helpers import REPORT, TIER4_BOTH, engage, in_review_application, make_accredited_auditor, pdf
 
 
 @pytest.fixture

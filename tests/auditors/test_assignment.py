@@ -6,14 +6,18 @@ from datetime import date
 
 import pytest
 
-from auditors import assignment, conflicts, services
+from auditors import conflicts
+from auditors import models as auditor_models
+from auditors.assignment import batch as assignment_batch
+from auditors.assignment import facts as assignment_facts
+from auditors.assignment import offers as assignment_offers
+from auditors.assignment import suggestions
 from auditors.models import Affiliation, ConflictRecord
-from certification.models import Application
-from certification.services import WorkflowError
+from certification.framework.services import WorkflowError
+from certification.releases.models import Application
 from portal.models import AuditEntry
 from tests import factories as f
-
-from .helpers import TIER4_BOTH, engage, in_review_application, make_accredited_auditor
+from tests.auditors.helpers import TIER4_BOTH, engage, in_review_application, make_accredited_auditor
 
 
 @pytest.fixture
@@ -33,7 +37,7 @@ def test_ranking_prefers_spare_capacity_and_explains(app, staff, org, org_admin)
     busy = make_accredited_auditor(name="Busy", capacity=2)
     make_accredited_auditor(name="Free", capacity=2)
     engage(in_review_application(org, org_admin, staff, version="0.9"), busy, staff)
-    s = assignment.suggest(preloaded(app))
+    s = suggestions.suggest(preloaded(app))
     assert names(s.ranked) == ["Free", "Busy"]
     busy_reasons = next(c for c in s.ranked if c.auditor.name == "Busy").reasons
     assert "Accredited for Tier 3." in busy_reasons
@@ -46,19 +50,19 @@ def test_domain_coverage_ranks_first_for_tier4(framework, org, org_admin, staff)
     make_accredited_auditor(name="Idle generalist", domains=[], capacity=5)
     both = make_accredited_auditor(name="Busy specialist", domains=["biology", "cybersecurity"], capacity=2)
     engage(in_review_application(org, org_admin, staff, version="0.9"), both, staff)
-    s = assignment.suggest(preloaded(app))
+    s = suggestions.suggest(preloaded(app))
     assert names(s.ranked) == ["Busy specialist", "Idle generalist"]
     assert any("covers 2 of 2" in r for r in s.ranked[0].reasons)
 
 
 def test_rotation_ranks_an_auditor_new_to_the_organization_higher(app, staff, org, org_admin):
-    from .helpers import file_report
+    from tests.auditors.helpers import file_report
 
     veteran = make_accredited_auditor(name="Veteran")
     newcomer = make_accredited_auditor(name="Newcomer")
     earlier = in_review_application(org, org_admin, staff, version="0.9")
     file_report(engage(earlier, veteran, staff))  # filed: no longer an active engagement
-    s = assignment.suggest(preloaded(app))
+    s = suggestions.suggest(preloaded(app))
     assert names(s.ranked) == ["Newcomer", "Veteran"]
     veteran_reasons = next(c for c in s.ranked if c.auditor.name == "Veteran").reasons
     assert any("1 earlier engagement" in r for r in veteran_reasons)
@@ -72,10 +76,10 @@ def test_excluded_auditors_come_with_their_reason(app, org, org_admin):
                                                            "relation": "employment", "started_on": date(2020, 1, 1)}])
     make_accredited_auditor(name="Colleague", email_domains=["acme.example"])
     f.MembershipFactory(organization=org, user=f.UserFactory(email="dev@acme.example"))
-    full = next(a for a in services.Accreditation.objects.filter(user__name="Full"))
+    full = next(a for a in auditor_models.Accreditation.objects.filter(user__name="Full"))
     other_app = in_review_application(org, org_admin, f.make_staff(), version="0.8")
     engage(other_app, full, f.make_staff())
-    s = assignment.suggest(preloaded(app))
+    s = suggestions.suggest(preloaded(app))
     why = {c.auditor.name: " ".join(c.reasons) for c in s.excluded}
     assert "Not accredited for Tier 3" in why["Tier four only"]
     assert "At capacity" in why["Full"]
@@ -90,7 +94,7 @@ def test_suggestions_take_at_most_five_queries_whatever_the_number_of_auditors(a
             {"organization_name": f"Lab {n}", "relation": "consulting", "started_on": date(2021, 1, 1)}])
     loaded = preloaded(app)
     with django_assert_max_num_queries(5):
-        s = assignment.suggest(loaded)
+        s = suggestions.suggest(loaded)
     assert len(s.ranked) == 40
 
 
@@ -100,7 +104,7 @@ def test_tier4_proposes_a_pair_covering_every_flagged_domain(framework, org, org
     make_accredited_auditor(name="Bio two", domains=["biology"])
     make_accredited_auditor(name="Cyber", domains=["cybersecurity"])
     make_accredited_auditor(name="Tier three", tiers=(3,), domains=["biology", "cybersecurity"])
-    s = assignment.suggest(preloaded(app))
+    s = suggestions.suggest(preloaded(app))
     assert s.seats == 2 and s.flagged == {"biology", "cybersecurity"}
     pair = {c.auditor.name for c in s.proposal}
     assert len(pair) == 2 and "Cyber" in pair
@@ -112,14 +116,14 @@ def test_tier4_without_a_covering_pair_says_why(framework, org, org_admin, staff
     app = in_review_application(org, org_admin, staff, version="4.0", **TIER4_BOTH)
     make_accredited_auditor(domains=["biology"])
     make_accredited_auditor(domains=["biology"])
-    s = assignment.suggest(preloaded(app))
+    s = suggestions.suggest(preloaded(app))
     assert s.proposal == [] and "cybersecurity" in s.problem
 
 
 def test_tier4_pair_needs_two_people_even_if_one_covers_everything(framework, org, org_admin, staff):
     app = in_review_application(org, org_admin, staff, version="4.0", **TIER4_BOTH)
     make_accredited_auditor(domains=["biology", "cybersecurity"])
-    s = assignment.suggest(preloaded(app))
+    s = suggestions.suggest(preloaded(app))
     assert s.proposal == [] and "Only 1 eligible" in s.problem
 
 
@@ -127,35 +131,35 @@ def test_hard_conflict_cannot_be_overridden(app, org, staff):
     acc = make_accredited_auditor(affiliations=[{"organization": org, "organization_name": org.name,
                                                  "relation": "equity", "started_on": date(2020, 1, 1)}])
     with pytest.raises(WorkflowError, match="hard conflict"):
-        services.override_conflict(app, acc, staff, conflicts.FINANCIAL_INTEREST, "Small stake.")
+        assignment_offers.override_conflict(app, acc, staff, conflicts.FINANCIAL_INTEREST, "Small stake.")
     assert not ConflictRecord.objects.exists()
     with pytest.raises(WorkflowError):
-        services.send_offer(app, acc, staff)
+        assignment_offers.send_offer(app, acc, staff)
 
 
 def test_override_of_a_potential_conflict_is_logged_and_makes_the_auditor_eligible(app, org, staff):
     acc = make_accredited_auditor(affiliations=[{"organization": org, "organization_name": org.name,
                                                  "relation": "consulting", "started_on": date(2020, 1, 1),
                                                  "ended_on": date.today().replace(year=date.today().year - 1)}])
-    assert assignment.suggest(preloaded(app)).ranked == []
+    assert suggestions.suggest(preloaded(app)).ranked == []
     with pytest.raises(WorkflowError):
-        services.override_conflict(app, acc, staff, conflicts.RECENT_AFFILIATION, "  ")
+        assignment_offers.override_conflict(app, acc, staff, conflicts.RECENT_AFFILIATION, "  ")
     with pytest.raises(WorkflowError):
-        services.override_conflict(app, acc, f.UserFactory(), conflicts.RECENT_AFFILIATION, "Reason")
-    services.override_conflict(app, acc, staff, conflicts.RECENT_AFFILIATION, "One short engagement, long ago.")
+        assignment_offers.override_conflict(app, acc, f.UserFactory(), conflicts.RECENT_AFFILIATION, "Reason")
+    assignment_offers.override_conflict(app, acc, staff, conflicts.RECENT_AFFILIATION, "One short engagement, long ago.")
     entry = AuditEntry.objects.get(action="auditors.conflict.overridden")
     assert entry.actor == staff and entry.payload["code"] == conflicts.RECENT_AFFILIATION
     assert entry.payload["staff_only"]["reason"] == "One short engagement, long ago."
-    s = assignment.suggest(preloaded(app))
+    s = suggestions.suggest(preloaded(app))
     assert [c.auditor.accreditation_id for c in s.ranked] == [acc.pk]
     assert any("overridden by staff" in r for r in s.ranked[0].reasons)
-    services.send_offer(app, acc, staff)
+    assignment_offers.send_offer(app, acc, staff)
 
 
 def test_override_of_a_conflict_the_auditor_does_not_have_is_refused(app, staff):
     acc = make_accredited_auditor()
     with pytest.raises(WorkflowError, match="no such potential conflict"):
-        services.override_conflict(app, acc, staff, conflicts.SHARED_EMAIL_DOMAIN, "Because.")
+        assignment_offers.override_conflict(app, acc, staff, conflicts.SHARED_EMAIL_DOMAIN, "Because.")
 
 
 # --- batch --------------------------------------------------------------------------------
@@ -169,7 +173,7 @@ def test_batch_spreads_load_and_never_exceeds_capacity(framework, org, org_admin
     apps = _apps(framework, org, org_admin, staff, 4)
     big = make_accredited_auditor(name="Big", capacity=4)
     small = make_accredited_auditor(name="Small", capacity=2)
-    proposal = assignment.propose_batch(apps)
+    proposal = assignment_batch.propose_batch(apps)
     assert len(proposal.assignments) == 4 and proposal.unservable == {}
     counts = {big.pk: 0, small.pk: 0}
     for accs in proposal.assignments.values():
@@ -184,7 +188,7 @@ def test_batch_reports_unservable_applications_with_a_reason(framework, org, org
     apps = _apps(framework, org, org_admin, staff, 3)
     make_accredited_auditor(name="Only", capacity=2)
     t4 = preloaded(in_review_application(org, org_admin, staff, version="t4", **TIER4_BOTH))
-    proposal = assignment.propose_batch([*apps, t4])
+    proposal = assignment_batch.propose_batch([*apps, t4])
     assert len(proposal.assignments) == 2
     assert set(proposal.unservable) == {t4.pk, *(a.pk for a in apps if a.pk not in proposal.assignments)}
     assert "capacity is taken" in next(r for pk, r in proposal.unservable.items() if pk != t4.pk)
@@ -200,7 +204,7 @@ def test_batch_covers_tier4_domains_and_respects_existing_load(framework, org, o
     # Cyber is already half busy.
     engage(preloaded(in_review_application(org, org_admin, staff, version="x", parameter_count=100_000_000_000)),
            cyber, staff)
-    proposal = assignment.propose_batch(apps)
+    proposal = assignment_batch.propose_batch(apps)
     assert proposal.unservable == {}
     for app_id, accs in proposal.assignments.items():
         domains = set()
@@ -215,7 +219,7 @@ def test_batch_covers_tier4_domains_and_respects_existing_load(framework, org, o
 def test_batch_proposal_excludes_conflicted_auditors(framework, org, org_admin, staff):
     apps = _apps(framework, org, org_admin, staff, 1)
     conflicted = make_accredited_auditor(firm=org.name)
-    proposal = assignment.propose_batch(apps)
+    proposal = assignment_batch.propose_batch(apps)
     assert proposal.assignments == {} and conflicted.pk in proposal.loads
     assert "Only 0 eligible" in proposal.unservable[apps[0].pk]
 
@@ -230,7 +234,7 @@ def test_affiliation_rows_are_real(org):
 TODAY = date(2026, 6, 1)
 
 
-def _facts(seed: int, n_auditors: int = 40, n_apps: int = 12) -> assignment.Facts:
+def _facts(seed: int, n_auditors: int = 40, n_apps: int = 12) -> assignment_facts.Facts:
     """Pure facts (no database) exercising every rule: affiliations by id and by name
     (current, recent, old, not yet started), members, contributors, firms, declarations,
     shared and free-mail domains (sub- and parent domains), repeat auditors, overrides,
@@ -269,7 +273,7 @@ def _facts(seed: int, n_auditors: int = 40, n_apps: int = 12) -> assignment.Fact
         org = rng.choice(orgs)
         tier = rng.choice([3, 4])
         picks = rng.sample(auditors, 6)
-        state = assignment.AppState(
+        state = assignment_facts.AppState(
             engaged=[picks[0].accreditation_id] if rng.random() < 0.3 else [],
             ended={picks[1].accreditation_id}, open_offers={picks[2].accreditation_id} if rng.random() < 0.2 else set(),
             past_offers={picks[3].accreditation_id: "declined"})
@@ -288,17 +292,17 @@ def _facts(seed: int, n_auditors: int = 40, n_apps: int = 12) -> assignment.Fact
                 conflicts.RECENT_AFFILIATION, conflicts.SHARED_EMAIL_DOMAIN, conflicts.REPEAT_AUDITOR,
                 conflicts.CURRENT_AFFILIATION)} for a in rng.sample(auditors, 8)})
         states[j + 1] = state
-    return assignment.Facts(auditors, apps, states)
+    return assignment_facts.Facts(auditors, apps, states)
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_batch_eligibility_is_the_rule_of_single_suggestions_for_every_pair(seed):
     facts = _facts(seed)
-    arrays = assignment.batch_arrays(facts)
-    eligible = assignment.eligibility(arrays, facts, TODAY)
+    arrays = assignment_batch.batch_arrays(facts)
+    eligible = assignment_batch.eligibility(arrays, facts, TODAY)
     expected = []
     for app_id in arrays.app_ids:
-        s = assignment.suggest_from(facts, app_id, TODAY, explain=False)
+        s = suggestions.suggest_from(facts, app_id, TODAY, explain=False)
         ok = {c.auditor.accreditation_id for c in s.ranked}
         expected.append([a.accreditation_id in ok for a in facts.auditors])
     dense = eligible.dense()
@@ -331,9 +335,9 @@ def test_batch_finds_blocking_conflicts_of_every_kind():
         organization_domains=frozenset({"acme.example", "gmail.com"}), member_user_ids=frozenset({10}),
         contributor_user_ids=frozenset({11}), declared={12: "Friend of the CEO."},
         overrides={13: {conflicts.SHARED_EMAIL_DOMAIN: "Shared hosting only."}})
-    facts = assignment.Facts(auditors, {1: app}, {1: assignment.AppState()})
-    arrays = assignment.batch_arrays(facts)
-    row = assignment.eligibility(arrays, facts, TODAY).row(0)
+    facts = assignment_facts.Facts(auditors, {1: app}, {1: assignment_facts.AppState()})
+    arrays = assignment_batch.batch_arrays(facts)
+    row = assignment_batch.eligibility(arrays, facts, TODAY).row(0)
     assert [a.accreditation_id for a, ok in zip(auditors, row) if ok] == [1, 5, 9, 13]
 
 
@@ -347,7 +351,7 @@ def _check_proposal(facts, proposal):
         covered = set().union(*(by_id[a].domains for a in (*accs, *state.engaged, *state.open_offers) if a in by_id))
         assert app.flagged_domains <= covered
         for acc in accs:
-            assert assignment.evaluate(by_id[acc], app, state, TODAY, frozenset()).eligible
+            assert suggestions.evaluate(by_id[acc], app, state, TODAY, frozenset()).eligible
     for app_id, app in facts.apps.items():
         state = facts.states[app_id]
         has_seats = app.seats > len(state.engaged) + len(state.open_offers)
@@ -358,11 +362,11 @@ def _check_proposal(facts, proposal):
 @pytest.mark.parametrize("seed", range(12))
 def test_batch_keeps_every_constraint_on_random_batches(seed):
     facts = _facts(seed, n_auditors=30, n_apps=25)
-    proposal = assignment.propose_batch([], today=TODAY, facts=facts)
+    proposal = assignment_batch.propose_batch([], today=TODAY, facts=facts)
     _check_proposal(facts, proposal)
     # An application no set of eligible auditors can serve gets the single suggestion's reason.
     for app_id, why in proposal.unservable.items():
-        problem = assignment.suggest_from(facts, app_id, TODAY, explain=False).problem
+        problem = suggestions.suggest_from(facts, app_id, TODAY, explain=False).problem
         assert why == problem or (not problem and "capacity is taken" in why)
 
 
@@ -373,10 +377,10 @@ def test_batch_says_why_no_pair_covers_three_flagged_domains():
                              domains=frozenset({d})) for n, d in enumerate(["biology", "chemistry", "cybersecurity"])]
     app = ApplicationFacts(application_id=1, organization_id=1, organization_names=("Org",), tier=4, seats=2,
                            flagged_domains=frozenset({"biology", "chemistry", "cybersecurity"}))
-    facts = assignment.Facts(auditors, {1: app}, {1: assignment.AppState()})
-    proposal = assignment.propose_batch([], today=TODAY, facts=facts)
+    facts = assignment_facts.Facts(auditors, {1: app}, {1: assignment_facts.AppState()})
+    proposal = assignment_batch.propose_batch([], today=TODAY, facts=facts)
     assert proposal.assignments == {}
-    assert proposal.unservable[1] == assignment.suggest_from(facts, 1, TODAY).problem
+    assert proposal.unservable[1] == suggestions.suggest_from(facts, 1, TODAY).problem
     assert proposal.unservable[1].startswith("No 2 eligible auditors together cover")
 
 
@@ -394,8 +398,8 @@ def test_batch_keeps_versatile_auditors_for_the_applications_that_need_them():
     t4 = ApplicationFacts(application_id=1, organization_id=1, organization_names=("One",), tier=4, seats=2,
                           flagged_domains=frozenset({"biology", "cybersecurity"}))
     t3 = ApplicationFacts(application_id=2, organization_id=2, organization_names=("Two",), tier=3, seats=1)
-    facts = assignment.Facts(auditors, {1: t4, 2: t3}, {1: assignment.AppState(), 2: assignment.AppState()})
-    proposal = assignment.propose_batch([], today=TODAY, facts=facts)
+    facts = assignment_facts.Facts(auditors, {1: t4, 2: t3}, {1: assignment_facts.AppState(), 2: assignment_facts.AppState()})
+    proposal = assignment_batch.propose_batch([], today=TODAY, facts=facts)
     assert proposal.unservable == {}
     assert proposal.assignments[2] == [2] and 1 in proposal.assignments[1]
     _check_proposal(facts, proposal)
@@ -408,8 +412,8 @@ def test_batch_prefers_an_auditor_new_to_the_organization():
                 for n in (1, 2)]
     app = ApplicationFacts(application_id=1, organization_id=1, organization_names=("Org",), tier=3, seats=1,
                            engagements_with_org={1: 1})
-    facts = assignment.Facts(auditors, {1: app}, {1: assignment.AppState()})
-    assert assignment.propose_batch([], today=TODAY, facts=facts).assignments == {1: [2]}
+    facts = assignment_facts.Facts(auditors, {1: app}, {1: assignment_facts.AppState()})
+    assert assignment_batch.propose_batch([], today=TODAY, facts=facts).assignments == {1: [2]}
 
 
 def test_score_matrix_is_the_score_function_over_every_pair():
@@ -419,9 +423,9 @@ def test_score_matrix_is_the_score_function_over_every_pair():
     remaining = np.array([0b00, 0b11], dtype=np.uint8)
     load_after = np.array([0.5, 1.0, 0.25], dtype=np.float32)
     rotation = np.array([[0, 0, 0], [0, 2, 0]], dtype=np.uint8)
-    matrix = assignment.score_matrix(domains, remaining, load_after, rotation)
+    matrix = assignment_batch.score_matrix(domains, remaining, load_after, rotation)
     unused = [[0, 1, 2], [0, 0, 0]]  # accredited domains the application does not need
-    expected = [float(assignment.score(unused[r][c], load_after[c], rotation[r, c]))
+    expected = [float(assignment_batch.score(unused[r][c], load_after[c], rotation[r, c]))
                 for r in range(2) for c in range(3)]
     assert matrix.dtype == np.float32 and matrix.shape == (2, 3)
     assert matrix.ravel().tolist() == pytest.approx(expected)

@@ -7,11 +7,10 @@ import json
 
 from django.urls import reverse
 
-from auditors.services import audit_summary
-from certification import services as cert
-from certification.models import Application
-
-from .helpers import engage, file_report, in_review_application, make_accredited_auditor
+from auditors.reports import audit_summary
+from certification.certificates import services
+from certification.releases.models import Application
+from tests.auditors.helpers import engage, file_report, in_review_application, make_accredited_auditor
 
 
 def test_filed_report_appears_in_the_attestation_and_on_the_certificate_page(client, framework, org, org_admin,
@@ -28,8 +27,8 @@ def test_filed_report_appears_in_the_attestation_and_on_the_certificate_page(cli
     app.refresh_from_db()
     second = type(staff).objects.create(email="second-staff@example.org")
     second.groups.add(*staff.groups.all())
-    cert.approve(app, staff)
-    cert.approve(app, second)
+    services.approve(app, staff)
+    services.approve(app, second)
     certificate = app.certificate
     statement = json.loads(base64.b64decode(json.loads(bytes(certificate.attestation))["payload"]))
     assert statement["predicate"]["audit_summary"][0]["recommendation"] == "pass"

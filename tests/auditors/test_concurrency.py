@@ -7,11 +7,10 @@ import threading
 import pytest
 from django.db import connection
 
-from auditors import services
+from auditors.assignment import offers as assignment_offers
 from auditors.models import Engagement
-from certification.services import WorkflowError
-
-from .helpers import TIER4_BOTH, in_review_application, make_accredited_auditor
+from certification.framework.services import WorkflowError
+from tests.auditors.helpers import TIER4_BOTH, in_review_application, make_accredited_auditor
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +22,7 @@ def accept_all_at_once(offers) -> tuple[list, list]:
     def run(offer):
         try:
             barrier.wait()
-            won.append(services.accept_offer(offer, offer.accreditation.user, confidentiality=True))
+            won.append(assignment_offers.accept_offer(offer, offer.accreditation.user, confidentiality=True))
         except WorkflowError as exc:
             lost.append(str(exc))
         finally:
@@ -39,7 +38,7 @@ def accept_all_at_once(offers) -> tuple[list, list]:
 
 def test_concurrent_accepts_fill_a_tier3_seat_once(framework, org, org_admin, staff):
     app = in_review_application(org, org_admin, staff)
-    offers = [services.send_offer(app, make_accredited_auditor(), staff) for _ in range(6)]
+    offers = [assignment_offers.send_offer(app, make_accredited_auditor(), staff) for _ in range(6)]
     won, lost = accept_all_at_once(offers)
     assert len(won) == 1 and len(lost) == 5
     assert Engagement.objects.current().filter(application=app).count() == 1
@@ -47,7 +46,7 @@ def test_concurrent_accepts_fill_a_tier3_seat_once(framework, org, org_admin, st
 
 def test_two_auditors_of_the_same_domain_cannot_both_fill_tier4_seats(framework, org, org_admin, staff):
     app = in_review_application(org, org_admin, staff, **TIER4_BOTH)
-    offers = [services.send_offer(app, make_accredited_auditor(domains=["biology"]), staff) for _ in range(2)]
+    offers = [assignment_offers.send_offer(app, make_accredited_auditor(domains=["biology"]), staff) for _ in range(2)]
     won, lost = accept_all_at_once(offers)
     assert len(won) == 1 and len(lost) == 1 and "cybersecurity" in lost[0]
     assert Engagement.objects.current().filter(application=app).count() == 1
@@ -55,7 +54,7 @@ def test_two_auditors_of_the_same_domain_cannot_both_fill_tier4_seats(framework,
 
 def test_concurrent_tier4_accepts_that_cover_each_other_fill_both_seats(framework, org, org_admin, staff):
     app = in_review_application(org, org_admin, staff, **TIER4_BOTH)
-    offers = [services.send_offer(app, make_accredited_auditor(domains=[d]), staff) for d in
+    offers = [assignment_offers.send_offer(app, make_accredited_auditor(domains=[d]), staff) for d in
               ("biology", "cybersecurity", "cybersecurity")]
     won, lost = accept_all_at_once(offers)
     assert len(won) == 2 and len(lost) == 1
@@ -65,7 +64,7 @@ def test_concurrent_tier4_accepts_that_cover_each_other_fill_both_seats(framewor
 
 def test_one_auditor_accepting_many_offers_at_once_stays_within_capacity(framework, org, org_admin, staff):
     acc = make_accredited_auditor(capacity=2)
-    offers = [services.send_offer(in_review_application(org, org_admin, staff, version=f"v{i}"), acc, staff)
+    offers = [assignment_offers.send_offer(in_review_application(org, org_admin, staff, version=f"v{i}"), acc, staff)
               for i in range(5)]
     won, lost = accept_all_at_once(offers)
     assert len(won) == 2 and len(lost) == 3

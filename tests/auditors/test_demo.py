@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from auditors import assignment, demo
+from auditors import demo
+from auditors.assignment import suggestions
 from auditors.models import Accreditation, Engagement, Offer
-from certification.models import Application
+from certification.releases.models import Application
 from portal import demo as portal_demo
 from portal.models import User
 
@@ -25,5 +26,5 @@ def test_demo_story_has_offers_an_engagement_a_filed_report_and_a_conflict(frame
         "release__ai_model__organization", "framework_version").first()
     if large is not None and large.status == Application.Status.IN_REVIEW:
         assert Engagement.objects.get(accreditation=me, status=Engagement.Status.ACTIVE).application == large
-        excluded = {c.auditor.name: " ".join(c.reasons) for c in assignment.suggest(large).excluded}
+        excluded = {c.auditor.name: " ".join(c.reasons) for c in suggestions.suggest(large).excluded}
         assert "Hard conflict" in excluded["Connie Consult"]

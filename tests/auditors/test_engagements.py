@@ -9,14 +9,23 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from auditors import services
+from auditors import reports as auditor_reports
+from auditors.assignment import offers
 from auditors.models import AuditReport, Engagement
-from certification.models import Application
-from certification.services import WorkflowError, open_gates
+from certification.framework.services import WorkflowError
+from certification.releases.applications import open_gates
+from certification.releases.models import Application
 from portal import deadlines
 from portal.models import AuditEntry, Notification
-
-from .helpers import REPORT, TIER4_BOTH, engage, file_report, in_review_application, make_accredited_auditor, pdf
+from tests.auditors.helpers import (
+    REPORT,
+    TIER4_BOTH,
+    engage,
+    file_report,
+    in_review_application,
+    make_accredited_auditor,
+    pdf,
+)
 
 
 @pytest.fixture
@@ -80,7 +89,7 @@ def test_a_late_sweep_sends_one_notice_not_a_burst(engagement):
 
 
 def test_reassignment_stops_overdue_notices(engagement, staff):
-    services.reassign(engagement, staff, "Unresponsive.")
+    offers.reassign(engagement, staff, "Unresponsive.")
     with time_machine.travel(engagement.report_due_at + timedelta(days=4), tick=False):
         deadlines.sweep()
     assert not Notification.objects.filter(kind="report-overdue").exists()
@@ -88,17 +97,17 @@ def test_reassignment_stops_overdue_notices(engagement, staff):
 
 def test_draft_then_file_locks_the_report(engagement):
     auditor = engagement.accreditation.user
-    services.save_report_draft(engagement, auditor, {"scope": "Draft scope"})
+    auditor_reports.save_report_draft(engagement, auditor, {"scope": "Draft scope"})
     assert AuditReport.objects.get(engagement=engagement).filed_at is None
     with pytest.raises(WorkflowError) as err:
-        services.file_report(engagement, auditor, {"recommendation": "pass"})
+        auditor_reports.file_report(engagement, auditor, {"recommendation": "pass"})
     assert {"methods", "signed_file"} <= set(err.value.errors)
     report = file_report(engagement, "pass")
     assert report.filed_at and len(report.sha256) == 64
     engagement.refresh_from_db()
     assert engagement.status == Engagement.Status.COMPLETED
     with pytest.raises(WorkflowError, match="not active|locked"):
-        services.save_report_draft(engagement, auditor, {"scope": "changed"})
+        auditor_reports.save_report_draft(engagement, auditor, {"scope": "changed"})
     assert AuditReport.objects.get(engagement=engagement).scope == REPORT["scope"]
 
 
@@ -106,14 +115,14 @@ def test_signed_report_must_be_a_pdf(engagement):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     with pytest.raises(WorkflowError) as err:
-        services.file_report(engagement, engagement.accreditation.user, {**REPORT, "recommendation": "pass"},
+        auditor_reports.file_report(engagement, engagement.accreditation.user, {**REPORT, "recommendation": "pass"},
                              signed_file=SimpleUploadedFile("report.txt", b"plain text"))
     assert "signed_file" in err.value.errors
 
 
 def test_pass_with_conditions_needs_conditions(engagement):
     with pytest.raises(WorkflowError) as err:
-        services.file_report(engagement, engagement.accreditation.user,
+        auditor_reports.file_report(engagement, engagement.accreditation.user,
                              {**REPORT, "recommendation": "pass_with_conditions"}, [], signed_file=pdf())
     assert "conditions" in err.value.errors
 
@@ -122,16 +131,16 @@ def test_gate_holds_until_reports_filed_and_conditions_resolved_and_accepted(app
     assert any("Audit reports filed: 0 of 1" in g for g in open_gates(app))
     report = file_report(engagement, "pass_with_conditions", ["Publish the jailbreak mitigations."])
     condition = report.conditions.get()
-    assert any("not resolved" in g for g in services.audit_gates(app))
+    assert any("not resolved" in g for g in auditor_reports.audit_gates(app))
     with pytest.raises(WorkflowError):
-        services.accept_condition(condition, engagement.accreditation.user)  # not resolved yet
-    services.resolve_condition(condition, org_member, "Published in the model card, section 4.")
-    assert any("awaits the auditor" in g for g in services.audit_gates(app))
-    services.return_condition(condition, engagement.accreditation.user, "Section 4 is empty.")
-    assert any("not resolved" in g for g in services.audit_gates(app))
-    services.resolve_condition(condition, org_admin, "Filled in section 4.")
-    services.accept_condition(condition, engagement.accreditation.user)
-    assert services.audit_gates(app) == []
+        auditor_reports.accept_condition(condition, engagement.accreditation.user)  # not resolved yet
+    auditor_reports.resolve_condition(condition, org_member, "Published in the model card, section 4.")
+    assert any("awaits the auditor" in g for g in auditor_reports.audit_gates(app))
+    auditor_reports.return_condition(condition, engagement.accreditation.user, "Section 4 is empty.")
+    assert any("not resolved" in g for g in auditor_reports.audit_gates(app))
+    auditor_reports.resolve_condition(condition, org_admin, "Filled in section 4.")
+    auditor_reports.accept_condition(condition, engagement.accreditation.user)
+    assert auditor_reports.audit_gates(app) == []
     app.refresh_from_db()
     # The audit gate no longer blocks: the application moved on unless another gate still holds.
     assert app.status == Application.Status.DECISION_PENDING or not any(
@@ -141,7 +150,7 @@ def test_gate_holds_until_reports_filed_and_conditions_resolved_and_accepted(app
 def test_outsider_cannot_resolve_a_condition(engagement, other_member):
     report = file_report(engagement, "pass_with_conditions", ["Fix it."])
     with pytest.raises(WorkflowError):
-        services.resolve_condition(report.conditions.get(), other_member, "done")
+        auditor_reports.resolve_condition(report.conditions.get(), other_member, "done")
 
 
 def test_tier4_gate_needs_both_reports(framework, org, org_admin, staff):
@@ -150,9 +159,9 @@ def test_tier4_gate_needs_both_reports(framework, org, org_admin, staff):
     cyber = make_accredited_auditor(domains=["cybersecurity"])
     first, second = engage(app, bio, staff), engage(app, cyber, staff)
     file_report(first)
-    assert "Audit reports filed: 1 of 2." in services.audit_gates(app)
+    assert "Audit reports filed: 1 of 2." in auditor_reports.audit_gates(app)
     file_report(second)
-    assert services.audit_gates(app) == []
+    assert auditor_reports.audit_gates(app) == []
 
 
 def test_report_due_time_is_recorded_with_the_acceptance(engagement):

@@ -7,8 +7,7 @@ import pytest
 from django.urls import reverse
 
 from auditors.models import Accreditation, AuditReport, Engagement, Offer, ReportCondition
-
-from .helpers import TIER4_BOTH, engage, file_report, in_review_application, make_accredited_auditor, pdf
+from tests.auditors.helpers import TIER4_BOTH, engage, file_report, in_review_application, make_accredited_auditor, pdf
 
 
 @pytest.fixture
@@ -125,9 +124,9 @@ def test_auditor_declares_a_conflict_on_an_engagement(client, app, staff):
 
 def test_decline_through_the_page(client, app, staff):
     acc = make_accredited_auditor(mfa=True)
-    from auditors import services
+    from auditors.assignment import offers
 
-    offer = services.send_offer(app, acc, staff)
+    offer = offers.send_offer(app, acc, staff)
     client.force_login(acc.user)
     client.post(reverse("auditors:offer-decline", args=[offer.pk]), {"reason": "no_capacity"})
     offer.refresh_from_db()

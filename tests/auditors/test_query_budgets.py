@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 
+from tests.auditors.helpers import engage, in_review_application, make_accredited_auditor
 from tests.portal.test_query_budgets import count
-
-from .helpers import engage, in_review_application, make_accredited_auditor
 
 
 def _grow(n: int) -> None:

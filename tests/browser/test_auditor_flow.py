@@ -10,8 +10,8 @@ import time
 import pytest
 
 from auditors.models import AuditReport, Engagement, Offer
-from certification.models import Benchmark, FrameworkVersion
-from certification.seed import seed_framework
+from certification.framework.models import Benchmark, FrameworkVersion
+from certification.framework.seed import seed_framework
 from tests import factories as f
 from tests.auditors.helpers import in_review_application, make_accredited_auditor
 from tests.browser.conftest import check_a11y, submit, submit_button, visit

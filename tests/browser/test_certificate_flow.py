@@ -7,9 +7,11 @@ import time
 
 import pytest
 
-from certification import services
-from certification.models import Application, Benchmark, Certificate, FrameworkVersion
-from certification.seed import seed_framework
+from certification.certificates.models import Certificate
+from certification.framework.models import Benchmark, FrameworkVersion
+from certification.framework.seed import seed_framework
+from certification.releases import applications
+from certification.releases.models import Application
 from tests import factories as f
 from tests.browser.conftest import submit, submit_button, visit
 from tests.certification.certificate_helpers import TIER3_FACTS, decision_pending
@@ -48,8 +50,8 @@ def test_two_staff_certify_a_tier3_release_and_a_visitor_verifies_it(page, live_
                                                                      framework, monkeypatch):
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
     # The audit and community-review gates belong to other work items; this test is about the decision.
-    monkeypatch.setattr(services, "GATE_PROVIDERS", [])
-    monkeypatch.setattr(services, "REVIEW_STARTED_HOOKS", [])
+    monkeypatch.setattr(applications, "GATE_PROVIDERS", [])
+    monkeypatch.setattr(applications, "REVIEW_STARTED_HOOKS", [])
     org = f.OrganizationFactory(name="Acme AI", slug="acme")
     admin = f.MembershipFactory(organization=org, role="admin").user
     first = f.make_staff(email="first@alliance.example", name="First Staff")

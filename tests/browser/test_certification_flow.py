@@ -10,9 +10,11 @@ from contextlib import contextmanager
 
 import pytest
 
-from certification import sample, services
-from certification.models import Application, Benchmark, Certificate, FrameworkVersion, Release
-from certification.seed import seed_framework
+from certification.certificates.models import Certificate
+from certification.framework.models import Benchmark, FrameworkVersion
+from certification.framework.seed import seed_framework
+from certification.releases import sample, services
+from certification.releases.models import Application, Release
 from tests import factories as f
 from tests.browser.conftest import TIMEOUT_MS, A11yTracker, check_a11y, submit, submit_button, visit
 

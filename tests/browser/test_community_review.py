@@ -11,9 +11,12 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from certification import review, services
-from certification.models import Application, Benchmark, Finding, FrameworkVersion
-from certification.seed import seed_framework
+from certification.framework.models import Benchmark, FrameworkVersion
+from certification.framework.seed import seed_framework
+from certification.releases import applications
+from certification.releases.models import Application
+from certification.review import services
+from certification.review.models import Finding
 from portal import deadlines
 from tests import factories as f
 from tests.browser.conftest import check_a11y, submit, submit_button, visit
@@ -61,7 +64,7 @@ def test_evaluator_files_staff_triage_organization_responds_window_closes(page, 
                                                                           framework, monkeypatch):
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
     # The decision waits on the community review alone here (audits have their own tests).
-    monkeypatch.setattr(services, "GATE_PROVIDERS", [review.review_gates])
+    monkeypatch.setattr(applications, "GATE_PROVIDERS", [services.review_gates])
     org = f.OrganizationFactory(name="Acme AI", slug="acme")
     admin = f.MembershipFactory(organization=org, role="admin", user__email="admin@acme.example").user
     staff = f.make_staff(email="staff@alliance.example")

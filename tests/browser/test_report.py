@@ -9,8 +9,9 @@ import time
 import pytest
 from django.utils import timezone
 
-from certification.models import Benchmark, FrameworkVersion, ReportSnapshot
-from certification.seed import seed_framework
+from certification.framework.models import Benchmark, FrameworkVersion
+from certification.framework.seed import seed_framework
+from certification.transparency.models import ReportSnapshot
 from tests import factories as f
 from tests.browser.conftest import check_a11y, submit, submit_button, visit
 from tests.certification.test_report_figures import make_cert

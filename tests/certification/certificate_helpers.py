@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from certification import certificates, services
-from certification.models import Application, Certificate
-
+from certification.certificates import services as certificate_services
+from certification.certificates import signing
+from certification.certificates.models import Certificate
+from certification.releases import applications as release_applications
+from certification.releases import services as release_services
+from certification.releases.models import Application
 from tests import factories as f
-
-from .factories import submitted_application
+from tests.certification.factories import submitted_application
 
 S = Application.Status
 SHA_A = "a" * 64
@@ -25,26 +27,26 @@ def artifacts(*digests: str) -> list[dict]:
 def decision_pending(org, admin, staff, *, version="1.0", digests=(SHA_A,), hub_repo_id="", **facts) -> Application:
     """An application awaiting decision. Tier 3/4 have no gates yet in this
     checkout beyond the ones later work items add; the tests clear those."""
-    from certification.models import AIModel
+    from certification.releases.models import AIModel
 
     app = submitted_application(org, admin, version=version, **facts) if not digests else None
     if app is None:
-        from .factories import make_release
+        from tests.certification.factories import make_release
 
         release = make_release(org, admin, version=version, **facts)
-        services.replace_artifacts(release, admin, artifacts(*digests))
+        release_services.replace_artifacts(release, admin, artifacts(*digests))
         if hub_repo_id:
             AIModel.objects.filter(pk=release.ai_model_id).update(hub_repo_id=hub_repo_id)
             release.refresh_from_db()
-        app = services.start_application(release, admin)
-        services.submit_application(app, admin, signer_name="Ada Admin", signer_title="CTO",
+        app = release_applications.start_application(release, admin)
+        release_applications.submit_application(app, admin, signer_name="Ada Admin", signer_title="CTO",
                                     affirmed=[1, 2, 3, 4, 5, 6])
-    services.start_screening(app, staff)
-    services.accept_into_review(app, staff)
+    release_applications.start_screening(app, staff)
+    release_applications.accept_into_review(app, staff)
     if (app.tier or 1) <= 2:
-        services.complete_review(app, staff)
+        release_applications.complete_review(app, staff)
     else:
-        assert services.advance_if_ready(app, staff), services.open_gates(app)
+        assert release_applications.advance_if_ready(app, staff), release_applications.open_gates(app)
     app.refresh_from_db()
     assert app.status == S.DECISION_PENDING
     return app
@@ -52,9 +54,9 @@ def decision_pending(org, admin, staff, *, version="1.0", digests=(SHA_A,), hub_
 
 def certify(org, admin, staff, second_staff=None, **kw) -> Certificate:
     app = decision_pending(org, admin, staff, **kw)
-    services.approve(app, staff)
+    certificate_services.approve(app, staff)
     if (app.tier or 1) >= 3:
-        services.approve(app, second_staff or f.make_staff())
+        certificate_services.approve(app, second_staff or f.make_staff())
     return Certificate.objects.get(application=app)
 
 
@@ -64,6 +66,6 @@ def backdate(cert: Certificate, days: int) -> Certificate:
     Certificate.objects.filter(pk=cert.pk).update(
         issued_at=cert.issued_at - timedelta(days=days), expires_at=cert.expires_at - timedelta(days=days))
     cert.refresh_from_db()
-    certificates.sign_certificate(cert, force=True)
+    signing.sign_certificate(cert, force=True)
     cert.refresh_from_db()
     return cert

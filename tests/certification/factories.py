@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from certification import sample, services
-from certification.models import AIModel, Release
+from certification.releases import applications, sample, services
+from certification.releases.models import AIModel, Release
 
 
 def make_release(org, user, *, parameter_count=500_000_000, version="1.0", fill=True, **facts) -> Release:
@@ -17,7 +17,7 @@ def make_release(org, user, *, parameter_count=500_000_000, version="1.0", fill=
 
 def submitted_application(org, admin, **kw):
     release = make_release(org, admin, **kw)
-    app = services.start_application(release, admin)
-    services.submit_application(app, admin, signer_name="Ada Admin", signer_title="CTO",
+    app = applications.start_application(release, admin)
+    applications.submit_application(app, admin, signer_name="Ada Admin", signer_title="CTO",
                                 affirmed=[1, 2, 3, 4, 5, 6])
     return app

@@ -7,11 +7,13 @@ import itertools
 
 import pytest
 
-from certification import review, services
-from certification.models import Application, Finding
+from certification.releases import applications
+from certification.releases.models import Application
+from certification.review import findings as review_findings
+from certification.review import services
+from certification.review.models import Finding
 from tests import factories as f
-
-from .factories import submitted_application
+from tests.certification.factories import submitted_application
 
 TIER3 = {"parameter_count": 80_000_000_000}
 TIER4 = {"parameter_count": 13_000_000_000, "sensitive_domains": ["biology"]}
@@ -23,8 +25,8 @@ _n = itertools.count(1)
 def in_review(org, admin, staff, *, facts=None, version="1.0") -> Application:
     """A Tier 3 (or Tier 4 with ``facts=TIER4``) application accepted into review."""
     app = submitted_application(org, admin, version=version, **(facts or TIER3))
-    services.start_screening(app, staff)
-    services.accept_into_review(app, staff)
+    applications.start_screening(app, staff)
+    applications.accept_into_review(app, staff)
     app.refresh_from_db()
     return app
 
@@ -38,7 +40,7 @@ def vetted_evaluator(**kwargs):
 
 def enrolled(window, user=None):
     user = user or vetted_evaluator()
-    review.enrol(window, user)
+    services.enrol(window, user)
     return user
 
 
@@ -57,16 +59,16 @@ FINDING = {
 
 
 def draft(window, user, **overrides) -> Finding:
-    return review.create_finding(window, user, {**FINDING, **overrides})
+    return review_findings.create_finding(window, user, {**FINDING, **overrides})
 
 
 def filed(window, user, **overrides) -> Finding:
     finding = draft(window, user, **overrides)
-    return review.submit_finding(finding, user)
+    return review_findings.submit_finding(finding, user)
 
 
 @pytest.fixture
 def only_review_gates(monkeypatch):
     """The decision waits on the community review gates alone (the audit gates are
     tested with the auditor network)."""
-    monkeypatch.setattr(services, "GATE_PROVIDERS", [review.review_gates])
+    monkeypatch.setattr(applications, "GATE_PROVIDERS", [services.review_gates])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from certification.models import Application, Certificate
-from certification.sample import SECTIONS
-
-from .factories import make_release
+from certification.certificates.models import Certificate
+from certification.releases.models import Application
+from certification.releases.sample import SECTIONS
+from tests.certification.factories import make_release
 
 SHA = "a" * 64
 
@@ -61,7 +61,7 @@ def test_full_tier1_flow_through_the_api(framework, api, org, org_admin, staff):
     for section, data in SECTIONS.items():
         assert c.put(f"/api/v1/releases/{release.pk}/sections/{section}/", {"data": data},
                      content_type="application/json").status_code == 200
-    from certification.sample import fill_documentation
+    from certification.releases.sample import fill_documentation
 
     fill_documentation(release, org_admin)  # contact confirmation, benchmarks, evidence
     r = c.post(f"/api/v1/releases/{release.pk}/evidence/", {

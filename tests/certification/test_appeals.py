@@ -8,13 +8,16 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from certification import certificates, services
-from certification.models import Appeal, Application, Certificate
+from certification.certificates import appeals
+from certification.certificates import services as certificate_services
+from certification.certificates.models import Appeal, Certificate
+from certification.framework import services as framework_services
+from certification.releases import applications as release_applications
+from certification.releases.models import Application
 from portal import deadlines
 from portal.models import Deadline, Notification
 from tests import factories as f
-
-from .certificate_helpers import TIER3_FACTS, decision_pending
+from tests.certification.certificate_helpers import TIER3_FACTS, decision_pending
 
 S = Application.Status
 
@@ -22,8 +25,8 @@ S = Application.Status
 @pytest.fixture(autouse=True)
 def _isolated(settings, tmp_path, monkeypatch):
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
-    monkeypatch.setattr(services, "GATE_PROVIDERS", [])
-    monkeypatch.setattr(services, "REVIEW_STARTED_HOOKS", [])
+    monkeypatch.setattr(release_applications, "GATE_PROVIDERS", [])
+    monkeypatch.setattr(release_applications, "REVIEW_STARTED_HOOKS", [])
 
 
 @pytest.fixture
@@ -33,14 +36,14 @@ def panel(db):
 
 def rejected(org, admin, staff, **kw) -> Application:
     app = decision_pending(org, admin, staff, **kw)
-    services.reject(app, staff, "The benchmark results are not reproducible.")
+    certificate_services.reject(app, staff, "The benchmark results are not reproducible.")
     app.refresh_from_db()
     return app
 
 
 def test_org_admin_appeals_once_within_30_days(framework, org, org_admin, staff, panel):
     app = rejected(org, org_admin, staff)
-    appeal = certificates.file_appeal(app, org_admin, "We reran them; logs attached.")
+    appeal = appeals.file_appeal(app, org_admin, "We reran them; logs attached.")
     app.refresh_from_db()
     assert app.status == S.APPEALED and appeal.status == Appeal.Status.OPEN
     deadline = Deadline.objects.for_object(appeal).get(kind="appeal_decision")
@@ -48,57 +51,57 @@ def test_org_admin_appeals_once_within_30_days(framework, org, org_admin, staff,
     # The deciding staff are told; the staff member who rejected is not.
     assert set(Notification.objects.filter(kind="appeal-filed").values_list("user", flat=True)) == {
         p.pk for p in panel}
-    certificates.decide_appeal(appeal, panel[0], "deny", "Still not reproducible.")
+    appeals.decide_appeal(appeal, panel[0], "deny", "Still not reproducible.")
     app.refresh_from_db()
     assert app.status == S.REJECTED
-    with pytest.raises(services.WorkflowError) as err:
-        certificates.file_appeal(app, org_admin, "Again")
+    with pytest.raises(framework_services.WorkflowError) as err:
+        appeals.file_appeal(app, org_admin, "Again")
     assert "once" in str(err.value)
 
 
 def test_appeal_after_30_days_is_refused(framework, org, org_admin, staff):
     app = rejected(org, org_admin, staff)
     with time_machine.travel(app.decided_at + timedelta(days=30, minutes=1), tick=False):
-        with pytest.raises(services.WorkflowError) as err:
-            certificates.file_appeal(app, org_admin, "Late")
+        with pytest.raises(framework_services.WorkflowError) as err:
+            appeals.file_appeal(app, org_admin, "Late")
     assert "30 days" in str(err.value)
 
 
 def test_members_cannot_appeal(framework, org, org_admin, org_member, staff):
     app = rejected(org, org_admin, staff)
-    with pytest.raises(services.WorkflowError):
-        certificates.file_appeal(app, org_member, "Please")
+    with pytest.raises(framework_services.WorkflowError):
+        appeals.file_appeal(app, org_member, "Please")
 
 
 def test_appeal_needs_grounds(framework, org, org_admin, staff):
     app = rejected(org, org_admin, staff)
-    with pytest.raises(services.WorkflowError) as err:
-        certificates.file_appeal(app, org_admin, "  ")
+    with pytest.raises(framework_services.WorkflowError) as err:
+        appeals.file_appeal(app, org_admin, "  ")
     assert "grounds" in err.value.errors
 
 
 def test_staff_who_took_part_in_the_rejection_cannot_decide(framework, org, org_admin, staff, panel):
     app = rejected(org, org_admin, staff)
-    appeal = certificates.file_appeal(app, org_admin, "Grounds")
-    with pytest.raises(services.WorkflowError) as err:
-        certificates.decide_appeal(appeal, staff, "grant", "I changed my mind")
+    appeal = appeals.file_appeal(app, org_admin, "Grounds")
+    with pytest.raises(framework_services.WorkflowError) as err:
+        appeals.decide_appeal(appeal, staff, "grant", "I changed my mind")
     assert "took part" in str(err.value)
     assert not appeal.votes.exists()
 
 
 def test_staff_who_approved_before_the_rejection_also_took_part(framework, org, org_admin, staff, panel):
     app = decision_pending(org, org_admin, staff, **TIER3_FACTS)
-    services.approve(app, panel[0])
-    services.reject(app, staff, "Audit findings unresolved.")
-    appeal = certificates.file_appeal(app, org_admin, "Resolved now")
-    with pytest.raises(services.WorkflowError):
-        certificates.decide_appeal(appeal, panel[0], "grant", "ok")
+    certificate_services.approve(app, panel[0])
+    certificate_services.reject(app, staff, "Audit findings unresolved.")
+    appeal = appeals.file_appeal(app, org_admin, "Resolved now")
+    with pytest.raises(framework_services.WorkflowError):
+        appeals.decide_appeal(appeal, panel[0], "grant", "ok")
 
 
 def test_granted_appeal_certifies_tier1_with_one_uninvolved_staff(framework, org, org_admin, staff, panel):
     app = rejected(org, org_admin, staff)
-    appeal = certificates.file_appeal(app, org_admin, "Grounds")
-    certificates.decide_appeal(appeal, panel[0], "grant", "The logs reproduce the results.")
+    appeal = appeals.file_appeal(app, org_admin, "Grounds")
+    appeals.decide_appeal(appeal, panel[0], "grant", "The logs reproduce the results.")
     app.refresh_from_db()
     appeal.refresh_from_db()
     assert appeal.status == Appeal.Status.GRANTED and app.status == S.CERTIFIED
@@ -110,20 +113,20 @@ def test_granted_appeal_certifies_tier1_with_one_uninvolved_staff(framework, org
 
 def test_tier3_appeal_needs_two_different_uninvolved_staff(framework, org, org_admin, staff, panel):
     app = rejected(org, org_admin, staff, **TIER3_FACTS)
-    appeal = certificates.file_appeal(app, org_admin, "Grounds")
-    certificates.decide_appeal(appeal, panel[0], "grant", "Convincing")
+    appeal = appeals.file_appeal(app, org_admin, "Grounds")
+    appeals.decide_appeal(appeal, panel[0], "grant", "Convincing")
     app.refresh_from_db()
     assert app.status == S.APPEALED
-    with pytest.raises(services.WorkflowError):
-        certificates.decide_appeal(appeal, panel[0], "grant", "Twice")
-    certificates.decide_appeal(appeal, panel[1], "grant", "Agreed")
+    with pytest.raises(framework_services.WorkflowError):
+        appeals.decide_appeal(appeal, panel[0], "grant", "Twice")
+    appeals.decide_appeal(appeal, panel[1], "grant", "Agreed")
     app.refresh_from_db()
     assert app.status == S.CERTIFIED and Certificate.objects.get(application=app).tier == 3
 
 
 def test_appeal_deadline_reminds_deciders_and_escalates_to_all_staff(framework, org, org_admin, staff, panel):
     app = rejected(org, org_admin, staff)
-    appeal = certificates.file_appeal(app, org_admin, "Grounds")
+    appeal = appeals.file_appeal(app, org_admin, "Grounds")
     due = appeal.filed_at + timedelta(days=30)
     deadlines.sweep(now=due - timedelta(days=6))
     reminded = set(Notification.objects.filter(kind="appeal-reminder").values_list("user", flat=True))

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from certification import signing_keys
-from certification.attestations import (
+from certification.certificates import keys as certificate_keys
+from certification.certificates.attestations import (
     PAYLOAD_TYPE,
     PREDICATE_TYPE,
     PublicKeyInfo,
@@ -41,7 +41,7 @@ VECTOR_KEY = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(VECTOR["private_
 UTC = dt.timezone.utc
 T0 = dt.datetime(2025, 1, 1, tzinfo=UTC)
 ISSUED = dt.datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-VECTOR_KEYS = [signing_keys.public_key_info(VECTOR_KEY, T0)]
+VECTOR_KEYS = [certificate_keys.public_key_info(VECTOR_KEY, T0)]
 OTHER_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 PAYLOAD = VECTOR["payload_utf8"].encode()
 SIG = base64.b64decode(VECTOR["envelope"]["signatures"][0]["sig"])
@@ -120,7 +120,7 @@ MUST_FAIL = {
     "payloadType changed": lambda: (envelope_with(payload_type="application/json"), VECTOR_KEYS),
     "a key whose keyid differs, or a different public key": lambda: (
         VECTOR["envelope"],
-        [signing_keys.public_key_info(OTHER_KEY, T0)],
+        [certificate_keys.public_key_info(OTHER_KEY, T0)],
     ),
 }
 
@@ -136,7 +136,7 @@ def test_vector_must_fail_cases_fail(case):
 
 
 def test_signature_by_another_key_under_the_vector_keyid_fails():
-    keys = VECTOR_KEYS + [signing_keys.public_key_info(OTHER_KEY, T0)]
+    keys = VECTOR_KEYS + [certificate_keys.public_key_info(OTHER_KEY, T0)]
     forged = sign_envelope(PAYLOAD, OTHER_KEY)
     forged["signatures"][0]["keyid"] = VECTOR["keyid"]
     assert fails(forged, keys) == VerificationError.BAD_SIGNATURE
@@ -274,7 +274,7 @@ def test_property_changed_payload_type_fails(payload_type):
 @examples(150)
 @given(st.binary(min_size=32, max_size=32))
 def test_property_wrong_key_fails(seed):
-    wrong = signing_keys.public_key_info(Ed25519PrivateKey.from_private_bytes(seed), T0)
+    wrong = certificate_keys.public_key_info(Ed25519PrivateKey.from_private_bytes(seed), T0)
     if wrong.keyid == VECTOR["keyid"]:
         return
     assert fails(VECTOR["envelope"], [wrong]) == VerificationError.UNKNOWN_KEY
@@ -332,58 +332,58 @@ def mode(path: Path) -> int:
 
 def test_key_is_loaded_from_a_pem_file(key_settings, tmp_path):
     path = tmp_path / "key.pem"
-    path.write_bytes(signing_keys.private_key_pem(VECTOR_KEY))
+    path.write_bytes(certificate_keys.private_key_pem(VECTOR_KEY))
     key_settings.SIGNING_KEY_FILE = str(path)
-    assert signing_keys.load_signing_key()[1] == VECTOR["keyid"]
+    assert certificate_keys.load_signing_key()[1] == VECTOR["keyid"]
 
 
 def test_key_is_loaded_from_the_environment_as_pem(key_settings, monkeypatch):
-    monkeypatch.setenv("SIGNING_KEY", signing_keys.private_key_pem(VECTOR_KEY).decode())
-    assert signing_keys.load_signing_key()[1] == VECTOR["keyid"]
+    monkeypatch.setenv("SIGNING_KEY", certificate_keys.private_key_pem(VECTOR_KEY).decode())
+    assert certificate_keys.load_signing_key()[1] == VECTOR["keyid"]
 
 
 def test_key_is_loaded_from_the_environment_as_base64_seed(key_settings, monkeypatch):
     seed = base64.b64encode(bytes.fromhex(VECTOR["private_key_seed_hex"])).decode()
     monkeypatch.setenv("SIGNING_KEY", seed)
-    assert signing_keys.load_signing_key()[1] == VECTOR["keyid"]
-    assert not (key_settings.VAR_DIR / signing_keys.DEV_KEY_NAME).exists()
+    assert certificate_keys.load_signing_key()[1] == VECTOR["keyid"]
+    assert not (key_settings.VAR_DIR / certificate_keys.DEV_KEY_NAME).exists()
 
 
 @pytest.mark.parametrize("value", ["c2hvcnQ=", "not base64 at all", "-----BEGIN PRIVATE KEY-----\nxx\n"])
 def test_bad_environment_key_is_refused(key_settings, monkeypatch, value):
     monkeypatch.setenv("SIGNING_KEY", value)
     with pytest.raises(ImproperlyConfigured):
-        signing_keys.load_signing_key()
+        certificate_keys.load_signing_key()
 
 
 def test_setting_both_key_sources_is_refused(key_settings, monkeypatch, tmp_path):
     key_settings.SIGNING_KEY_FILE = str(tmp_path / "key.pem")
     monkeypatch.setenv("SIGNING_KEY", "x")
     with pytest.raises(ImproperlyConfigured):
-        signing_keys.load_signing_key()
+        certificate_keys.load_signing_key()
 
 
 def test_no_key_outside_development_is_refused(key_settings):
     key_settings.DEBUG = False
     with pytest.raises(ImproperlyConfigured):
-        signing_keys.load_signing_key()
+        certificate_keys.load_signing_key()
     assert not key_settings.VAR_DIR.exists()
 
 
 def test_missing_key_file_is_refused_not_generated(key_settings, tmp_path):
     key_settings.SIGNING_KEY_FILE = str(tmp_path / "absent.pem")
     with pytest.raises(ImproperlyConfigured):
-        signing_keys.load_signing_key()
+        certificate_keys.load_signing_key()
     assert not (tmp_path / "absent.pem").exists()
 
 
 def test_development_key_is_generated_once_private_and_reused(key_settings):
-    key, keyid = signing_keys.load_signing_key()
-    path = key_settings.VAR_DIR / signing_keys.DEV_KEY_NAME
+    key, keyid = certificate_keys.load_signing_key()
+    path = key_settings.VAR_DIR / certificate_keys.DEV_KEY_NAME
     assert mode(path) == 0o600
     assert keyid == keyid_for(public_key_raw(key))
-    assert signing_keys.load_signing_key()[1] == keyid
-    assert [p.name for p in path.parent.iterdir()] == [signing_keys.DEV_KEY_NAME]  # no temporary left
+    assert certificate_keys.load_signing_key()[1] == keyid
+    assert [p.name for p in path.parent.iterdir()] == [certificate_keys.DEV_KEY_NAME]  # no temporary left
 
 
 # --- rotation ---------------------------------------------------------------------------
@@ -396,17 +396,17 @@ def _sign_issued(key: Ed25519PrivateKey, issued_at: dt.datetime) -> bytes:
 def test_rotated_key_keeps_old_certificates_verifiable(key_settings, tmp_path):
     keys_dir = tmp_path / "keys"
     key_settings.SIGNING_KEYS_DIR = str(keys_dir)
-    old_key, old_id = signing_keys.load_signing_key()
+    old_key, old_id = certificate_keys.load_signing_key()
     old_certificate = _sign_issued(old_key, ISSUED)
     rotated_at = ISSUED + dt.timedelta(days=30)
 
-    new_id = signing_keys.rotate_key(keys_dir, now=rotated_at)
+    new_id = certificate_keys.rotate_key(keys_dir, now=rotated_at)
 
-    new_key, current_id = signing_keys.load_signing_key()
+    new_key, current_id = certificate_keys.load_signing_key()
     assert current_id == new_id != old_id
-    keys = signing_keys.verification_keys()
+    keys = certificate_keys.verification_keys()
     assert [(k.keyid, k.valid_from, k.valid_until) for k in keys] == [
-        (old_id, signing_keys.EPOCH, rotated_at),
+        (old_id, certificate_keys.EPOCH, rotated_at),
         (new_id, rotated_at, None),
     ]
     assert verify_envelope(old_certificate, keys).keyid == old_id
@@ -415,7 +415,7 @@ def test_rotated_key_keeps_old_certificates_verifiable(key_settings, tmp_path):
     late = _sign_issued(old_key, rotated_at + dt.timedelta(seconds=1))
     assert fails(late, keys, at=None) == VerificationError.KEY_NOT_VALID
     # Only the public part of the old key is kept.
-    assert mode(key_settings.VAR_DIR / signing_keys.DEV_KEY_NAME) == 0o600
+    assert mode(key_settings.VAR_DIR / certificate_keys.DEV_KEY_NAME) == 0o600
     assert {p.name for p in keys_dir.iterdir()} == {"keys.json", old_id.removeprefix("sha256:") + ".pem"}
     assert b"PRIVATE" not in (keys_dir / (old_id.removeprefix("sha256:") + ".pem")).read_bytes()
 
@@ -423,12 +423,12 @@ def test_rotated_key_keeps_old_certificates_verifiable(key_settings, tmp_path):
 def test_second_rotation_keeps_every_earlier_key(key_settings, tmp_path):
     keys_dir = tmp_path / "keys"
     key_settings.SIGNING_KEYS_DIR = str(keys_dir)
-    first_id = signing_keys.load_signing_key()[1]
-    second_id = signing_keys.rotate_key(keys_dir, now=T0)
-    third_id = signing_keys.rotate_key(keys_dir, now=ISSUED)
-    keys = signing_keys.verification_keys()
+    first_id = certificate_keys.load_signing_key()[1]
+    second_id = certificate_keys.rotate_key(keys_dir, now=T0)
+    third_id = certificate_keys.rotate_key(keys_dir, now=ISSUED)
+    keys = certificate_keys.verification_keys()
     assert [(k.keyid, k.valid_from, k.valid_until) for k in keys] == [
-        (first_id, signing_keys.EPOCH, T0),
+        (first_id, certificate_keys.EPOCH, T0),
         (second_id, T0, ISSUED),
         (third_id, ISSUED, None),
     ]
@@ -437,32 +437,32 @@ def test_second_rotation_keeps_every_earlier_key(key_settings, tmp_path):
 def test_tampered_retired_public_key_is_refused(key_settings, tmp_path):
     keys_dir = tmp_path / "keys"
     key_settings.SIGNING_KEYS_DIR = str(keys_dir)
-    old_id = signing_keys.load_signing_key()[1]
-    signing_keys.rotate_key(keys_dir, now=T0)
-    (keys_dir / (old_id.removeprefix("sha256:") + ".pem")).write_bytes(signing_keys.public_key_pem(OTHER_KEY))
+    old_id = certificate_keys.load_signing_key()[1]
+    certificate_keys.rotate_key(keys_dir, now=T0)
+    (keys_dir / (old_id.removeprefix("sha256:") + ".pem")).write_bytes(certificate_keys.public_key_pem(OTHER_KEY))
     with pytest.raises(ImproperlyConfigured):
-        signing_keys.verification_keys()
+        certificate_keys.verification_keys()
 
 
 def test_key_from_environment_cannot_be_rotated_in_place(key_settings, monkeypatch, tmp_path):
     monkeypatch.setenv("SIGNING_KEY", base64.b64encode(bytes(32)).decode())
     with pytest.raises(ImproperlyConfigured):
-        signing_keys.rotate_key(tmp_path / "keys")
+        certificate_keys.rotate_key(tmp_path / "keys")
     assert not (tmp_path / "keys").exists()
 
 
 def test_rotate_command_replaces_the_key(key_settings, tmp_path, capsys):
     keys_dir = tmp_path / "keys"
     key_settings.SIGNING_KEYS_DIR = str(keys_dir)
-    old_id = signing_keys.load_signing_key()[1]
+    old_id = certificate_keys.load_signing_key()[1]
 
     call_command("rotate_signing_key", "--dry-run")
-    assert signing_keys.load_signing_key()[1] == old_id
+    assert certificate_keys.load_signing_key()[1] == old_id
     assert not keys_dir.exists()
 
     call_command("rotate_signing_key")
-    new_id = signing_keys.load_signing_key()[1]
+    new_id = certificate_keys.load_signing_key()[1]
     assert new_id != old_id
     assert new_id in capsys.readouterr().out
     assert set(json.loads((keys_dir / "keys.json").read_text())) == {old_id, new_id}
-    assert os.listdir(key_settings.VAR_DIR) == [signing_keys.DEV_KEY_NAME]
+    assert os.listdir(key_settings.VAR_DIR) == [certificate_keys.DEV_KEY_NAME]

@@ -6,16 +6,16 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from certification import certificates, services
-
-from .certificate_helpers import certify
+from certification.certificates import services
+from certification.releases import applications
+from tests.certification.certificate_helpers import certify
 
 
 @pytest.fixture(autouse=True)
 def _isolated(settings, tmp_path, monkeypatch):
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
-    monkeypatch.setattr(services, "GATE_PROVIDERS", [])
-    monkeypatch.setattr(services, "REVIEW_STARTED_HOOKS", [])
+    monkeypatch.setattr(applications, "GATE_PROVIDERS", [])
+    monkeypatch.setattr(applications, "REVIEW_STARTED_HOOKS", [])
 
 
 def test_badge_shows_tier_and_status_with_etag_and_no_cache(framework, org, org_admin, staff, client):
@@ -33,7 +33,7 @@ def test_badge_shows_tier_and_status_with_etag_and_no_cache(framework, org, org_
 def test_badge_changes_on_the_next_request_after_suspension(framework, org, org_admin, staff, client):
     cert = certify(org, org_admin, staff)
     etag = client.get(f"/registry/{cert.number}/badge.svg")["ETag"]
-    certificates.suspend(cert, staff, "Investigating")
+    services.suspend(cert, staff, "Investigating")
     response = client.get(f"/registry/{cert.number}/badge.svg", HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 200 and ">suspended<" in response.content.decode()
 
@@ -52,6 +52,6 @@ def test_certificate_page_offers_the_markdown_snippet(framework, org, org_admin,
 
 
 def test_badge_text_is_escaped():
-    from certification.registry_views import badge_svg
+    from certification.certificates.views.registry import badge_svg
 
     assert "<script" not in badge_svg(1, "<script>")

@@ -13,13 +13,19 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
-from certification import attestations, certificates, services, signing_keys
-from certification.models import Application, Certificate, ConcernReport, Documentation
+from certification.certificates import attestations
+from certification.certificates import concerns as certificate_concerns
+from certification.certificates import keys as certificate_keys
+from certification.certificates import services as certificate_services
+from certification.certificates import signing as certificate_signing
+from certification.certificates.models import Certificate, ConcernReport
+from certification.framework import services as framework_services
+from certification.releases import applications
+from certification.releases.models import Application, Documentation
 from portal import deadlines
 from portal.models import AuditEntry, Deadline, Notification, OutboxEmail
 from tests import factories as f
-
-from .certificate_helpers import SHA_A, SHA_B, TIER3_FACTS, backdate, certify, decision_pending
+from tests.certification.certificate_helpers import SHA_A, SHA_B, TIER3_FACTS, backdate, certify, decision_pending
 
 S = Application.Status
 
@@ -28,8 +34,8 @@ S = Application.Status
 def _private_storage(settings, tmp_path, monkeypatch):
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
     # Tier 3/4 gates of later work items (audits, community review) are not under test here.
-    monkeypatch.setattr(services, "GATE_PROVIDERS", [])
-    monkeypatch.setattr(services, "REVIEW_STARTED_HOOKS", [])
+    monkeypatch.setattr(applications, "GATE_PROVIDERS", [])
+    monkeypatch.setattr(applications, "REVIEW_STARTED_HOOKS", [])
 
 
 @pytest.fixture
@@ -43,7 +49,7 @@ def staff2(db):
 def test_issued_certificate_is_signed_and_round_trips(framework, org, org_admin, staff, client):
     cert = certify(org, org_admin, staff, digests=(SHA_A, SHA_B))
     stored = bytes(cert.attestation)
-    verified = attestations.verify_envelope(stored, signing_keys.verification_keys())
+    verified = attestations.verify_envelope(stored, certificate_keys.verification_keys())
     assert verified.keyid == cert.attestation_keyid
     assert sorted(sha for _name, sha in verified.subjects) == [SHA_A, SHA_B]
     predicate = verified.predicate
@@ -52,8 +58,8 @@ def test_issued_certificate_is_signed_and_round_trips(framework, org, org_admin,
     assert predicate["framework_version"] == "2025.1" and predicate["framework_digest"] == framework.digest
     assert predicate["organization"]["slug"] == org.slug
     assert predicate["audit_summary"] == [] and predicate["review_summary"] == []
-    assert predicate["issued_at"] == certificates.iso(cert.issued_at)
-    assert predicate["expires_at"] == certificates.iso(cert.expires_at)
+    assert predicate["issued_at"] == certificate_signing.iso(cert.issued_at)
+    assert predicate["expires_at"] == certificate_signing.iso(cert.expires_at)
     assert verified.statement["predicateType"] == attestations.PREDICATE_TYPE
     # Served byte for byte as stored, never re-serialized.
     download = client.get(f"/registry/{cert.number}/attestation.json")
@@ -69,29 +75,29 @@ def test_changing_one_byte_of_the_stored_envelope_fails_verification(framework, 
     payload[10] ^= 1
     envelope["payload"] = base64.b64encode(bytes(payload)).decode()
     with pytest.raises(attestations.VerificationError):
-        attestations.verify_envelope(envelope, signing_keys.verification_keys())
+        attestations.verify_envelope(envelope, certificate_keys.verification_keys())
 
 
 def test_release_without_artifacts_is_certified_on_its_documentation(framework, org, org_admin, staff):
     cert = certify(org, org_admin, staff, digests=())
     revision = cert.application.revisions.get()
-    verified = attestations.verify_envelope(bytes(cert.attestation), signing_keys.verification_keys())
+    verified = attestations.verify_envelope(bytes(cert.attestation), certificate_keys.verification_keys())
     assert verified.subjects == [("documentation-revision-1.json", revision.sha256)]
 
 
 def test_rotated_key_keeps_old_certificates_verifiable(framework, org, org_admin, staff, settings, tmp_path,
                                                        monkeypatch):
     key_file = tmp_path / "signing.pem"
-    key_file.write_bytes(signing_keys.private_key_pem(signing_keys._private_key_from_env(
+    key_file.write_bytes(certificate_keys.private_key_pem(certificate_keys._private_key_from_env(
         "ZbIVnHFJePPjSCSq/dxMHY8wWrc5t9XlKZWnvicPmkk=")))
     monkeypatch.delenv("SIGNING_KEY")
     monkeypatch.setenv("SIGNING_KEY_FILE", str(key_file))
     monkeypatch.setenv("SIGNING_KEYS_DIR", str(tmp_path / "keys"))
     old = certify(org, org_admin, staff, version="1.0")
-    new_id = signing_keys.rotate_key(tmp_path / "keys")
+    new_id = certificate_keys.rotate_key(tmp_path / "keys")
     new = certify(org, org_admin, staff, version="2.0")
     assert new.attestation_keyid == new_id != old.attestation_keyid
-    keys = signing_keys.verification_keys()
+    keys = certificate_keys.verification_keys()
     assert {k.keyid for k in keys} == {old.attestation_keyid, new_id}
     assert attestations.verify_envelope(bytes(old.attestation), keys).keyid == old.attestation_keyid
     assert attestations.verify_envelope(bytes(new.attestation), keys).keyid == new_id
@@ -111,7 +117,7 @@ def test_sign_certificates_signs_unsigned_ones_once(framework, org, org_admin, s
     call_command("sign_certificates")
     cert.refresh_from_db()
     first = bytes(cert.attestation)
-    assert attestations.verify_envelope(first, signing_keys.verification_keys()).predicate["certificate"] == cert.number
+    assert attestations.verify_envelope(first, certificate_keys.verification_keys()).predicate["certificate"] == cert.number
     assert cert.subjects.count() == 1
     call_command("sign_certificates")
     cert.refresh_from_db()
@@ -125,12 +131,12 @@ def test_sign_certificates_signs_unsigned_ones_once(framework, org, org_admin, s
 def test_tier3_needs_two_different_staff_to_certify(framework, org, org_admin, staff, staff2):
     app = decision_pending(org, org_admin, staff, **TIER3_FACTS)
     assert app.tier == 3
-    services.approve(app, staff)
+    certificate_services.approve(app, staff)
     app.refresh_from_db()
     assert app.status == S.DECISION_PENDING and not Certificate.objects.filter(application=app).exists()
-    with pytest.raises(services.WorkflowError):
-        services.approve(app, staff)
-    services.approve(app, staff2)
+    with pytest.raises(framework_services.WorkflowError):
+        certificate_services.approve(app, staff)
+    certificate_services.approve(app, staff2)
     app.refresh_from_db()
     assert app.status == S.CERTIFIED
     cert = Certificate.objects.get(application=app)
@@ -139,8 +145,8 @@ def test_tier3_needs_two_different_staff_to_certify(framework, org, org_admin, s
 
 def test_rejection_needs_reasons(framework, org, org_admin, staff):
     app = decision_pending(org, org_admin, staff)
-    with pytest.raises(services.WorkflowError) as err:
-        services.reject(app, staff, "   ")
+    with pytest.raises(framework_services.WorkflowError) as err:
+        certificate_services.reject(app, staff, "   ")
     assert "reasons" in err.value.errors
 
 
@@ -149,50 +155,50 @@ def test_rejection_needs_reasons(framework, org, org_admin, staff):
 
 def test_suspend_and_reinstate_need_a_reason_and_notify_the_organization(framework, org, org_admin, staff):
     cert = certify(org, org_admin, staff)
-    with pytest.raises(services.WorkflowError):
-        certificates.suspend(cert, staff, "")
-    certificates.suspend(cert, staff, "Concern under investigation")
+    with pytest.raises(framework_services.WorkflowError):
+        certificate_services.suspend(cert, staff, "")
+    certificate_services.suspend(cert, staff, "Concern under investigation")
     cert.refresh_from_db()
     assert cert.effective_status() == "suspended" and cert.status_reason == "Concern under investigation"
     assert Notification.objects.filter(user=org_admin, kind="certificate-suspended").exists()
-    with pytest.raises(services.WorkflowError):
-        certificates.suspend(cert, staff, "again")
-    certificates.reinstate(cert, staff, "Resolved")
+    with pytest.raises(framework_services.WorkflowError):
+        certificate_services.suspend(cert, staff, "again")
+    certificate_services.reinstate(cert, staff, "Resolved")
     cert.refresh_from_db()
     assert cert.effective_status() == "valid"
 
 
 def test_organization_members_cannot_suspend(framework, org, org_admin, staff):
     cert = certify(org, org_admin, staff)
-    with pytest.raises(services.WorkflowError):
-        certificates.suspend(cert, org_admin, "no")
+    with pytest.raises(framework_services.WorkflowError):
+        certificate_services.suspend(cert, org_admin, "no")
 
 
 def test_revocation_needs_a_second_staff_member(framework, org, org_admin, staff, staff2):
     cert = certify(org, org_admin, staff)
-    certificates.propose_revocation(cert, staff, "Misrepresented benchmarks")
-    with pytest.raises(services.WorkflowError):
-        certificates.propose_revocation(cert, staff2, "twice")
-    with pytest.raises(services.WorkflowError) as err:
-        certificates.confirm_revocation(cert, staff)
+    certificate_services.propose_revocation(cert, staff, "Misrepresented benchmarks")
+    with pytest.raises(framework_services.WorkflowError):
+        certificate_services.propose_revocation(cert, staff2, "twice")
+    with pytest.raises(framework_services.WorkflowError) as err:
+        certificate_services.confirm_revocation(cert, staff)
     assert "another staff member" in str(err.value)
     cert.refresh_from_db()
     assert cert.status == Certificate.Status.VALID
-    certificates.confirm_revocation(cert, staff2)
+    certificate_services.confirm_revocation(cert, staff2)
     cert.refresh_from_db()
     assert cert.effective_status() == "revoked"
     assert not Deadline.objects.for_object(cert).filter(state=Deadline.State.OPEN).exists()
     assert AuditEntry.objects.filter(action="certification.certificate.revoked").exists()
-    with pytest.raises(services.WorkflowError):
-        certificates.reinstate(cert, staff, "no way back")
+    with pytest.raises(framework_services.WorkflowError):
+        certificate_services.reinstate(cert, staff, "no way back")
 
 
 def test_a_cancelled_proposal_revokes_nothing(framework, org, org_admin, staff, staff2):
     cert = certify(org, org_admin, staff)
-    certificates.propose_revocation(cert, staff, "Maybe")
-    certificates.cancel_revocation(cert, staff2)
-    with pytest.raises(services.WorkflowError):
-        certificates.confirm_revocation(cert, staff2)
+    certificate_services.propose_revocation(cert, staff, "Maybe")
+    certificate_services.cancel_revocation(cert, staff2)
+    with pytest.raises(framework_services.WorkflowError):
+        certificate_services.confirm_revocation(cert, staff2)
     cert.refresh_from_db()
     assert cert.status == Certificate.Status.VALID
 
@@ -237,42 +243,42 @@ def test_expiry_is_computed_when_read_and_reminders_go_to_org_admins(framework, 
 
 def test_renewal_opens_after_six_months_and_is_prefilled(framework, org, org_admin, staff):
     cert = certify(org, org_admin, staff)
-    with pytest.raises(services.WorkflowError) as err:
-        certificates.start_renewal(cert, org_admin)
+    with pytest.raises(framework_services.WorkflowError) as err:
+        certificate_services.start_renewal(cert, org_admin)
     assert "six months" in str(err.value)
     cert = backdate(cert, 200)
-    app = certificates.start_renewal(cert, org_admin)
+    app = certificate_services.start_renewal(cert, org_admin)
     assert app.previous_id == cert.application_id and app.status == S.DRAFT and app.release_id == cert.release_id
     frozen = cert.application.revisions.get().content["sections"]
     assert Documentation.objects.get(release=cert.release).sections == frozen
     # Starting again returns the same renewal.
-    assert certificates.start_renewal(cert, org_admin).pk == app.pk
+    assert certificate_services.start_renewal(cert, org_admin).pk == app.pk
 
 
 def test_renewal_certificate_supersedes_the_previous_one(framework, org, org_admin, staff):
     cert = backdate(certify(org, org_admin, staff), 200)
-    app = certificates.start_renewal(cert, org_admin)
-    services.submit_application(app, org_admin, signer_name="Ada", signer_title="CTO", affirmed=[1, 2, 3, 4, 5, 6])
-    services.start_screening(app, staff)
-    services.accept_into_review(app, staff)
-    services.complete_review(app, staff)
-    services.approve(app, staff)
+    app = certificate_services.start_renewal(cert, org_admin)
+    applications.submit_application(app, org_admin, signer_name="Ada", signer_title="CTO", affirmed=[1, 2, 3, 4, 5, 6])
+    applications.start_screening(app, staff)
+    applications.accept_into_review(app, staff)
+    applications.complete_review(app, staff)
+    certificate_services.approve(app, staff)
     new = Certificate.objects.get(application=app)
     cert.refresh_from_db()
     assert cert.effective_status() == "superseded" and cert.superseded_by_id == new.pk
     assert new.effective_status() == "valid"
-    predicate = attestations.verify_envelope(bytes(new.attestation), signing_keys.verification_keys()).predicate
+    predicate = attestations.verify_envelope(bytes(new.attestation), certificate_keys.verification_keys()).predicate
     assert predicate["renews"] == cert.number
 
 
 def test_only_an_org_admin_renews_a_valid_certificate(framework, org, org_admin, org_member, staff):
     cert = backdate(certify(org, org_admin, staff), 200)
-    with pytest.raises(services.WorkflowError):
-        certificates.start_renewal(cert, org_member)
-    certificates.suspend(cert, staff, "Investigating")
+    with pytest.raises(framework_services.WorkflowError):
+        certificate_services.start_renewal(cert, org_member)
+    certificate_services.suspend(cert, staff, "Investigating")
     cert.refresh_from_db()
-    with pytest.raises(services.WorkflowError):
-        certificates.start_renewal(cert, org_admin)
+    with pytest.raises(framework_services.WorkflowError):
+        certificate_services.start_renewal(cert, org_admin)
 
 
 def test_other_organization_gets_404_on_the_renew_page(framework, org, org_admin, staff, other_member, client):
@@ -311,7 +317,7 @@ def test_concern_reports_are_rate_limited_per_address(framework, org, org_admin,
 
 def test_staff_suspend_from_a_concern(framework, org, org_admin, staff, client):
     cert = certify(org, org_admin, staff)
-    concern = certificates.report_concern(cert, summary="Unsafe", details="Details")
+    concern = certificate_concerns.report_concern(cert, summary="Unsafe", details="Details")
     client.force_login(staff)
     page = client.get(f"/registry/{cert.number}/suspend/?concern={concern.pk}")
     assert b"Concern reported: Unsafe" in page.content
@@ -354,26 +360,26 @@ def test_public_evidence_only_when_marked_public(framework, org, org_admin, staf
 
 
 def test_iso_times_are_utc_with_z():
-    assert certificates.iso(dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)) == "2025-01-02T03:04:05Z"
+    assert certificate_signing.iso(dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)) == "2025-01-02T03:04:05Z"
 
 
 def test_add_months_clamps_to_the_month_end():
-    assert certificates.add_months(dt.datetime(2025, 8, 31, tzinfo=dt.timezone.utc), 6).date() == dt.date(2026, 2, 28)
+    assert certificate_services.add_months(dt.datetime(2025, 8, 31, tzinfo=dt.timezone.utc), 6).date() == dt.date(2026, 2, 28)
 
 
 def test_renewal_opens_exactly_six_months_after_issue(framework, org, org_admin, staff):
     cert = certify(org, org_admin, staff)
-    opens = certificates.renewal_opens_at(cert)
+    opens = certificate_services.renewal_opens_at(cert)
     with time_machine.travel(opens - timedelta(minutes=1), tick=False):
-        with pytest.raises(services.WorkflowError):
-            certificates.start_renewal(cert, org_admin)
+        with pytest.raises(framework_services.WorkflowError):
+            certificate_services.start_renewal(cert, org_admin)
     with time_machine.travel(opens + timedelta(minutes=1), tick=False):
-        assert certificates.start_renewal(cert, org_admin).previous_id == cert.application_id
+        assert certificate_services.start_renewal(cert, org_admin).previous_id == cert.application_id
 
 
 def test_demo_certificates_cover_every_state_and_are_signed(framework, org, org_admin, other_org, other_member,
                                                             staff):
-    from certification.demo_certificates import certification_demo
+    from certification.certificates.demo import certification_demo
 
     second = f.make_staff()
     kwargs = dict(staff=staff, second_staff=second, organization=org, admin=org_admin,
@@ -381,9 +387,9 @@ def test_demo_certificates_cover_every_state_and_are_signed(framework, org, org_
     certs = certification_demo(**kwargs)
     assert {c.effective_status() for c in certs} == {"valid", "suspended", "revoked", "expired", "superseded"}
     assert {c.tier for c in certs} == {1, 2, 3, 4}
-    keys = signing_keys.verification_keys()
+    keys = certificate_keys.verification_keys()
     for cert in certs:
         predicate = attestations.verify_envelope(bytes(cert.attestation), keys).predicate
-        assert predicate["issued_at"] == certificates.iso(cert.issued_at)
+        assert predicate["issued_at"] == certificate_signing.iso(cert.issued_at)
     certification_demo(**kwargs)  # idempotent
     assert Certificate.objects.count() == len(certs)

@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from certification import services
-from certification.models import Application
+from certification.certificates import services as certificate_services
+from certification.releases import applications
+from certification.releases import services as release_services
+from certification.releases.models import Application
 from portal import deadlines
 from portal.models import Deadline, Notification, ReminderClaim
 from tests import factories as f
-
-from .factories import submitted_application
+from tests.certification.factories import submitted_application
 
 S = Application.Status
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -55,8 +56,8 @@ def second_admin(org):
 def changes_requested(traveller, framework, org, org_admin, second_admin, org_member, staff):
     """An application sent back for changes at T0: due at T0 + 60 days."""
     app = submitted_application(org, org_admin)
-    services.start_screening(app, staff)
-    services.request_changes(app, staff, {"model_card": "Describe the limitations in more detail."})
+    applications.start_screening(app, staff)
+    applications.request_changes(app, staff, {"model_card": "Describe the limitations in more detail."})
     assert app.status == S.CHANGES_REQUESTED
     return app
 
@@ -117,14 +118,14 @@ def test_application_lapses_at_60_days(traveller, changes_requested, org_admin, 
     assert changes_requested.transitions.filter(to_status=S.LAPSED).count() == 1
     assert Deadline.objects.for_object(changes_requested).get().state == Deadline.State.PASSED
     # A lapsed application is closed: the release can start a new one.
-    assert services.editable_application(changes_requested.release) is None
+    assert release_services.editable_application(changes_requested.release) is None
 
 
 def test_resubmitting_before_the_deadline_closes_it(traveller, changes_requested, org_admin):
     sweep_at(traveller, T0 + timedelta(days=30))
     assert notes(REMINDER, org_admin) == 1
     traveller.move_to(T0 + timedelta(days=40))
-    services.submit_application(changes_requested, org_admin, signer_name="Ada", signer_title="CTO",
+    applications.submit_application(changes_requested, org_admin, signer_name="Ada", signer_title="CTO",
                                 affirmed=[1, 2, 3, 6])
     deadline = Deadline.objects.for_object(changes_requested).get()
     assert deadline.state == Deadline.State.DONE and deadline.next_action_at is None
@@ -140,10 +141,10 @@ def test_resubmitting_before_the_deadline_closes_it(traveller, changes_requested
 def test_a_second_change_request_gets_a_fresh_deadline(traveller, changes_requested, org_admin, staff):
     sweep_at(traveller, T0 + timedelta(days=30))
     traveller.move_to(T0 + timedelta(days=40))
-    services.submit_application(changes_requested, org_admin, signer_name="Ada", signer_title="CTO",
+    applications.submit_application(changes_requested, org_admin, signer_name="Ada", signer_title="CTO",
                                 affirmed=[1, 2, 3, 6])
-    services.start_screening(changes_requested, staff)
-    services.request_changes(changes_requested, staff, {"license": "Link the custom license."})
+    applications.start_screening(changes_requested, staff)
+    applications.request_changes(changes_requested, staff, {"license": "Link the custom license."})
     fresh = Deadline.objects.for_object(changes_requested).get(state=Deadline.State.OPEN)
     assert fresh.due_at == T0 + timedelta(days=100)
     sweep_at(traveller, T0 + timedelta(days=70))  # T-30d of the new deadline
@@ -159,9 +160,9 @@ def test_a_second_change_request_gets_a_fresh_deadline(traveller, changes_reques
 @pytest.fixture
 def decision_pending(traveller, framework, org, org_admin, staff):
     app = submitted_application(org, org_admin)
-    services.start_screening(app, staff)
-    services.accept_into_review(app, staff)
-    services.complete_review(app, staff)
+    applications.start_screening(app, staff)
+    applications.accept_into_review(app, staff)
+    applications.complete_review(app, staff)
     app.refresh_from_db()
     assert app.status == S.DECISION_PENDING and app.owner == staff
     return app
@@ -193,7 +194,7 @@ def test_staff_decision_escalates_to_every_staff_member_after_10_days(traveller,
 
 def test_a_decision_in_time_closes_the_staff_deadline(traveller, decision_pending, staff):
     traveller.move_to(T0 + timedelta(days=3))
-    services.approve(decision_pending, staff)
+    certificate_services.approve(decision_pending, staff)
     assert decision_pending.status == S.CERTIFIED
     sweep_at(traveller, T0 + timedelta(days=6))
     sweep_at(traveller, T0 + timedelta(days=11))

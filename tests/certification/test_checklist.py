@@ -11,11 +11,13 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from certification import checklist, evidence, sample, services
-from certification.models import Benchmark, ContactConfirmation, Documentation, Release
+from certification.framework import services as framework_services
+from certification.framework.models import Benchmark
+from certification.releases import applications, checklist, evidence, sample
+from certification.releases import services as release_services
+from certification.releases.models import ContactConfirmation, Documentation, Release
 from portal.models import OutboxEmail
-
-from .factories import make_release
+from tests.certification.factories import make_release
 
 TIER1_IDS = ["model_card", "training_data", "safety_benchmarks", "license", "vulnerability_contact", "compute"]
 TIER2_IDS = TIER1_IDS + ["red_teaming_report", "bias_report"]
@@ -28,8 +30,8 @@ def _private_storage(settings, tmp_path):
 
 
 def items_of(release: Release) -> dict[str, checklist.ChecklistItem]:
-    rules = services.rules_for_release(release)
-    tier = services.effective_tier(release, rules)
+    rules = release_services.rules_for_release(release)
+    tier = release_services.effective_tier(release, rules)
     doc = Documentation.objects.get(release=release)
     return {item.id: item for item in checklist.build(release, tier, rules, doc)}
 
@@ -42,9 +44,9 @@ def fill_base(release: Release, user, *, skip: tuple[str, ...] = ()) -> None:
     """The Tier 1 documentation (sections, confirmed contact, three benchmarks), minus ``skip``."""
     for section in ("model_card", "training_data", "license", "compute"):
         if section not in skip:
-            services.update_section(release, user, section, sample.SECTIONS[section])
+            release_services.update_section(release, user, section, sample.SECTIONS[section])
     if "vulnerability_contact" not in skip:
-        services.update_section(release, user, "vulnerability_contact",
+        release_services.update_section(release, user, "vulnerability_contact",
                                 {"email": "security@acme.example", "disclosure_policy_url": "https://acme.example/sec"})
         ContactConfirmation.objects.create(release=release, email="security@acme.example", token_hash="x" * 64,
                                            confirmed_at=dt.datetime(2025, 9, 1, tzinfo=dt.UTC))
@@ -54,7 +56,7 @@ def fill_base(release: Release, user, *, skip: tuple[str, ...] = ()) -> None:
 
 
 def add_result(release, user, slug: str, value: str = "0.1"):
-    return services.add_benchmark_result(release, user, benchmark=Benchmark.objects.get(slug=slug),
+    return release_services.add_benchmark_result(release, user, benchmark=Benchmark.objects.get(slug=slug),
                                          metric="headline", value=value, run_date=dt.date(2025, 9, 1))
 
 
@@ -71,8 +73,8 @@ def test_tier1_needs_no_red_teaming_and_can_be_submitted(framework, org, org_adm
     items = items_of(release)
     assert list(items) == TIER1_IDS
     assert all(item.met for item in items.values()), {k: i.problems for k, i in items.items()}
-    app = services.start_application(release, org_admin)
-    services.submit_application(app, org_admin, signer_name="Ada", signer_title="CTO", affirmed=[1, 2, 3, 6])
+    app = applications.start_application(release, org_admin)
+    applications.submit_application(app, org_admin, signer_name="Ada", signer_title="CTO", affirmed=[1, 2, 3, 6])
     assert app.status == "submitted"
 
 
@@ -81,9 +83,9 @@ def test_tier1_each_section_is_required(framework, org, org_admin, section):
     release = make_release(org, org_admin, fill=False)
     fill_base(release, org_admin, skip=(section,))
     assert unmet(release) == {section}
-    app = services.start_application(release, org_admin)
-    with pytest.raises(services.WorkflowError) as err:
-        services.submit_application(app, org_admin, signer_name="Ada", signer_title="CTO", affirmed=[1, 2, 3, 6])
+    app = applications.start_application(release, org_admin)
+    with pytest.raises(framework_services.WorkflowError) as err:
+        applications.submit_application(app, org_admin, signer_name="Ada", signer_title="CTO", affirmed=[1, 2, 3, 6])
     assert "documentation" in err.value.errors
 
 
@@ -93,8 +95,8 @@ def test_tier2_needs_red_teaming_and_bias_reports_with_evidence(framework, org, 
     assert list(items_of(release)) == TIER2_IDS
     assert unmet(release) == {"red_teaming_report", "bias_report"}
 
-    services.update_section(release, org_admin, "red_teaming_report", {"summary": "Two weeks, 8 harm areas."})
-    services.update_section(release, org_admin, "bias_report", {"summary": "BBQ subgroup analysis."})
+    release_services.update_section(release, org_admin, "red_teaming_report", {"summary": "Two weeks, 8 harm areas."})
+    release_services.update_section(release, org_admin, "bias_report", {"summary": "BBQ subgroup analysis."})
     items = items_of(release)
     assert items["red_teaming_report"].problems == ["Upload the report as an evidence file."]
     assert items["red_teaming_report"].status == checklist.IN_PROGRESS
@@ -115,15 +117,15 @@ def test_tier2_report_needs_a_summary_even_with_evidence(framework, org, org_adm
     fill_base(release, org_admin)
     for section in ("red_teaming_report", "bias_report"):
         upload(release, org_admin, section)
-    services.update_section(release, org_admin, "bias_report", {"summary": "BBQ subgroup analysis."})
-    services.update_section(release, org_admin, "red_teaming_report", {"summary": "   "})
+    release_services.update_section(release, org_admin, "bias_report", {"summary": "BBQ subgroup analysis."})
+    release_services.update_section(release, org_admin, "red_teaming_report", {"summary": "   "})
     assert unmet(release) == {"red_teaming_report"}
 
 
 def fill_tier2(release, user):
     fill_base(release, user)
     for section in ("red_teaming_report", "bias_report"):
-        services.update_section(release, user, section, sample.SECTIONS[section])
+        release_services.update_section(release, user, section, sample.SECTIONS[section])
         upload(release, user, section)
 
 
@@ -136,30 +138,30 @@ def test_tier3_needs_two_complete_rollout_stages_and_access_instructions(framewo
     assert items["third_party_audit"].status == items["community_review"].status == checklist.PROCESS
     assert unmet(release) == {"rollout_plan", "access_instructions"}
 
-    services.update_section(release, org_admin, "rollout_plan", {"stages": [
+    release_services.update_section(release, org_admin, "rollout_plan", {"stages": [
         {"audience": "Trusted testers", "planned_date": "2026-01-15"},
         {"audience": "Everyone", "planned_date": ""},
     ]})
     assert "rollout_plan" in unmet(release)
-    services.update_section(release, org_admin, "rollout_plan", {"stages": [
+    release_services.update_section(release, org_admin, "rollout_plan", {"stages": [
         {"audience": "Trusted testers", "planned_date": "2026-01-15"},
         {"audience": "Everyone", "planned_date": "2026-04-01"},
     ]})
     assert unmet(release) == {"access_instructions"}
 
-    services.update_section(release, org_admin, "access_instructions", {"instructions": ""})
+    release_services.update_section(release, org_admin, "access_instructions", {"instructions": ""})
     assert unmet(release) == {"access_instructions"}
-    services.update_section(release, org_admin, "access_instructions", sample.SECTIONS["access_instructions"])
+    release_services.update_section(release, org_admin, "access_instructions", sample.SECTIONS["access_instructions"])
     assert unmet(release) == set()
 
 
 def test_tier3_cannot_be_submitted_without_a_rollout_plan(framework, org, org_admin):
     release = make_release(org, org_admin, parameter_count=80_000_000_000, fill=False)
     fill_tier2(release, org_admin)
-    services.update_section(release, org_admin, "access_instructions", sample.SECTIONS["access_instructions"])
-    app = services.start_application(release, org_admin)
-    with pytest.raises(services.WorkflowError) as err:
-        services.submit_application(app, org_admin, signer_name="Ada", signer_title="CTO",
+    release_services.update_section(release, org_admin, "access_instructions", sample.SECTIONS["access_instructions"])
+    app = applications.start_application(release, org_admin)
+    with pytest.raises(framework_services.WorkflowError) as err:
+        applications.submit_application(app, org_admin, signer_name="Ada", signer_title="CTO",
                                     affirmed=[1, 2, 3, 4, 5, 6])
     assert len(err.value.errors["documentation"]) == 1
     assert "rollout" in err.value.errors["documentation"][0].lower()
@@ -169,17 +171,17 @@ def test_tier4_needs_one_risk_assessment_per_flagged_domain(framework, org, org_
     release = make_release(org, org_admin, sensitive_domains=["biology", "cybersecurity"], fill=False)
     fill_tier2(release, org_admin)
     for section in ("rollout_plan", "access_instructions"):
-        services.update_section(release, org_admin, section, sample.SECTIONS[section])
+        release_services.update_section(release, org_admin, section, sample.SECTIONS[section])
     assert "domain_risk_assessments" in items_of(release)
     assert unmet(release) == {"domain_risk_assessments"}
 
-    services.update_section(release, org_admin, "domain_risk_assessments",
+    release_services.update_section(release, org_admin, "domain_risk_assessments",
                             {"assessments": {"biology": "Uplift study with domain experts."}})
     item = items_of(release)["domain_risk_assessments"]
     assert not item.met
     assert item.problems == ["The risk assessment for cybersecurity is missing."]
 
-    services.update_section(release, org_admin, "domain_risk_assessments", {"assessments": {
+    release_services.update_section(release, org_admin, "domain_risk_assessments", {"assessments": {
         "biology": "Uplift study with domain experts.", "cybersecurity": "Exploit-writing evaluation."}})
     assert unmet(release) == set()
 
@@ -188,8 +190,8 @@ def test_tier4_by_emergent_capabilities_needs_no_domain_assessment(framework, or
     release = make_release(org, org_admin, emergent_capabilities=True, emergent_description="Tool use", fill=False)
     fill_tier2(release, org_admin)
     for section in ("rollout_plan", "access_instructions"):
-        services.update_section(release, org_admin, section, sample.SECTIONS[section])
-    assert services.effective_tier(release, services.rules_for_release(release)) == 4
+        release_services.update_section(release, org_admin, section, sample.SECTIONS[section])
+    assert release_services.effective_tier(release, release_services.rules_for_release(release)) == 4
     assert items_of(release)["domain_risk_assessments"].met
 
 

@@ -10,9 +10,9 @@ import time_machine
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
-from certification.models import Benchmark, FrameworkVersion
-from certification.seed import seed_framework
-from certification.tiers import requirements_for_tier
+from certification.framework.models import Benchmark, FrameworkVersion
+from certification.framework.seed import seed_framework
+from certification.framework.tiers import requirements_for_tier
 from tests import factories as f
 
 URL = "/api/v1/classify/"

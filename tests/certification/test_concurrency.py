@@ -8,12 +8,12 @@ import threading
 import pytest
 from django.db import connection
 
-from certification import services
-from certification.models import Application, ApplicationTransition, Attestation, DocumentationRevision
+from certification.framework import services
+from certification.releases import applications
+from certification.releases.models import Application, ApplicationTransition, Attestation, DocumentationRevision
 from portal.models import AuditEntry
 from tests import factories as f
-
-from .factories import make_release
+from tests.certification.factories import make_release
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -49,13 +49,13 @@ def run_together(*calls):
 def test_two_concurrent_submits_give_one_transition_revision_and_attestation(framework, org, org_admin):
     second_admin = f.MembershipFactory(organization=org, role="admin").user
     release = make_release(org, org_admin)
-    app_id = services.start_application(release, org_admin).pk
+    app_id = applications.start_application(release, org_admin).pk
 
     def submit(user, name):
         def call():
             # Each request loads its own copy of the row, as two web requests would.
             app = Application.objects.get(pk=app_id)
-            return services.submit_application(app, user, signer_name=name, signer_title="CTO",
+            return applications.submit_application(app, user, signer_name=name, signer_title="CTO",
                                                affirmed=[1, 2, 3, 4, 5, 6])
         return call
 

@@ -3,10 +3,12 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from certification import checklist, services
-from certification.models import Benchmark, BenchmarkResult
-
-from .factories import make_release
+from certification.framework import services as framework_services
+from certification.framework.models import Benchmark
+from certification.releases import checklist
+from certification.releases import services as release_services
+from certification.releases.models import BenchmarkResult
+from tests.certification.factories import make_release
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +24,7 @@ def _benchmark_problems(release, framework):
 def test_custom_benchmark_counts_only_once_established(framework, client, org, org_admin, staff):
     release = make_release(org, org_admin, fill=False)
     for slug in ("realtoxicityprompts", "bbq"):
-        services.add_benchmark_result(release, org_admin, benchmark=Benchmark.objects.get(slug=slug), metric="m",
+        release_services.add_benchmark_result(release, org_admin, benchmark=Benchmark.objects.get(slug=slug), metric="m",
                                       value="1", run_date=dt.date(2025, 1, 1))
     client.force_login(org_admin)
     url = reverse("certification:section-edit", args=[release.pk, "safety_benchmarks"])
@@ -36,12 +38,12 @@ def test_custom_benchmark_counts_only_once_established(framework, client, org, o
     assert response.status_code == 302
     assert BenchmarkResult.objects.filter(release=release, benchmark=custom).exists()
     assert _benchmark_problems(release, framework)  # 2 established only, no factual accuracy
-    services.establish_benchmark(custom, staff)
+    release_services.establish_benchmark(custom, staff)
     assert _benchmark_problems(release, framework) == []
 
 
 def test_other_organizations_cannot_use_a_custom_benchmark(framework, client, org, org_admin, other_org, other_member):
-    custom = services.propose_benchmark(org, org_admin, name="Private", category="bias", headline_metric="x",
+    custom = release_services.propose_benchmark(org, org_admin, name="Private", category="bias", headline_metric="x",
                                         better_when="lower")
     release = make_release(other_org, other_member, fill=False)
     client.force_login(other_member)
@@ -52,10 +54,10 @@ def test_other_organizations_cannot_use_a_custom_benchmark(framework, client, or
 
 
 def test_only_staff_establish(framework, org, org_admin):
-    custom = services.propose_benchmark(org, org_admin, name="X", category="bias", headline_metric="x",
+    custom = release_services.propose_benchmark(org, org_admin, name="X", category="bias", headline_metric="x",
                                         better_when="lower")
-    with pytest.raises(services.WorkflowError):
-        services.establish_benchmark(custom, org_admin)
+    with pytest.raises(framework_services.WorkflowError):
+        release_services.establish_benchmark(custom, org_admin)
 
 
 def test_custom_benchmarks_through_the_api(framework, client, org, org_admin, staff):

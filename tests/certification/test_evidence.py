@@ -14,10 +14,9 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 
-from certification import evidence
-from certification.models import EvidenceFile
-
-from .factories import make_release
+from certification.releases import evidence
+from certification.releases.models import EvidenceFile
+from tests.certification.factories import make_release
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 BOUNDARY = "----evidence-test-boundary"

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from certification.framework_data import FRAMEWORK_2025_1, document_digest
+from certification.framework.data import FRAMEWORK_2025_1, document_digest
 from portal.canonical import canonical_json
 
 RULES = FRAMEWORK_2025_1

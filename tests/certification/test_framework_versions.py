@@ -13,9 +13,9 @@ import rfc8785
 import time_machine
 from django.urls import reverse
 
-from certification.models import Benchmark, FrameworkVersion
-from certification.seed import seed_framework
-from certification.services import version_in_force
+from certification.framework.models import Benchmark, FrameworkVersion
+from certification.framework.seed import seed_framework
+from certification.framework.services import version_in_force
 from portal.models import AuditEntry
 
 UTC = dt.timezone.utc

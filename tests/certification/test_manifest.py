@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from certification.manifest import ManifestError, build_manifest, parse_manifest
+from certification.releases.manifest import ManifestError, build_manifest, parse_manifest
 
 SHA_A = "a" * 64
 

@@ -11,8 +11,10 @@ from django.utils import timezone
 from huggingface_hub import ModelCard
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
-from certification import modelcard, services
-from certification.models import BenchmarkResult, Documentation
+from certification.framework import services as framework_services
+from certification.releases import modelcard
+from certification.releases import services as release_services
+from certification.releases.models import BenchmarkResult, Documentation
 from portal.models import AuditEntry
 from tests.certification.factories import make_release, submitted_application
 
@@ -236,10 +238,10 @@ def test_a_failure_midway_rolls_back_every_section(monkeypatch, org_member, fill
     before_sections, before_audit = sections(filled_release), AuditEntry.objects.count()
 
     def refuse(*args, **kwargs):
-        raise services.WorkflowError("refused")
+        raise framework_services.WorkflowError("refused")
 
-    monkeypatch.setattr(modelcard.services, "add_benchmark_result", refuse)
-    with pytest.raises(services.WorkflowError):
+    monkeypatch.setattr(modelcard.release_services, "add_benchmark_result", refuse)
+    with pytest.raises(framework_services.WorkflowError):
         modelcard.import_card(filled_release, org_member, CARD.encode())
     assert sections(filled_release) == before_sections
     assert AuditEntry.objects.count() == before_audit
@@ -341,7 +343,7 @@ def test_export_body_has_every_section_but_the_access_instructions(client_for, o
 def test_export_of_a_license_the_hub_does_not_list_uses_other(client_for, org_member, filled_release):
     data = {**sections(filled_release)["license"], "spdx_id": "", "custom_name": "Acme Model License",
             "custom_url": "https://acme.example/license"}
-    services.update_section(filled_release, org_member, "license", data)
+    release_services.update_section(filled_release, org_member, "license", data)
     card = ModelCard(client_for(org_member).get(export_url(filled_release)).content.decode())
     assert (card.data.license, card.data.license_name, card.data.license_link) == (
         "other", "acme-model-license", "https://acme.example/license")
@@ -358,7 +360,7 @@ def test_export_then_import_round_trips_the_main_fields(client_for, framework, o
     training = {**source["training_data"],
                 "sources": source["training_data"]["sources"] + [{"name": "allenai/c4", "kind": "web", "license": "odc-by",
                                                                   "share_pct": "5"}]}
-    services.update_section(filled_release, org_member, "training_data", training)
+    release_services.update_section(filled_release, org_member, "training_data", training)
     client = client_for(org_member)
     text = client.get(export_url(filled_release)).content.decode()
 
@@ -375,7 +377,7 @@ def test_export_then_import_round_trips_the_main_fields(client_for, framework, o
 
 
 def test_exported_empty_sections_import_as_empty(client_for, framework, org, org_member, release):
-    services.update_section(release, org_member, "model_card", {"intended_uses": "Drafting.", "out_of_scope_uses": "",
+    release_services.update_section(release, org_member, "model_card", {"intended_uses": "Drafting.", "out_of_scope_uses": "",
                                                                  "limitations": ""})
     client = client_for(org_member)
     text = client.get(export_url(release)).content.decode()
@@ -399,7 +401,7 @@ def test_body_headings_inside_code_blocks_are_ignored():
     ("cais/mmlu", "MMLU", None),
 ])
 def test_datasets_match_the_catalogue_ignoring_case_and_punctuation(framework, dataset_type, dataset_name, slug):
-    from certification.models import Benchmark
+    from certification.framework.models import Benchmark
 
     match = modelcard.match_benchmark(dataset_type, dataset_name, list(Benchmark.objects.all()))
     assert (match.slug if match else None) == slug

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from certification import certificates, services
+from certification.certificates import services
+from certification.releases import applications
 from tests import factories as f
-
-from .certificate_helpers import certify
+from tests.certification.certificate_helpers import certify
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -23,8 +23,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 @pytest.fixture(autouse=True)
 def _isolated(settings, tmp_path, monkeypatch):
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
-    monkeypatch.setattr(services, "GATE_PROVIDERS", [])
-    monkeypatch.setattr(services, "REVIEW_STARTED_HOOKS", [])
+    monkeypatch.setattr(applications, "GATE_PROVIDERS", [])
+    monkeypatch.setattr(applications, "REVIEW_STARTED_HOOKS", [])
 
 
 @pytest.fixture
@@ -76,8 +76,8 @@ def test_command_fails_for_a_changed_model_file(published):
 
 def test_command_fails_for_a_revoked_certificate(published, staff, client):
     cert, files, _model_dir = published
-    certificates.propose_revocation(cert, staff, "Fraud")
-    certificates.confirm_revocation(cert, f.make_staff())
+    services.propose_revocation(cert, staff, "Fraud")
+    services.confirm_revocation(cert, f.make_staff())
     files["revocations"].write_bytes(client.get("/api/v1/revocations/").content)
     with pytest.raises(CommandError):
         run_command(files["envelope"], "--keys", files["keys"], "--revocations", files["revocations"])
@@ -129,7 +129,7 @@ def test_readme_snippet_refuses_changed_files_revocations_and_bad_signatures(pub
     result = run_snippet(tmp_path, files["envelope"], files["keys"], files["revocations"], model_dir)
     assert result.returncode == 1 and "model-00002.safetensors: sha256 differs" in result.stdout
 
-    certificates.suspend(cert, staff, "Investigating")
+    services.suspend(cert, staff, "Investigating")
     files["revocations"].write_bytes(client.get("/api/v1/revocations/").content)
     result = run_snippet(tmp_path, files["envelope"], files["keys"], files["revocations"])
     assert result.returncode == 1 and "suspended since" in result.stdout

@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from certification.models import AIModel, Application, Certificate, Release
+from certification.certificates.models import Certificate
+from certification.releases.models import AIModel, Application, Release
 from tests import factories as f
 
 S = Application.Status

@@ -10,19 +10,20 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from certification import certificates, registry, services
-from certification.models import Application, Certificate
+from certification.certificates import registry, services
+from certification.certificates.models import Certificate
+from certification.releases import applications
+from certification.releases.models import Application
 from tests import factories as f
-
-from .certificate_helpers import certify, decision_pending
-from .factories import make_release, submitted_application
+from tests.certification.certificate_helpers import certify, decision_pending
+from tests.certification.factories import make_release, submitted_application
 
 
 @pytest.fixture(autouse=True)
 def _isolated(settings, tmp_path, monkeypatch):
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
-    monkeypatch.setattr(services, "GATE_PROVIDERS", [])
-    monkeypatch.setattr(services, "REVIEW_STARTED_HOOKS", [])
+    monkeypatch.setattr(applications, "GATE_PROVIDERS", [])
+    monkeypatch.setattr(applications, "REVIEW_STARTED_HOOKS", [])
 
 
 def bulk_certificates(release, framework, count: int) -> list[Certificate]:
@@ -76,7 +77,7 @@ def test_registry_pages_by_keyset_25_a_page(framework, org, org_admin, client):
 def test_registry_search_and_filters(framework, org, org_admin, staff, other_org, other_member, client):
     acme = certify(org, org_admin, staff, version="1.0")
     other = certify(other_org, other_member, staff, version="1.0")
-    certificates.suspend(other, staff, "Investigating")
+    services.suspend(other, staff, "Investigating")
 
     def numbers(**params):
         return {c.number for c, _status in client.get("/registry/", params).context["rows"]}
@@ -136,7 +137,7 @@ def test_verify_page_by_number_and_sha256(framework, org, org_admin, staff, clie
     cert = certify(org, org_admin, staff)
     page = client.get("/verify/", {"q": cert.number}).content.decode()
     assert "Verified: a valid certificate matches" in page
-    certificates.suspend(cert, staff, "x")
+    services.suspend(cert, staff, "x")
     page = client.get("/verify/", {"q": "a" * 64}).content.decode()
     assert "Not verified: the certificate is suspended" in page
     assert "no certificate matches" in client.get("/verify/", {"q": "RRC-NONE"}).content.decode()

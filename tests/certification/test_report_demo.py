@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from certification import report, report_demo
-from certification.models import ReportSnapshot
+from certification.transparency import demo as transparency_demo
+from certification.transparency import services
+from certification.transparency.models import ReportSnapshot
 from portal import demo
 from portal.models import User
 
@@ -20,7 +21,7 @@ def _private_storage(settings, tmp_path):
 def test_demo_publishes_the_past_year_and_drafts_the_current_one(framework, client):
     demo.load()
     staff = User.objects.get(email="staff@demo.example")
-    report_demo.load(staff)
+    transparency_demo.load(staff)
     year = timezone.now().year
     snapshot = ReportSnapshot.objects.get()
     assert snapshot.year == year - 1
@@ -36,9 +37,9 @@ def test_demo_publishes_the_past_year_and_drafts_the_current_one(framework, clie
     assert {r["tier"]: r["performed"] for r in tables["audits"]["rows"]}["3"] == 2
     assert {r["response"]: r["findings"] for r in tables["responses"]["rows"]} == {
         "mitigated": 1, "accepted_risk": 1, "disputed": 1, "no_response_yet": 0}
-    assert report.build_draft(year) is not None
+    assert services.build_draft(year) is not None
     assert client.get(f"/report/{year - 1}/").status_code == 200
     assert client.get(f"/report/{year}/").status_code == 404
     # Loading again changes nothing published.
-    report_demo.load(staff)
+    transparency_demo.load(staff)
     assert ReportSnapshot.objects.count() == 1

@@ -41,21 +41,13 @@ import time_machine
 from django.db import connection
 
 from auditors.models import AuditReport, Engagement
-from certification import report
-from certification.models import (
-    AIModel,
-    Application,
-    ApplicationTransition,
-    Certificate,
-    Finding,
-    FindingResponse,
-    FrameworkVersion,
-    Release,
-    ReportFindingRollup,
-    ReportTierRollup,
-    ReviewWindow,
-    RevocationProposal,
-)
+from certification.certificates.models import Certificate, RevocationProposal
+from certification.framework.models import FrameworkVersion
+from certification.releases.models import AIModel, Application, ApplicationTransition, Release
+from certification.review.models import Finding, FindingResponse, ReviewWindow
+from certification.transparency import charts as transparency_charts
+from certification.transparency import rollups, services
+from certification.transparency.models import ReportFindingRollup, ReportTierRollup
 from portal import audit
 from portal.models import Organization
 from tests import factories as f
@@ -195,8 +187,8 @@ def rows(data: dict, table: str, key: str = "tier") -> dict:
 
 @pytest.fixture
 def computed(world):
-    report.refresh_rollups(as_of=AS_OF)
-    return {year: report.build_draft(year) for year in (2022, 2023, 2024, 2025, 2026)}
+    rollups.refresh_rollups(as_of=AS_OF)
+    return {year: services.build_draft(year) for year in (2022, 2023, 2024, 2025, 2026)}
 
 
 def test_adoption_counts_members_with_a_valid_certificate_at_any_time(computed):
@@ -292,16 +284,16 @@ def test_an_empty_year_inside_the_range_has_zeros_and_no_shares(computed):
     assert all(r["decisions"] == 0 and r["median_days"] is None for r in data["tables"]["time_to_decision"]["rows"])
     assert all(r["on_time_share"] is None for r in data["tables"]["audits"]["rows"])
     assert all(r["share"] is None for r in data["tables"]["responses"]["rows"])
-    assert report.charts(data)["adoption"].startswith("<svg")
+    assert transparency_charts.charts(data)["adoption"].startswith("<svg")
     # Before the first year with data there is nothing to report.
-    assert report.build_draft(2021) is None
+    assert services.build_draft(2021) is None
     assert rows(computed[2022], "time_to_decision")["1"]["median_days"] == 31.0
 
 
 def test_an_empty_database_gives_the_current_and_previous_years_with_zeros(framework):
-    report.refresh_rollups(as_of=AS_OF)
-    assert report.draft_years() == [2026, 2025]
-    data = report.build_draft(2026)
+    rollups.refresh_rollups(as_of=AS_OF)
+    assert services.draft_years() == [2026, 2025]
+    data = services.build_draft(2026)
     assert rows(data, "adoption")["all"] == {"tier": "all", "member_organizations": 0, "organizations_certified": 0,
                                              "share": None}
     assert ReportFindingRollup.objects.count() == 0
@@ -310,48 +302,48 @@ def test_an_empty_database_gives_the_current_and_previous_years_with_zeros(frame
 def test_a_single_organization(framework):
     org = f.OrganizationFactory(is_alliance_member=True)
     make_cert(org, 2, "2025-02-01", "2026-02-01")
-    report.refresh_rollups(as_of=AS_OF)
-    data = report.build_draft(2025)
+    rollups.refresh_rollups(as_of=AS_OF)
+    data = services.build_draft(2025)
     assert {k: r["share"] for k, r in rows(data, "adoption").items()} == {
         "all": 1.0, "1": 0.0, "2": 1.0, "3": 0.0, "4": 0.0}
     assert rows(data, "certificates")["2"]["issued"] == 1
-    assert rows(report.build_draft(2026), "certificates")["2"]["expired"] == 1
+    assert rows(services.build_draft(2026), "certificates")["2"]["expired"] == 1
 
 
 def test_refresh_replaces_the_rows_and_keeps_one_per_year_and_tier(computed):
     before = ReportTierRollup.objects.count()
     assert before == 5 * 5  # 2022..2026, all tiers + 4
-    report.refresh_rollups(as_of=AS_OF)
+    rollups.refresh_rollups(as_of=AS_OF)
     assert ReportTierRollup.objects.count() == before
     assert set(ReportTierRollup.objects.values_list("computed_at", flat=True)) == {AS_OF}
 
 
 def test_figures_only_count_what_happened_by_the_time_of_computing(world):
-    report.refresh_rollups(as_of=at("2025-04-15"))
-    data = report.build_draft(2025)
+    rollups.refresh_rollups(as_of=at("2025-04-15"))
+    data = services.build_draft(2025)
     # b1 was suspended on 1 April; b2 (June) did not exist yet.
     assert rows(data, "certificates")["all"]["issued"] == 2  # d1, b1
     assert rows(data, "certificates")["all"]["suspended"] == 1
     assert rows(data, "adoption")["all"]["organizations_certified"] == 2  # A (a1), B (b1 until 1 April)
-    assert report.draft_years() == [2025, 2024, 2023, 2022]
+    assert services.draft_years() == [2025, 2024, 2023, 2022]
 
 
 @pytest.mark.postgres
 def test_postgres_decision_percentiles_match_the_python_ones(world):
     assert connection.vendor == "postgresql"
     sql = {(y, t): (n, tuple(round(v, 6) if v is not None else None for v in d))
-           for y, t, n, d in report._decision_days_sql(AS_OF) if t in (0, 1, 2, 3, 4)}
+           for y, t, n, d in rollups._decision_days_sql(AS_OF) if t in (0, 1, 2, 3, 4)}
     py = {(y, t): (n, tuple(round(v, 6) if v is not None else None for v in d))
-          for y, t, n, d in report._decision_days_python(AS_OF) if t in (0, 1, 2, 3, 4)}
+          for y, t, n, d in rollups._decision_days_python(AS_OF) if t in (0, 1, 2, 3, 4)}
     assert sql == py
     assert sql[(2025, 0)] == (4, (25.0, 72.0, 17.5, 69.0))
 
 
 def test_percentile_interpolates_like_percentile_cont():
-    assert report.percentile([], 0.5) is None
-    assert report.percentile([7.0], 0.9) == 7.0
-    assert report.percentile([10.0, 20.0, 30.0, 90.0], 0.5) == 25.0
-    assert report.percentile([10.0, 20.0, 30.0, 90.0], 0.9) == pytest.approx(72.0)
+    assert rollups.percentile([], 0.5) is None
+    assert rollups.percentile([7.0], 0.9) == 7.0
+    assert rollups.percentile([10.0, 20.0, 30.0, 90.0], 0.5) == 25.0
+    assert rollups.percentile([10.0, 20.0, 30.0, 90.0], 0.9) == pytest.approx(72.0)
 
 
 def test_response_deadlines_follow_each_applications_framework_version(framework):
@@ -371,8 +363,8 @@ def test_response_deadlines_follow_each_applications_framework_version(framework
         # Due 14 days after the window closed (14 April) under 2025.1, 30 days (30 April) under 2025.2.
         finding(window, evaluator, "bias", "low", Finding.Status.ACCEPTED, submitted="2025-03-05",
                 triaged="2025-03-07", response=(FindingResponse.Kind.MITIGATED, "2025-04-20"))
-    report.refresh_rollups(as_of=AS_OF)
-    timely = rows(report.build_draft(2025), "response_timeliness")
+    rollups.refresh_rollups(as_of=AS_OF)
+    timely = rows(services.build_draft(2025), "response_timeliness")
     assert (timely["3"]["due"], timely["3"]["on_time"]) == (2, 1)
     assert (timely["all"]["due"], timely["all"]["on_time"], timely["all"]["on_time_share"]) == (2, 1, 0.5)
 
@@ -381,7 +373,7 @@ def _tallies():
     out: dict = {}
 
     def tally(year, tier):
-        return out.setdefault((year, tier), report._Tally())
+        return out.setdefault((year, tier), rollups._Tally())
 
     return out, tally
 
@@ -392,20 +384,20 @@ def test_postgres_statements_give_the_same_figures_as_the_orm_queries(world, as_
     """The PostgreSQL path (hand-written statements, years as buckets) against the
     portable ORM path, piece by piece, on the hand-computed world."""
     assert connection.vendor == "postgresql"
-    years = range(report._first_year(as_of), as_of.year + 1)
-    special = sorted(report._suspension_events(as_of))
+    years = range(rollups._first_year(as_of), as_of.year + 1)
+    special = sorted(rollups._suspension_events(as_of))
     # b1 and b2 (suspended from April 2025) follow the event-by-event path, not these statements.
     assert bool(special) == (as_of >= at("2025-04-01"))
 
     sql_tallies, sql_tally = _tallies()
     orm_tallies, orm_tally = _tallies()
-    sql_spans = report._plain_certificates_sql(sql_tally, as_of, years, special)
-    orm_spans = report._plain_certificates_orm(orm_tally, as_of, special)
+    sql_spans = rollups._plain_certificates_sql(sql_tally, as_of, years, special)
+    orm_spans = rollups._plain_certificates_orm(orm_tally, as_of, special)
     assert sorted(sql_spans) == sorted(orm_spans) and sql_spans
     sql_cells: dict = defaultdict(lambda: defaultdict(int))
     orm_cells: dict = defaultdict(lambda: defaultdict(int))
-    report._review_figures_sql(sql_tally, sql_cells, as_of, years)
-    report._review_figures_orm(orm_tally, orm_cells, as_of)
+    rollups._review_figures_sql(sql_tally, sql_cells, as_of, years)
+    rollups._review_figures_orm(orm_tally, orm_cells, as_of)
 
     def in_range(items):
         return {key: value for key, value in items if key[0] in years}

@@ -12,24 +12,24 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from certification import report
-from certification.models import ReportSnapshot, ReportTierRollup
-from certification.services import WorkflowError
-from certification.tasks import refresh_report_rollups
+from certification.framework.services import WorkflowError
+from certification.transparency import rollups as transparency_rollups
+from certification.transparency import services as transparency_services
+from certification.transparency.models import ReportSnapshot, ReportTierRollup
+from certification.transparency.tasks import refresh_report_rollups
 from portal.canonical import canonical_json, canonical_sha256
 from portal.models import AuditEntry, Deadline
 from tests import factories as f
-
-from .test_report_figures import AS_OF, make_cert, world  # noqa: F401  (fixture)
+from tests.certification.test_report_figures import AS_OF, make_cert, world  # noqa: F401  (fixture)
 
 YEAR = 2025
 
 
 @pytest.fixture
 def published(world):
-    report.refresh_rollups(as_of=AS_OF)
-    draft = report.build_draft(YEAR)
-    return report.publish(YEAR, world["staff"], report.draft_digest(draft))
+    transparency_rollups.refresh_rollups(as_of=AS_OF)
+    draft = transparency_services.build_draft(YEAR)
+    return transparency_services.publish(YEAR, world["staff"], transparency_services.draft_digest(draft))
 
 
 def test_published_snapshot_does_not_change_when_the_data_does(published, world, client):
@@ -38,8 +38,8 @@ def test_published_snapshot_does_not_change_when_the_data_does(published, world,
     # New data for that year, and a fresh refresh of the rollups.
     a, b, c, _d = world["orgs"]
     make_cert(c, 3, "2025-08-01", "2026-08-01")
-    report.refresh_rollups(as_of=AS_OF)
-    assert {r["tier"]: r for r in report.build_draft(YEAR)["tables"]["adoption"]["rows"]}["all"][
+    transparency_rollups.refresh_rollups(as_of=AS_OF)
+    assert {r["tier"]: r for r in transparency_services.build_draft(YEAR)["tables"]["adoption"]["rows"]}["all"][
         "organizations_certified"] == 3
 
     snapshot = ReportSnapshot.objects.get(year=YEAR)
@@ -74,13 +74,13 @@ def test_public_page_states_every_definition_and_has_accessible_charts(published
     assert page.count("<title id=") == 10 and page.count("<desc id=") == 10
     assert "66.7%" in page  # adoption, all tiers
     assert "2025.1" in page
-    for name in report.TABLE_NAMES:
+    for name in transparency_services.TABLE_NAMES:
         assert f'id="table-{name}"' in page
         assert f"/report/{YEAR}/data/{name}.csv" in page
 
 
 def test_unpublished_years_are_not_public(world, client):
-    report.refresh_rollups(as_of=AS_OF)
+    transparency_rollups.refresh_rollups(as_of=AS_OF)
     assert client.get(f"/report/{YEAR}/").status_code == 404
     assert client.get(f"/report/{YEAR}/data/adoption.csv").status_code == 404
     assert client.get(f"/report/{YEAR}/report.json").status_code == 404
@@ -93,7 +93,7 @@ PRIVATE = ["Alpha Secret Org", "alpha-secret", "Beta Secret Org", "Gamma Secret 
 
 def test_public_downloads_hold_no_private_data(published, client):
     bodies = [client.get(f"/report/{YEAR}/report.json").content.decode()]
-    for name in report.TABLE_NAMES:
+    for name in transparency_services.TABLE_NAMES:
         for fmt in ("csv", "json"):
             response = client.get(f"/report/{YEAR}/data/{name}.{fmt}")
             assert response.status_code == 200, (name, fmt)
@@ -149,30 +149,30 @@ def test_staff_preview_refresh_and_publish(world, client):
 
 
 def test_the_current_year_cannot_be_published(world):
-    report.refresh_rollups(as_of=AS_OF)
-    draft = report.build_draft(2026)
+    transparency_rollups.refresh_rollups(as_of=AS_OF)
+    draft = transparency_services.build_draft(2026)
     with pytest.raises(WorkflowError, match="once the year is over"):
-        report.publish(2026, world["staff"], report.draft_digest(draft), now=AS_OF)
+        transparency_services.publish(2026, world["staff"], transparency_services.draft_digest(draft), now=AS_OF)
 
 
 def test_figures_computed_before_the_year_ended_cannot_be_published(world):
-    from .test_report_figures import at
+    from tests.certification.test_report_figures import at
 
-    report.refresh_rollups(as_of=at("2025-12-15"))
-    draft = report.build_draft(YEAR)
+    transparency_rollups.refresh_rollups(as_of=at("2025-12-15"))
+    draft = transparency_services.build_draft(YEAR)
     with pytest.raises(WorkflowError, match="before the end of the year"):
-        report.publish(YEAR, world["staff"], report.draft_digest(draft))
+        transparency_services.publish(YEAR, world["staff"], transparency_services.draft_digest(draft))
 
 
 def test_only_staff_publish(world):
-    report.refresh_rollups(as_of=AS_OF)
-    draft = report.build_draft(YEAR)
+    transparency_rollups.refresh_rollups(as_of=AS_OF)
+    draft = transparency_services.build_draft(YEAR)
     with pytest.raises(WorkflowError):
-        report.publish(YEAR, f.UserFactory(), report.draft_digest(draft))
+        transparency_services.publish(YEAR, f.UserFactory(), transparency_services.draft_digest(draft))
 
 
 def test_staff_pages_refuse_others(world, client, org_admin):
-    report.refresh_rollups(as_of=AS_OF)
+    transparency_rollups.refresh_rollups(as_of=AS_OF)
     client.force_login(org_admin)
     for url in ["/staff/report/", f"/staff/report/{YEAR}/", "/staff/analytics/",
                 f"/staff/report/{YEAR}/data/adoption.csv"]:
@@ -182,7 +182,7 @@ def test_staff_pages_refuse_others(world, client, org_admin):
 
 
 def test_daily_task_refreshes_the_rollups(world, settings):
-    assert "certification.tasks.refresh_report_rollups" in {
+    assert "certification.transparency.tasks.refresh_report_rollups" in {
         e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
     assert refresh_report_rollups.run() >= 1
     assert ReportTierRollup.objects.filter(year=timezone.now().year, tier=0).exists()

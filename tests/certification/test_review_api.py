@@ -9,9 +9,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from auditors.models import Affiliation
-from certification.models import Finding
-
-from .review_helpers import FINDING, in_review, vetted_evaluator
+from certification.review.models import Finding
+from tests.certification.review_helpers import FINDING, in_review, vetted_evaluator
 
 
 @pytest.fixture(autouse=True)

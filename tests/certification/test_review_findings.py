@@ -10,13 +10,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from certification import review, services
-from certification.models import Finding, FindingResponse
+from certification.framework import services
+from certification.review import findings as review_findings
+from certification.review import services as review_services
+from certification.review.models import Finding, FindingResponse
 from portal import deadlines
 from portal.models import Deadline, Notification
+from tests.certification.review_helpers import FINDING, draft, enrolled, filed, in_review, vetted_evaluator
 from tests.factories import make_staff
-
-from .review_helpers import FINDING, draft, enrolled, filed, in_review, vetted_evaluator
 
 F = Finding.Status
 
@@ -46,33 +47,33 @@ def author(window):
 
 def test_author_edits_a_draft_and_submission_makes_it_final(window, author):
     finding = draft(window, author, title="First title")
-    review.update_draft(finding, author, {"title": "Better title", "atlas_techniques": "aml.t0051, AML.T0054"})
+    review_findings.update_draft(finding, author, {"title": "Better title", "atlas_techniques": "aml.t0051, AML.T0054"})
     finding.refresh_from_db()
     assert finding.title == "Better title" and finding.atlas_techniques == ["AML.T0051", "AML.T0054"]
-    review.submit_finding(finding, author)
+    review_findings.submit_finding(finding, author)
     finding.refresh_from_db()
     assert finding.status == F.SUBMITTED and finding.submitted_severity == "high"
     with pytest.raises(services.WorkflowError):
-        review.update_draft(finding, author, {"title": "Changed after submission"})
+        review_findings.update_draft(finding, author, {"title": "Changed after submission"})
     with pytest.raises(services.WorkflowError):
-        review.add_attachment(finding, author, SimpleUploadedFile("a.txt", b"late"))
+        review_findings.add_attachment(finding, author, SimpleUploadedFile("a.txt", b"late"))
     with pytest.raises(services.WorkflowError):
-        review.submit_finding(finding, author)
+        review_findings.submit_finding(finding, author)
 
 
 def test_only_the_author_edits_a_draft(window, author):
     finding = draft(window, author)
     other = enrolled(window)
     with pytest.raises(services.WorkflowError):
-        review.update_draft(finding, other, {"title": "Mine now"})
+        review_findings.update_draft(finding, other, {"title": "Mine now"})
     with pytest.raises(services.WorkflowError):
-        review.submit_finding(finding, other)
+        review_findings.submit_finding(finding, other)
 
 
 def test_incomplete_draft_cannot_be_submitted(window, author):
     finding = draft(window, author, reproduction_steps="", observed_behaviour="")
     with pytest.raises(services.WorkflowError) as err:
-        review.submit_finding(finding, author)
+        review_findings.submit_finding(finding, author)
     assert set(err.value.errors) == {"reproduction_steps", "observed_behaviour"}
 
 
@@ -86,33 +87,33 @@ def test_no_findings_after_the_close(window, author):
     finding = draft(window, author)
     with time_machine.travel(window.closes_at, tick=False):
         with pytest.raises(services.WorkflowError):
-            review.submit_finding(finding, author)
+            review_findings.submit_finding(finding, author)
         with pytest.raises(services.WorkflowError):
             draft(window, author)
 
 
 def test_attachments_follow_the_evidence_rules(window, author):
     finding = draft(window, author)
-    attachment = review.add_attachment(finding, author, SimpleUploadedFile("transcript.md", b"# Transcript\n\nhi\n"))
+    attachment = review_findings.add_attachment(finding, author, SimpleUploadedFile("transcript.md", b"# Transcript\n\nhi\n"))
     assert attachment.family == "markdown" and len(attachment.sha256) == 64
-    assert (review.attachment_dir() / attachment.stored_name).exists()
+    assert (review_findings.attachment_dir() / attachment.stored_name).exists()
     with pytest.raises(services.WorkflowError) as err:
-        review.add_attachment(finding, author, SimpleUploadedFile("fake.pdf", b"not a pdf at all"))
+        review_findings.add_attachment(finding, author, SimpleUploadedFile("fake.pdf", b"not a pdf at all"))
     assert "not a PDF" in str(err.value)
     with pytest.raises(services.WorkflowError):
-        review.add_attachment(finding, author, SimpleUploadedFile("run.exe", b"MZ"))
+        review_findings.add_attachment(finding, author, SimpleUploadedFile("run.exe", b"MZ"))
     assert finding.attachments.count() == 1
 
 
 def test_attachment_download_is_checked(client, window, author, org_member, other_member):
     finding = draft(window, author)
-    attachment = review.add_attachment(finding, author, SimpleUploadedFile("log.txt", b"observed output"))
+    attachment = review_findings.add_attachment(finding, author, SimpleUploadedFile("log.txt", b"observed output"))
     url = reverse("certification:finding-attachment", args=[attachment.pk])
     client.force_login(author)
     assert client.get(url).status_code == 200
     client.force_login(org_member)
     assert client.get(url).status_code == 404  # a draft is the author's alone
-    review.submit_finding(finding, author)
+    review_findings.submit_finding(finding, author)
     assert client.get(url).status_code == 200
     for outsider in (other_member, enrolled(window)):
         client.force_login(outsider)
@@ -157,9 +158,9 @@ def test_other_organization_gets_404_on_the_findings_list(client, app, other_mem
 def test_triage_accepts_with_a_severity_change_and_a_reason(window, author, staff, org_admin):
     finding = filed(window, author)
     with pytest.raises(services.WorkflowError) as err:
-        review.triage(finding, staff, F.ACCEPTED, severity="critical")
+        review_findings.triage(finding, staff, F.ACCEPTED, severity="critical")
     assert "severity_reason" in err.value.errors
-    review.triage(finding, staff, F.ACCEPTED, "Reproduced.", severity="critical", severity_reason="Works unauthenticated.")
+    review_findings.triage(finding, staff, F.ACCEPTED, "Reproduced.", severity="critical", severity_reason="Works unauthenticated.")
     finding.refresh_from_db()
     assert finding.status == F.ACCEPTED and finding.severity == "critical" and finding.submitted_severity == "high"
     assert Notification.objects.filter(user=author, kind="finding-triaged").exists()
@@ -174,11 +175,11 @@ def test_duplicate_names_another_finding_of_the_window(window, author, staff):
     first = filed(window, author, title="Original")
     second = filed(window, enrolled(window), title="Same thing")
     with pytest.raises(services.WorkflowError) as err:
-        review.triage(second, staff, F.DUPLICATE, "Same as #1.")
+        review_findings.triage(second, staff, F.DUPLICATE, "Same as #1.")
     assert "duplicate_of" in err.value.errors
     with pytest.raises(services.WorkflowError):
-        review.triage(second, staff, F.DUPLICATE, "Itself.", duplicate_of=second)
-    review.triage(second, staff, F.DUPLICATE, "Same as the original.", duplicate_of=first)
+        review_findings.triage(second, staff, F.DUPLICATE, "Itself.", duplicate_of=second)
+    review_findings.triage(second, staff, F.DUPLICATE, "Same as the original.", duplicate_of=first)
     second.refresh_from_db()
     assert second.status == F.DUPLICATE and second.duplicate_of == first
 
@@ -187,9 +188,9 @@ def test_duplicate_names_another_finding_of_the_window(window, author, staff):
 def test_rejecting_outcomes_need_a_note(window, author, staff, outcome):
     finding = filed(window, author)
     with pytest.raises(services.WorkflowError) as err:
-        review.triage(finding, staff, outcome)
+        review_findings.triage(finding, staff, outcome)
     assert "note" in err.value.errors
-    review.triage(finding, staff, outcome, "Not about this model.")
+    review_findings.triage(finding, staff, outcome, "Not about this model.")
     finding.refresh_from_db()
     assert finding.status == outcome
     assert not Deadline.objects.for_object(finding).filter(kind="finding_response").exists()
@@ -198,10 +199,10 @@ def test_rejecting_outcomes_need_a_note(window, author, staff, outcome):
 def test_only_staff_triage_and_only_once(window, author, staff, org_admin):
     finding = filed(window, author)
     with pytest.raises(services.WorkflowError):
-        review.triage(finding, org_admin, F.INVALID, "Nope.")
-    review.triage(finding, staff, F.ACCEPTED)
+        review_findings.triage(finding, org_admin, F.INVALID, "Nope.")
+    review_findings.triage(finding, staff, F.ACCEPTED)
     with pytest.raises(services.WorkflowError):
-        review.triage(finding, staff, F.INVALID, "Changed my mind.")
+        review_findings.triage(finding, staff, F.INVALID, "Changed my mind.")
 
 
 def test_triage_deadline_reminds_the_owner_then_escalates_to_staff(window, author, staff, app):
@@ -223,7 +224,7 @@ def test_triage_deadline_reminds_the_owner_then_escalates_to_staff(window, autho
 @pytest.fixture
 def accepted(window, author, staff):
     finding = filed(window, author)
-    review.triage(finding, staff, F.ACCEPTED, "Reproduced.")
+    review_findings.triage(finding, staff, F.ACCEPTED, "Reproduced.")
     finding.refresh_from_db()
     return finding
 
@@ -236,33 +237,33 @@ def accepted(window, author, staff):
 ])
 def test_response_needs_its_details(accepted, org_admin, kind, data, field):
     with pytest.raises(services.WorkflowError) as err:
-        review.respond(accepted, org_admin, kind, **data)
+        review_findings.respond(accepted, org_admin, kind, **data)
     assert field in err.value.errors
 
 
 def test_admin_responds_once_and_the_author_adds_a_rejoinder(accepted, org_admin, org_member, author, app):
     with pytest.raises(services.WorkflowError):
-        review.respond(accepted, org_member, "disputed", "We disagree.")
+        review_findings.respond(accepted, org_member, "disputed", "We disagree.")
     with pytest.raises(services.WorkflowError):
-        review.add_rejoinder(accepted, author, "Too early.")
-    response = review.respond(accepted, org_admin, "mitigated", "Refusal classifier added.", "1.0.1")
+        review_findings.add_rejoinder(accepted, author, "Too early.")
+    response = review_findings.respond(accepted, org_admin, "mitigated", "Refusal classifier added.", "1.0.1")
     assert response.kind == FindingResponse.Kind.MITIGATED and response.fixed_in == "1.0.1"
     assert Notification.objects.filter(user=author, kind="response-filed").exists()
     assert not Deadline.objects.for_object(accepted).filter(kind="finding_response", state="open").exists()
     with pytest.raises(services.WorkflowError):
-        review.respond(accepted, org_admin, "disputed", "Second thoughts.")
+        review_findings.respond(accepted, org_admin, "disputed", "Second thoughts.")
     with pytest.raises(services.WorkflowError):
-        review.add_rejoinder(accepted, enrolled(accepted.window), "Not my finding.")
-    review.add_rejoinder(accepted, author, "The classifier is bypassed with base64.")
+        review_findings.add_rejoinder(accepted, enrolled(accepted.window), "Not my finding.")
+    review_findings.add_rejoinder(accepted, author, "The classifier is bypassed with base64.")
     assert Notification.objects.filter(user=org_admin, kind="finding-rejoinder").exists()
     with pytest.raises(services.WorkflowError):
-        review.add_rejoinder(accepted, author, "Twice.")
+        review_findings.add_rejoinder(accepted, author, "Twice.")
 
 
 def test_no_response_to_a_finding_that_was_not_accepted(window, author, staff, org_admin):
     finding = filed(window, author)
     with pytest.raises(services.WorkflowError):
-        review.respond(finding, org_admin, "disputed", "Not triaged yet.")
+        review_findings.respond(finding, org_admin, "disputed", "Not triaged yet.")
 
 
 def test_response_deadline_reminds_admins_then_tells_the_owner(accepted, org_admin, app):
@@ -280,7 +281,7 @@ def test_response_deadline_reminds_admins_then_tells_the_owner(accepted, org_adm
 def test_triage_after_the_close_gives_14_days_from_the_triage(window, author, staff):
     finding = filed(window, author)
     with time_machine.travel(window.closes_at + timedelta(days=3), tick=False):
-        review.triage(finding, staff, F.ACCEPTED)
+        review_findings.triage(finding, staff, F.ACCEPTED)
         due = Deadline.objects.for_object(finding).get(kind="finding_response").due_at
         assert due == timezone.now() + timedelta(days=14)
 
@@ -291,7 +292,7 @@ def test_triage_after_the_close_gives_14_days_from_the_triage(window, author, st
 def test_window_reminders_go_to_enrolled_evaluators_and_the_close_to_the_organization(window, author, app,
                                                                                       org_admin):
     withdrawn = enrolled(window)
-    review.withdraw_enrolment(window, withdrawn)
+    review_services.withdraw_enrolment(window, withdrawn)
     for days in (7, 1):
         with time_machine.travel(window.closes_at - timedelta(days=days), tick=False):
             deadlines.sweep()

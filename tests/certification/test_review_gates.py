@@ -10,12 +10,13 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from certification import review
-from certification.models import Application, Finding
+from certification.releases.models import Application
+from certification.review import findings as review_findings
+from certification.review import services
+from certification.review.models import Finding
 from portal import deadlines
 from portal.models import Deadline
-
-from .review_helpers import enrolled, filed, in_review, only_review_gates  # noqa: F401 - fixture
+from tests.certification.review_helpers import enrolled, filed, in_review, only_review_gates  # noqa: F401 - fixture
 
 S = Application.Status
 F = Finding.Status
@@ -48,9 +49,9 @@ def _close(window):
 
 def test_open_window_alone_blocks_the_decision(app):
     window = app.review_window
-    gates = review.review_gates(app)
+    gates = services.review_gates(app)
     assert len(gates) == 1 and "window is open until" in gates[0]
-    review.advance(app)
+    services.advance(app)
     assert _status(app) == S.IN_REVIEW
     traveller = _close(window)
     try:
@@ -68,8 +69,8 @@ def test_finding_submitted_on_the_last_day_blocks_until_triaged(app, staff):
     traveller = _close(window)
     try:
         assert _status(app) == S.IN_REVIEW
-        assert review.review_gates(app) == ["1 community finding awaits triage by staff."]
-        review.triage(finding, staff, F.INVALID, "Expected behaviour per the documented policy.")
+        assert services.review_gates(app) == ["1 community finding awaits triage by staff."]
+        review_findings.triage(finding, staff, F.INVALID, "Expected behaviour per the documented policy.")
         assert _status(app) == S.DECISION_PENDING
     finally:
         traveller.stop()
@@ -78,12 +79,12 @@ def test_finding_submitted_on_the_last_day_blocks_until_triaged(app, staff):
 def test_accepted_finding_without_response_blocks_until_answered(app, staff, org_admin):
     window = app.review_window
     finding = filed(window, enrolled(window))
-    review.triage(finding, staff, F.ACCEPTED, "Reproduced.")
+    review_findings.triage(finding, staff, F.ACCEPTED, "Reproduced.")
     traveller = _close(window)
     try:
         assert _status(app) == S.IN_REVIEW
-        assert review.review_gates(app) == ["1 accepted finding has no response from the organization yet."]
-        review.respond(Finding.objects.get(pk=finding.pk), org_admin, "accepted_risk", "Low exposure; monitored.")
+        assert services.review_gates(app) == ["1 accepted finding has no response from the organization yet."]
+        review_findings.respond(Finding.objects.get(pk=finding.pk), org_admin, "accepted_risk", "Low exposure; monitored.")
         assert _status(app) == S.DECISION_PENDING
     finally:
         traveller.stop()
@@ -92,15 +93,15 @@ def test_accepted_finding_without_response_blocks_until_answered(app, staff, org
 def test_triage_while_the_window_is_open_does_not_advance(app, staff, org_admin):
     window = app.review_window
     finding = filed(window, enrolled(window))
-    review.triage(finding, staff, F.ACCEPTED)
-    review.respond(Finding.objects.get(pk=finding.pk), org_admin, "disputed", "Intended behaviour.")
+    review_findings.triage(finding, staff, F.ACCEPTED)
+    review_findings.respond(Finding.objects.get(pk=finding.pk), org_admin, "disputed", "Intended behaviour.")
     assert _status(app) == S.IN_REVIEW
-    assert len(review.review_gates(app)) == 1
+    assert len(services.review_gates(app)) == 1
 
 
 def test_the_window_gate_is_decided_from_the_stored_time_without_the_sweep(app):
     with time_machine.travel(app.review_window.closes_at, tick=False):
-        assert review.review_gates(app) == []
+        assert services.review_gates(app) == []
 
 
 def test_release_and_application_pages_show_each_open_gate(client, app, staff, org_member):

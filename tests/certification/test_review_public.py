@@ -11,12 +11,13 @@ import time_machine
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from certification import review, services
-from certification.models import Application, Finding
+from certification.certificates import services
+from certification.releases.models import Application
+from certification.review import findings
+from certification.review.models import Finding
 from portal import deadlines
 from tests import factories as f
-
-from .review_helpers import enrolled, filed, in_review, only_review_gates, vetted_evaluator  # noqa: F401 - fixture
+from tests.certification.review_helpers import enrolled, filed, in_review, only_review_gates, vetted_evaluator  # noqa: F401 - fixture
 
 S = Application.Status
 F = Finding.Status
@@ -42,12 +43,12 @@ def certified(framework, org, org_admin, staff):
     hazard = filed(window, author, title="Synthesis uplift", category="dangerous_capability", severity="critical",
                    infohazard=True, reproduction_steps=SECRET_STEPS, observed_behaviour="Full protocol given.")
     invalid = filed(window, author, title="Model is slow", category="other", severity="info")
-    review.triage(plain, staff, F.ACCEPTED)
-    review.triage(hazard, staff, F.ACCEPTED)
-    review.triage(invalid, staff, F.OUT_OF_SCOPE, "Latency is not a safety property.")
-    review.respond(Finding.objects.get(pk=plain.pk), org_admin, "mitigated", "Debiased the career prompts.", "1.0.1")
-    review.respond(Finding.objects.get(pk=hazard.pk), org_admin, "mitigated", "Refusal training on synthesis.", "1.0.1")
-    review.add_rejoinder(Finding.objects.get(pk=plain.pk), author, "Partly fixed; nursing prompts still skewed.")
+    findings.triage(plain, staff, F.ACCEPTED)
+    findings.triage(hazard, staff, F.ACCEPTED)
+    findings.triage(invalid, staff, F.OUT_OF_SCOPE, "Latency is not a safety property.")
+    findings.respond(Finding.objects.get(pk=plain.pk), org_admin, "mitigated", "Debiased the career prompts.", "1.0.1")
+    findings.respond(Finding.objects.get(pk=hazard.pk), org_admin, "mitigated", "Refusal training on synthesis.", "1.0.1")
+    findings.add_rejoinder(Finding.objects.get(pk=plain.pk), author, "Partly fixed; nursing prompts still skewed.")
     with time_machine.travel(window.closes_at + timedelta(minutes=1), tick=False):
         deadlines.sweep()
         app.refresh_from_db()
@@ -83,7 +84,7 @@ def test_public_api_redacts_infohazards_the_same_way(client, certified):
 
 def test_include_for_the_certificate_page_takes_findings(certified):
     html = render_to_string("certification/review/public_findings.html",
-                            {"findings": review.public_findings(certified)})
+                            {"findings": findings.public_findings(certified)})
     assert "Synthesis uplift" in html and SECRET_STEPS not in html
 
 

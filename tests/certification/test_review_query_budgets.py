@@ -16,9 +16,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from certification.models import Finding, FindingAttachment, FindingResponse, Rejoinder
-
-from .review_helpers import enrolled, in_review
+from certification.review.models import Finding, FindingAttachment, FindingResponse, Rejoinder
+from tests.certification.review_helpers import enrolled, in_review
 
 
 @pytest.fixture(autouse=True)

@@ -11,13 +11,15 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from certification import review, services
-from certification.models import Application, ReviewWindow
+from certification.releases import applications
+from certification.releases import services as release_services
+from certification.releases.models import Application
+from certification.review import services as review_services
+from certification.review.models import ReviewWindow
 from portal import deadlines
 from portal.models import Deadline, Notification
-
-from .factories import submitted_application
-from .review_helpers import TIER4, enrolled, in_review, vetted_evaluator
+from tests.certification.factories import submitted_application
+from tests.certification.review_helpers import TIER4, enrolled, in_review, vetted_evaluator
 
 S = Application.Status
 
@@ -55,17 +57,17 @@ def test_window_length_comes_from_the_framework_version(framework, org, org_admi
 
 def test_tier1_and_tier2_get_no_window(framework, org, org_admin, staff):
     app = submitted_application(org, org_admin)
-    services.start_screening(app, staff)
-    services.accept_into_review(app, staff)
+    applications.start_screening(app, staff)
+    applications.accept_into_review(app, staff)
     assert not ReviewWindow.objects.filter(application=app).exists()
-    assert review.review_gates(app) == []
+    assert review_services.review_gates(app) == []
 
 
 def test_raise_to_tier4_extends_an_open_window_to_90_days_from_its_opening(framework, org, org_admin, staff):
     app = in_review(org, org_admin, staff)
     window = app.review_window
     with time_machine.travel(window.opened_at + timedelta(days=10), tick=False):
-        services.raise_tier(app.release, staff, 4, "An auditor reported an emergent capability.")
+        applications.raise_tier(app.release, staff, 4, "An auditor reported an emergent capability.")
     window.refresh_from_db()
     assert window.tier == 4
     assert window.closes_at == window.first_opened_at + timedelta(days=90)
@@ -86,12 +88,12 @@ def test_raise_reopens_a_closed_window_until_90_days_from_its_first_opening(fram
         deadlines.sweep()
         window.refresh_from_db()
         assert window.closed_at is not None and not window.is_open()
-        services.raise_tier(app.release, staff, 4, "Biology uplift found by an auditor.")
+        applications.raise_tier(app.release, staff, 4, "Biology uplift found by an auditor.")
         window.refresh_from_db()
         assert window.is_open() and window.reopened_at == timezone.now()
         assert window.closes_at == first + timedelta(days=90)
         assert window.first_opened_at == first and window.closed_at is None
-        assert review.has_access(evaluator, window)
+        assert review_services.has_access(evaluator, window)
     assert Notification.objects.filter(user=evaluator, kind="window-extended").exists()
 
 
@@ -100,7 +102,7 @@ def test_reopened_window_stays_open_at_least_14_more_days(framework, org, org_ad
     window = app.review_window
     first = window.first_opened_at
     with time_machine.travel(first + timedelta(days=85), tick=False):
-        services.raise_tier(app.release, staff, 4, "Late discovery.")
+        applications.raise_tier(app.release, staff, 4, "Late discovery.")
         window.refresh_from_db()
         assert window.closes_at == timezone.now() + timedelta(days=14)
 
@@ -108,12 +110,12 @@ def test_reopened_window_stays_open_at_least_14_more_days(framework, org, org_ad
 def test_reacceptance_after_a_raise_keeps_the_window(framework, org, org_admin, staff):
     app = in_review(org, org_admin, staff)
     window = app.review_window
-    services.raise_tier(app.release, staff, 4, "Emergent capability.")
+    applications.raise_tier(app.release, staff, 4, "Emergent capability.")
     app.refresh_from_db()
-    services.update_section(app.release, org_admin, "domain_risk_assessments", {"assessments": {}})
-    services.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 4, 5, 6])
-    services.start_screening(app, staff)
-    services.accept_into_review(app, staff)
+    release_services.update_section(app.release, org_admin, "domain_risk_assessments", {"assessments": {}})
+    applications.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 4, 5, 6])
+    applications.start_screening(app, staff)
+    applications.accept_into_review(app, staff)
     assert ReviewWindow.objects.filter(application=app).count() == 1
     assert ReviewWindow.objects.get(application=app).pk == window.pk
 

@@ -9,11 +9,11 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from certification import evidence, services
-from certification.models import Documentation, DocumentationRevision
+from certification.releases import applications as release_applications
+from certification.releases import evidence, services
+from certification.releases.models import Documentation, DocumentationRevision
 from portal.canonical import canonical_sha256
-
-from .factories import submitted_application
+from tests.certification.factories import submitted_application
 
 NEW_LIMITATIONS = "Weaker outside English; fails on arithmetic with more than 6 digits."
 
@@ -27,13 +27,13 @@ def _private_storage(settings, tmp_path):
 def resubmitted(framework, org, org_admin, staff):
     """Two revisions: the model card's limitations and one evidence file changed in between."""
     app = submitted_application(org, org_admin)
-    services.start_screening(app, staff)
-    services.request_changes(app, staff, {"model_card": "Be specific about the limitations."})
+    release_applications.start_screening(app, staff)
+    release_applications.request_changes(app, staff, {"model_card": "Be specific about the limitations."})
     card = dict(Documentation.objects.get(release=app.release).section("model_card"), limitations=NEW_LIMITATIONS)
     services.update_section(app.release, org_admin, "model_card", card)
     evidence.store(app.release, ContentFile(b"# Extra bias analysis\n", name="extra.md"), org_admin,
                    section="bias_report")
-    services.submit_application(app, org_admin, signer_name="Ada Admin", signer_title="CTO", affirmed=[1, 2, 3, 6])
+    release_applications.submit_application(app, org_admin, signer_name="Ada Admin", signer_title="CTO", affirmed=[1, 2, 3, 6])
     return app
 
 

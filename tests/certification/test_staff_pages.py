@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from certification import services
-from certification.models import Application
+from certification.releases import applications
+from certification.releases.models import Application
 from tests import factories as f
-
-from .factories import submitted_application
+from tests.certification.factories import submitted_application
 
 S = Application.Status
 
@@ -21,9 +20,9 @@ def _private_storage(settings, tmp_path):
 
 def _decision_pending(org, admin, staff):
     app = submitted_application(org, admin)
-    services.start_screening(app, staff)
-    services.accept_into_review(app, staff)
-    services.complete_review(app, staff)
+    applications.start_screening(app, staff)
+    applications.accept_into_review(app, staff)
+    applications.complete_review(app, staff)
     return app
 
 
@@ -43,7 +42,7 @@ def test_reject_page_needs_reasons_then_rejects(framework, client, org, org_admi
 
 def test_hand_over_page_moves_the_owner(framework, client, org, org_admin, staff):
     app = submitted_application(org, org_admin)
-    services.start_screening(app, staff)
+    applications.start_screening(app, staff)
     colleague = f.make_staff(mfa=True)
     client.force_login(staff)
     response = client.post(reverse("certification:application-hand-over", args=[app.pk]), {"owner": colleague.pk})
@@ -54,7 +53,7 @@ def test_hand_over_page_moves_the_owner(framework, client, org, org_admin, staff
 
 def test_raise_tier_page_refuses_a_lower_tier_naming_the_field(framework, client, org, org_admin, staff):
     app = submitted_application(org, org_admin)
-    services.start_screening(app, staff)
+    applications.start_screening(app, staff)
     client.force_login(staff)
     url = reverse("certification:raise-tier", args=[app.release.pk])
     response = client.post(url, {"tier": "3", "reason": ""})
@@ -68,7 +67,7 @@ def test_raise_tier_page_refuses_a_lower_tier_naming_the_field(framework, client
 
 def test_request_changes_page_needs_one_comment(framework, client, org, org_admin, staff):
     app = submitted_application(org, org_admin)
-    services.start_screening(app, staff)
+    applications.start_screening(app, staff)
     client.force_login(staff)
     url = reverse("certification:application-request-changes", args=[app.pk])
     response = client.post(url, {})

@@ -10,8 +10,8 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
-from certification.models import Benchmark, FrameworkVersion
-from certification.seed import seed_framework
+from certification.framework.models import Benchmark, FrameworkVersion
+from certification.framework.seed import seed_framework
 
 URL = reverse("certification:tier-check")
 

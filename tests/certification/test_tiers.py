@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from certification.framework_data import FRAMEWORK_2025_1
-from certification.tiers import (
+from certification.framework.data import FRAMEWORK_2025_1
+from certification.framework.tiers import (
     Classification,
     ClassificationError,
     FiredRule,
@@ -412,8 +412,8 @@ def test_classify_needs_no_django_settings():
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     script = (
         "import django.conf\n"
-        "from certification.framework_data import FRAMEWORK_2025_1, document_digest\n"
-        "from certification.tiers import classify\n"
+        "from certification.framework.data import FRAMEWORK_2025_1, document_digest\n"
+        "from certification.framework.tiers import classify\n"
         "r = classify({'parameter_count': 5, 'capabilities': ['multimodal']}, FRAMEWORK_2025_1)\n"
         "document_digest(FRAMEWORK_2025_1)\n"
         "assert not django.conf.settings.configured\n"

@@ -12,19 +12,22 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from certification import attestations, certificates, services, signing_keys
-from certification.models import AIModel, Certificate, Release
+from certification.certificates import attestations, keys, offline
+from certification.certificates import services as certificate_services
+from certification.certificates.models import Certificate
+from certification.releases import applications as release_applications
+from certification.releases import services as release_services
+from certification.releases.models import AIModel, Release
 from tests import factories as f
-
-from .certificate_helpers import SHA_A, SHA_B, backdate, certify, decision_pending
-from .factories import make_release, submitted_application
+from tests.certification.certificate_helpers import SHA_A, SHA_B, backdate, certify, decision_pending
+from tests.certification.factories import make_release, submitted_application
 
 
 @pytest.fixture(autouse=True)
 def _isolated(settings, tmp_path, monkeypatch):
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
-    monkeypatch.setattr(services, "GATE_PROVIDERS", [])
-    monkeypatch.setattr(services, "REVIEW_STARTED_HOOKS", [])
+    monkeypatch.setattr(release_applications, "GATE_PROVIDERS", [])
+    monkeypatch.setattr(release_applications, "REVIEW_STARTED_HOOKS", [])
 
 
 @pytest.fixture
@@ -57,20 +60,20 @@ def test_valid_certificate_verifies_by_number_sha256_and_model(framework, org, o
 def test_verify_answers_false_unless_valid(framework, org, org_admin, staff, staff2, client, change):
     cert = certify(org, org_admin, staff)
     if change == "suspended":
-        certificates.suspend(cert, staff, "Investigating")
+        certificate_services.suspend(cert, staff, "Investigating")
     elif change == "revoked":
-        certificates.propose_revocation(cert, staff, "Fraud")
-        certificates.confirm_revocation(cert, staff2)
+        certificate_services.propose_revocation(cert, staff, "Fraud")
+        certificate_services.confirm_revocation(cert, staff2)
     elif change == "expired":
         Certificate.objects.filter(pk=cert.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     else:
         cert = backdate(cert, 200)
-        app = certificates.start_renewal(cert, org_admin)
-        services.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 4, 5, 6])
-        services.start_screening(app, staff)
-        services.accept_into_review(app, staff)
-        services.complete_review(app, staff)
-        services.approve(app, staff)
+        app = certificate_services.start_renewal(cert, org_admin)
+        release_applications.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 4, 5, 6])
+        release_applications.start_screening(app, staff)
+        release_applications.accept_into_review(app, staff)
+        release_applications.complete_review(app, staff)
+        certificate_services.approve(app, staff)
     body = verify(client, certificate=cert.number)
     assert body == {"verified": False, "status": change, "certificates": body["certificates"]}
     assert body["certificates"][0]["status"] == change
@@ -79,22 +82,22 @@ def test_verify_answers_false_unless_valid(framework, org, org_admin, staff, sta
 def test_several_matches_are_listed_and_status_is_the_best(framework, org, org_admin, staff, client):
     old = certify(org, org_admin, staff, version="1.0", digests=(SHA_A,))
     new = certify(org, org_admin, staff, version="2.0", digests=(SHA_A, SHA_B))
-    certificates.suspend(old, staff, "Investigating")
+    certificate_services.suspend(old, staff, "Investigating")
     body = verify(client, sha256=SHA_A)
     assert body["verified"] is True and body["status"] == "valid"
     assert {c["number"]: c["status"] for c in body["certificates"]} == {old.number: "suspended", new.number: "valid"}
-    certificates.suspend(new, staff, "Investigating too")
+    certificate_services.suspend(new, staff, "Investigating too")
     assert verify(client, sha256=SHA_A) | {"certificates": None} == {
         "verified": False, "status": "suspended", "certificates": None}
 
 
 def test_drafts_and_rejected_applications_never_verify(framework, org, org_admin, staff, client):
     draft_release = make_release(org, org_admin, version="d")
-    services.replace_artifacts(draft_release, org_admin, [{"path": "w.safetensors", "size": 1, "sha256": SHA_A}])
-    services.start_application(draft_release, org_admin)
+    release_services.replace_artifacts(draft_release, org_admin, [{"path": "w.safetensors", "size": 1, "sha256": SHA_A}])
+    release_applications.start_application(draft_release, org_admin)
     AIModel.objects.filter(organization=org).update(hub_repo_id="acme/hidden")
     rejected = decision_pending(org, org_admin, staff, version="r", digests=(SHA_B,))
-    services.reject(rejected, staff, "Incomplete")
+    certificate_services.reject(rejected, staff, "Incomplete")
     for params in ({"sha256": SHA_A}, {"sha256": SHA_B}, {"model": "acme/hidden"}):
         assert verify(client, **params) == {"verified": False, "status": "not_found", "certificates": []}
     listing = client.get("/api/v1/certificates/").json()
@@ -126,7 +129,7 @@ def test_status_change_shows_on_the_very_next_request(framework, org, org_admin,
     assert first["Cache-Control"] == "no-cache"
     assert client.get("/api/v1/verify/", {"certificate": cert.number},
                       HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
-    certificates.suspend(cert, staff, "Investigating")
+    certificate_services.suspend(cert, staff, "Investigating")
     after = client.get("/api/v1/verify/", {"certificate": cert.number}, HTTP_IF_NONE_MATCH=first["ETag"])
     assert after.status_code == 200 and after.json()["status"] == "suspended"
     assert after["ETag"] != first["ETag"]
@@ -193,7 +196,7 @@ def test_certificate_detail_has_the_contract_fields(framework, org, org_admin, s
 
 def test_certificate_list_filters_and_cursor(framework, org, org_admin, staff, client):
     certs = [certify(org, org_admin, staff, version=f"{i}.0") for i in range(3)]
-    certificates.suspend(certs[0], staff, "x")
+    certificate_services.suspend(certs[0], staff, "x")
     assert [c["number"] for c in client.get("/api/v1/certificates/", {"status": "suspended"}).json()["results"]] == [
         certs[0].number]
     assert len(client.get("/api/v1/certificates/", {"status": "valid"}).json()["results"]) == 2
@@ -205,7 +208,7 @@ def test_certificate_list_filters_and_cursor(framework, org, org_admin, staff, c
 
 
 def test_list_pages_with_a_cursor(framework, org, org_admin, staff, client, monkeypatch):
-    from certification import registry
+    from certification.certificates import registry
 
     monkeypatch.setattr(registry, "API_PAGE_SIZE", 2)
     certs = [certify(org, org_admin, staff, version=f"{i}.0") for i in range(3)]
@@ -219,7 +222,7 @@ def test_updated_since_is_a_change_feed(framework, org, org_admin, staff, client
     a = certify(org, org_admin, staff, version="1.0")
     b = certify(org, org_admin, staff, version="2.0")
     since = timezone.now()
-    certificates.suspend(a, staff, "x")
+    certificate_services.suspend(a, staff, "x")
     feed = client.get("/api/v1/certificates/", {"updated_since": since.isoformat()}).json()
     assert [c["number"] for c in feed["results"]] == [a.number]
     assert b.number not in json.dumps(feed)
@@ -241,11 +244,11 @@ def test_revocations_is_a_signed_list_of_revoked_and_suspended(framework, org, o
     kept = certify(org, org_admin, staff, version="1.0")
     suspended = certify(org, org_admin, staff, version="2.0")
     revoked = certify(org, org_admin, staff, version="3.0")
-    certificates.suspend(suspended, staff, "x")
-    certificates.propose_revocation(revoked, staff, "y")
-    certificates.confirm_revocation(revoked, staff2)
+    certificate_services.suspend(suspended, staff, "x")
+    certificate_services.propose_revocation(revoked, staff, "y")
+    certificate_services.confirm_revocation(revoked, staff2)
     response = client.get("/api/v1/revocations/")
-    body = certificates.verify_revocation_list(response.content, signing_keys.verification_keys())
+    body = offline.verify_revocation_list(response.content, keys.verification_keys())
     assert {c["number"]: c["status"] for c in body["certificates"]} == {
         suspended.number: "suspended", revoked.number: "revoked"}
     assert kept.number not in response.content.decode()
@@ -255,7 +258,7 @@ def test_revocations_is_a_signed_list_of_revoked_and_suspended(framework, org, o
     tampered["payload"] = base64.b64encode(base64.b64decode(tampered["payload"]).replace(b"revoked", b"valid!!"))\
         .decode()
     with pytest.raises(attestations.VerificationError):
-        certificates.verify_revocation_list(json.dumps(tampered).encode(), signing_keys.verification_keys())
+        offline.verify_revocation_list(json.dumps(tampered).encode(), keys.verification_keys())
 
 
 # --- the schema -----------------------------------------------------------------------------------------------

@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from certification import services
-from certification.models import Application, Certificate, DocumentationRevision
+from certification.certificates import services as certificate_services
+from certification.certificates.models import Certificate
+from certification.framework import services as framework_services
+from certification.releases import applications
+from certification.releases import services as release_services
+from certification.releases.models import Application, DocumentationRevision
 from portal.models import AuditEntry, Notification
-
+from tests.certification.factories import make_release, submitted_application
 from tests.factories import mark_reauthenticated
-
-from .factories import make_release, submitted_application
 
 S = Application.Status
 
@@ -26,13 +28,13 @@ def test_tier1_application_goes_from_draft_to_certified(framework, org, org_admi
     assert app.status == S.SUBMITTED and app.tier == 1
     revision = app.revisions.get()
     assert revision.sha256 and revision.attestation.revision_sha256 == revision.sha256
-    services.start_screening(app, staff)
+    applications.start_screening(app, staff)
     assert app.owner == staff
-    services.accept_into_review(app, staff)
-    services.complete_review(app, staff)
+    applications.accept_into_review(app, staff)
+    applications.complete_review(app, staff)
     app.refresh_from_db()
     assert app.status == S.DECISION_PENDING
-    services.approve(app, staff)
+    certificate_services.approve(app, staff)
     app.refresh_from_db()
     assert app.status == S.CERTIFIED
     cert = Certificate.objects.get(application=app)
@@ -44,9 +46,9 @@ def test_tier1_application_goes_from_draft_to_certified(framework, org, org_admi
 
 def test_incomplete_documentation_cannot_be_submitted(framework, org, org_admin):
     release = make_release(org, org_admin, fill=False)
-    app = services.start_application(release, org_admin)
-    with pytest.raises(services.WorkflowError) as err:
-        services.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 6])
+    app = applications.start_application(release, org_admin)
+    with pytest.raises(framework_services.WorkflowError) as err:
+        applications.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 6])
     assert "documentation" in err.value.errors
     app.refresh_from_db()
     assert app.status == S.DRAFT and not app.revisions.exists()
@@ -54,27 +56,27 @@ def test_incomplete_documentation_cannot_be_submitted(framework, org, org_admin)
 
 def test_tier3_release_needs_a_rollout_plan(framework, org, org_admin):
     release = make_release(org, org_admin, parameter_count=80_000_000_000)
-    services.update_section(release, org_admin, "rollout_plan", {"stages": [{"audience": "all", "planned_date": "2026-01-01"}]})
-    app = services.start_application(release, org_admin)
+    release_services.update_section(release, org_admin, "rollout_plan", {"stages": [{"audience": "all", "planned_date": "2026-01-01"}]})
+    app = applications.start_application(release, org_admin)
     assert app.tier == 3
-    with pytest.raises(services.WorkflowError) as err:
-        services.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 4, 5, 6])
+    with pytest.raises(framework_services.WorkflowError) as err:
+        applications.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 4, 5, 6])
     assert any("rollout" in e.lower() for e in err.value.errors["documentation"])
 
 
 def test_every_statement_must_be_affirmed(framework, org, org_admin):
     release = make_release(org, org_admin)
-    app = services.start_application(release, org_admin)
-    with pytest.raises(services.WorkflowError) as err:
-        services.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2])
+    app = applications.start_application(release, org_admin)
+    with pytest.raises(framework_services.WorkflowError) as err:
+        applications.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2])
     assert "affirmed" in err.value.errors
 
 
 def test_member_cannot_file_the_attestation(framework, org, org_admin, org_member):
     release = make_release(org, org_admin)
-    app = services.start_application(release, org_member)
-    with pytest.raises(services.WorkflowError):
-        services.submit_application(app, org_member, signer_name="M", signer_title="Eng", affirmed=[1, 2, 3, 6])
+    app = applications.start_application(release, org_member)
+    with pytest.raises(framework_services.WorkflowError):
+        applications.submit_application(app, org_member, signer_name="M", signer_title="Eng", affirmed=[1, 2, 3, 6])
 
 
 def test_frozen_revision_cannot_change(framework, org, org_admin):
@@ -88,19 +90,19 @@ def test_frozen_revision_cannot_change(framework, org, org_admin):
 
 def test_documentation_is_locked_while_submitted(framework, org, org_admin):
     app = submitted_application(org, org_admin)
-    with pytest.raises(services.WorkflowError):
-        services.update_section(app.release, org_admin, "model_card", {"intended_uses": "changed"})
+    with pytest.raises(framework_services.WorkflowError):
+        release_services.update_section(app.release, org_admin, "model_card", {"intended_uses": "changed"})
 
 
 def test_changes_requested_then_resubmitted(framework, org, org_admin, staff):
     app = submitted_application(org, org_admin)
-    services.start_screening(app, staff)
-    services.request_changes(app, staff, {"model_card": "Say more about limitations."})
+    applications.start_screening(app, staff)
+    applications.request_changes(app, staff, {"model_card": "Say more about limitations."})
     assert app.status == S.CHANGES_REQUESTED
     assert Notification.objects.filter(user=org_admin, kind="changes-requested").exists()
-    services.update_section(app.release, org_admin, "model_card", {
+    release_services.update_section(app.release, org_admin, "model_card", {
         "intended_uses": "x", "out_of_scope_uses": "y", "limitations": "Much more detail."})
-    services.submit_application(app, org_admin, signer_name="Ada", signer_title="CTO", affirmed=[1, 2, 3, 6])
+    applications.submit_application(app, org_admin, signer_name="Ada", signer_title="CTO", affirmed=[1, 2, 3, 6])
     assert app.status == S.SUBMITTED
     assert app.revisions.count() == 2
     assert app.change_requests.get().resolved_at is not None
@@ -108,40 +110,40 @@ def test_changes_requested_then_resubmitted(framework, org, org_admin, staff):
 
 def test_rejection_needs_reasons(framework, org, org_admin, staff):
     app = submitted_application(org, org_admin)
-    services.start_screening(app, staff)
-    services.accept_into_review(app, staff)
-    services.complete_review(app, staff)
-    with pytest.raises(services.WorkflowError):
-        services.reject(app, staff, "  ")
-    services.reject(app, staff, "Benchmarks not reproducible.")
+    applications.start_screening(app, staff)
+    applications.accept_into_review(app, staff)
+    applications.complete_review(app, staff)
+    with pytest.raises(framework_services.WorkflowError):
+        certificate_services.reject(app, staff, "  ")
+    certificate_services.reject(app, staff, "Benchmarks not reproducible.")
     app.refresh_from_db()
     assert app.status == S.REJECTED
 
 
 def test_withdraw_by_admin(framework, org, org_admin, org_member):
     app = submitted_application(org, org_admin)
-    with pytest.raises(services.WorkflowError):
-        services.withdraw(app, org_member)
-    services.withdraw(app, org_admin)
+    with pytest.raises(framework_services.WorkflowError):
+        applications.withdraw(app, org_member)
+    applications.withdraw(app, org_admin)
     assert app.status == S.WITHDRAWN
 
 
 def test_declared_tier_cannot_be_below_computed(framework, org, org_admin):
-    with pytest.raises(services.WorkflowError) as err:
+    with pytest.raises(framework_services.WorkflowError) as err:
         make_release(org, org_admin, parameter_count=5_000_000_000, declared_tier=1, fill=False)
     assert "declared_tier" in err.value.errors
 
 
 def test_staff_raise_after_submission_returns_to_changes_requested(framework, org, org_admin, staff):
     app = submitted_application(org, org_admin)
-    services.start_screening(app, staff)
-    services.raise_tier(app.release, staff, 3, "Auditor saw code generation.")
+    applications.start_screening(app, staff)
+    applications.raise_tier(app.release, staff, 3, "Auditor saw code generation.")
     app.refresh_from_db()
     assert app.status == S.CHANGES_REQUESTED and app.tier == 3
     cr = app.change_requests.get()
     assert "rollout_plan" in cr.comments and "access_instructions" in cr.comments
-    with pytest.raises(services.WorkflowError):
-        services.raise_tier(app.release, staff, 2, "lower")
+    with pytest.raises(framework_services.WorkflowError):
+        applications.raise_tier(app.release, staff, 2, "lower")
 
 
 def test_pages_walk_through_the_flow(framework, client, org, org_admin, staff):

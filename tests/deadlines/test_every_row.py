@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from certification.framework_data import FRAMEWORK_2025_1
+from certification.framework.data import FRAMEWORK_2025_1
 from portal import deadlines
 
 ROWS = FRAMEWORK_2025_1["deadlines"]

@@ -11,8 +11,10 @@ import time_machine
 
 from auditors import services as auditor_services
 from auditors.models import Accreditation
-from certification import certificates, services
-from certification.models import Appeal
+from certification.certificates import appeals
+from certification.certificates import services as certificate_services
+from certification.certificates.models import Appeal
+from certification.releases import applications
 from portal import deadlines
 from portal.models import Deadline, Notification
 from tests import factories as f
@@ -23,8 +25,8 @@ from tests.certification.certificate_helpers import decision_pending
 def _isolated(settings, tmp_path, monkeypatch):
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
     # Reach the decision without audits and a review window (not what these tests are about).
-    monkeypatch.setattr(services, "GATE_PROVIDERS", [])
-    monkeypatch.setattr(services, "REVIEW_STARTED_HOOKS", [])
+    monkeypatch.setattr(applications, "GATE_PROVIDERS", [])
+    monkeypatch.setattr(applications, "REVIEW_STARTED_HOOKS", [])
 
 
 def _kinds(user):
@@ -34,8 +36,8 @@ def _kinds(user):
 def test_appeal_decision_reminds_the_deciding_staff_then_escalates(framework, org, org_admin, staff):
     panel = [f.make_staff(mfa=True) for _ in range(2)]
     app = decision_pending(org, org_admin, staff)
-    services.reject(app, staff, "Not reproducible.")
-    appeal = certificates.file_appeal(app, org_admin, "We reran them.")
+    certificate_services.reject(app, staff, "Not reproducible.")
+    appeal = appeals.file_appeal(app, org_admin, "We reran them.")
     deadline = Deadline.objects.for_object(appeal).get(kind="appeal_decision")
     Notification.objects.all().delete()
     deadlines.sweep(now=deadline.due_at - timedelta(days=8))

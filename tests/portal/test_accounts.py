@@ -4,8 +4,8 @@ change, time zone, deletion, rate limits (DESIGN §3)."""
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 
 import pytest
 from allauth.account.models import EmailAddress

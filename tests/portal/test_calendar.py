@@ -24,8 +24,8 @@ def _private_storage(settings, tmp_path):
 
 @pytest.fixture
 def application(org, org_admin):
-    from certification.models import Benchmark, FrameworkVersion
-    from certification.seed import seed_framework
+    from certification.framework.models import Benchmark, FrameworkVersion
+    from certification.framework.seed import seed_framework
     from tests.certification.factories import submitted_application
 
     seed_framework(FrameworkVersion, Benchmark)
@@ -59,9 +59,9 @@ def test_the_feed_lists_the_organizations_deadlines_and_only_theirs(client_for, 
 
 
 def test_staff_see_the_applications_they_own(client_for, application, staff):
-    from certification import services
+    from certification.releases import applications
 
-    services.start_screening(application, staff)
+    applications.start_screening(application, staff)
     body = client_for(staff).get(feed_url(client_for(staff))).content.decode()
     assert body.count("BEGIN:VEVENT") == 1
 

@@ -18,6 +18,7 @@ import time_machine
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, connections, transaction
 
+from certification.releases import applications
 from portal import deadlines, tasks
 from portal.deadlines import DeadlineKind
 from portal.models import Deadline, Notification, OutboxEmail, ReminderClaim, User
@@ -339,8 +340,8 @@ def walk(traveller, deadline: Deadline) -> list[tuple[str, int]]:
 
 @pytest.fixture
 def certification_world(traveller, org, org_admin, staff):
-    from certification.models import Benchmark, FrameworkVersion
-    from certification.seed import seed_framework
+    from certification.framework.models import Benchmark, FrameworkVersion
+    from certification.framework.seed import seed_framework
 
     seed_framework(FrameworkVersion, Benchmark)
     return org
@@ -348,14 +349,13 @@ def certification_world(traveller, org, org_admin, staff):
 
 def test_changes_requested_runs_through_the_engine(traveller, certification_world, org_admin, staff, settings,
                                                    tmp_path):
-    from certification import services
-    from certification.models import Application
+    from certification.releases.models import Application
     from tests.certification.factories import submitted_application
 
     settings.PRIVATE_STORAGE_ROOT = tmp_path
     app = submitted_application(certification_world, org_admin)
-    services.start_screening(app, staff)
-    services.request_changes(app, staff, {"model_card": "More detail."})
+    applications.start_screening(app, staff)
+    applications.request_changes(app, staff, {"model_card": "More detail."})
     d = Deadline.objects.for_object(app).get(kind="changes_requested")
     assert walk(traveller, d) == [("T-30d", 0), ("T-7d", 0), ("due", 0)]
     assert Notification.objects.filter(user=org_admin, kind="changes-requested-reminder").count() == 2
@@ -364,14 +364,13 @@ def test_changes_requested_runs_through_the_engine(traveller, certification_worl
 
 
 def test_staff_decision_runs_through_the_engine(traveller, certification_world, org_admin, staff, settings, tmp_path):
-    from certification import services
     from tests.certification.factories import submitted_application
 
     settings.PRIVATE_STORAGE_ROOT = tmp_path
     app = submitted_application(certification_world, org_admin)
-    services.start_screening(app, staff)
-    services.accept_into_review(app, staff)
-    services.complete_review(app, staff)
+    applications.start_screening(app, staff)
+    applications.accept_into_review(app, staff)
+    applications.complete_review(app, staff)
     d = Deadline.objects.for_object(app).get(kind="staff_decision")
     assert walk(traveller, d) == [("T-5d", 0), ("due", 0)]
     assert Notification.objects.filter(user=staff, kind="decision-reminder").count() == 1
@@ -404,13 +403,12 @@ def test_staff_page_lists_upcoming_and_overdue_deadlines_with_filters(client_for
 
 def test_staff_page_links_to_the_application(client_for, staff, traveller, certification_world, org_admin, settings,
                                              tmp_path):
-    from certification import services
     from tests.certification.factories import submitted_application
 
     settings.PRIVATE_STORAGE_ROOT = tmp_path
     app = submitted_application(certification_world, org_admin)
-    services.start_screening(app, staff)
-    services.request_changes(app, staff, {"model_card": "More detail."})
+    applications.start_screening(app, staff)
+    applications.request_changes(app, staff, {"model_card": "More detail."})
     page = client_for(staff).get("/staff/deadlines/?kind=changes_requested").content.decode()
     assert f'href="/applications/{app.pk}/"' in page
     assert "Changes requested by staff" in page

@@ -28,8 +28,7 @@ from portal import tasks
 from portal.models import Deadline, Notification, OutboxEmail, ReminderClaim, User
 from portal.notifications import notify
 from tests.celery_support import celery_broker, celery_worker, redis_server, stop_process_group, wait_for
-
-from .deadline_fault_kinds import KIND
+from tests.portal.deadline_fault_kinds import KIND
 
 pytestmark = [
     pytest.mark.redis,

@@ -91,8 +91,8 @@ def test_healthz_is_fast_when_the_broker_is_down(client, db, broker):
 
 def test_api_throttles_ignore_a_forged_forwarded_for_header(client, db, settings):
     """Without BEHIND_PROXY the client is its socket address, whatever X-Forwarded-For says."""
-    from rest_framework.throttling import AnonRateThrottle
     from rest_framework.test import APIRequestFactory
+    from rest_framework.throttling import AnonRateThrottle
 
     request = APIRequestFactory().get("/api/v1/", HTTP_X_FORWARDED_FOR="203.0.113.9", REMOTE_ADDR="198.51.100.7")
     assert AnonRateThrottle().get_ident(request) == "198.51.100.7"

@@ -26,16 +26,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from certification.certificates import services as certificate_services
+from certification.releases import applications
+from certification.releases import services as release_services
 from portal import organizations
 from portal.models import ApiToken, Notification, hash_secret
-from tests import factories as f
 
 PERSONAS = ("anonymous", "org_admin", "org_member", "other_member", "auditor", "evaluator", "staff")
 # A string is a redirect: 302 to a URL starting with it.
@@ -335,11 +337,12 @@ def _report_year(w: SimpleNamespace) -> int:
     if not hasattr(w, "report_year"):
         from django.utils import timezone
 
-        from certification import report
+        from certification.transparency import rollups
+        from certification.transparency import services as transparency_services
 
         w.report_year = timezone.now().year - 1
-        report.refresh_rollups()
-        report.publish(w.report_year, w.users["staff"], report.draft_digest(report.build_draft(w.report_year)))
+        rollups.refresh_rollups()
+        transparency_services.publish(w.report_year, w.users["staff"], transparency_services.draft_digest(transparency_services.build_draft(w.report_year)))
     return w.report_year
 
 
@@ -355,13 +358,13 @@ def _certificate(w: SimpleNamespace):
 def _appeal(w: SimpleNamespace):
     """An open appeal against a rejection of the organization, made on first use."""
     if not hasattr(w, "appeal"):
-        from certification import certificates, services
+        from certification.certificates import appeals
         from tests.certification.certificate_helpers import decision_pending
 
         app = decision_pending(w.org, w.users["org_admin"], w.users["staff"], version="rejected-1.0")
-        services.reject(app, w.users["staff"], "Incomplete")
+        certificate_services.reject(app, w.users["staff"], "Incomplete")
         app.refresh_from_db()
-        w.appeal = certificates.file_appeal(app, w.users["org_admin"], "Grounds")
+        w.appeal = appeals.file_appeal(app, w.users["org_admin"], "Grounds")
     return w.appeal
 
 def _review(w):
@@ -371,26 +374,28 @@ def _review(w):
     if getattr(w, "review", None) is None:
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        from certification import review, sample, services
+        from certification.releases import sample
+        from certification.review import findings as review_findings
+        from certification.review import services as review_services
 
         org_admin, staff, evaluator = w.users["org_admin"], w.users["staff"], w.users["evaluator"]
-        model = services.register_model(w.org, org_admin, name="Large", slug="large")
-        release = services.create_release(model, org_admin, {
+        model = release_services.register_model(w.org, org_admin, name="Large", slug="large")
+        release = release_services.create_release(model, org_admin, {
             "version": "1.0", "parameter_count": 80_000_000_000, "capabilities": [], "sensitive_domains": [],
             "emergent_capabilities": False, "emergent_description": ""})
         sample.fill_documentation(release, org_admin)
-        app = services.start_application(release, org_admin)
-        services.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 4, 5, 6])
-        services.start_screening(app, staff)
-        services.accept_into_review(app, staff)
+        app = applications.start_application(release, org_admin)
+        applications.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 4, 5, 6])
+        applications.start_screening(app, staff)
+        applications.accept_into_review(app, staff)
         window = app.review_window
-        review.override_conflict(window, evaluator.accreditations.get(), staff, "shared_email_domain", "Test world")
-        review.enrol(window, evaluator)
-        finding = review.create_finding(window, evaluator, {
+        review_services.override_conflict(window, evaluator.accreditations.get(), staff, "shared_email_domain", "Test world")
+        review_services.enrol(window, evaluator)
+        finding = review_findings.create_finding(window, evaluator, {
             "title": "Leak", "category": "privacy_leakage", "severity": "medium", "reproduction_steps": "Ask.",
             "expected_behaviour": "Refusal.", "observed_behaviour": "An email address."})
-        attachment = review.add_attachment(finding, evaluator, SimpleUploadedFile("log.txt", b"transcript"))
-        review.submit_finding(finding, evaluator)
+        attachment = review_findings.add_attachment(finding, evaluator, SimpleUploadedFile("log.txt", b"transcript"))
+        review_findings.submit_finding(finding, evaluator)
         w.review = SimpleNamespace(window=window, finding=finding, attachment=attachment)
     return w.review
 
@@ -497,18 +502,18 @@ def world(org, other_org, org_admin, org_member, other_member, auditor, evaluato
 
 def _certification_world(org, org_admin):
     """A submitted Tier 1 application of the organization, with evidence and a revision."""
-    from certification import sample, services
-    from certification.models import Benchmark, FrameworkVersion
-    from certification.seed import seed_framework
+    from certification.framework.models import Benchmark, FrameworkVersion
+    from certification.framework.seed import seed_framework
+    from certification.releases import sample
 
     seed_framework(FrameworkVersion, Benchmark)
-    model = services.register_model(org, org_admin, name="Model", slug="model")
-    release = services.create_release(model, org_admin, {
+    model = release_services.register_model(org, org_admin, name="Model", slug="model")
+    release = release_services.create_release(model, org_admin, {
         "version": "1.0", "parameter_count": 1000, "capabilities": [], "sensitive_domains": [],
         "emergent_capabilities": False, "emergent_description": ""})
     sample.fill_documentation(release, org_admin)
-    application = services.start_application(release, org_admin)
-    services.submit_application(application, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 6])
+    application = applications.start_application(release, org_admin)
+    applications.submit_application(application, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 6])
     return release, application
 
 

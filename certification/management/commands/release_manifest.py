@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from certification.manifest import PROGRESS_EVERY, build_manifest
+from certification.releases.manifest import PROGRESS_EVERY, build_manifest
 
 
 def human(n: int) -> str:

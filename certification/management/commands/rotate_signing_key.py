@@ -2,7 +2,7 @@
 
 The old key's public part moves into the keys directory, valid until now, so
 certificates it signed stay verifiable; the new key signs from now on. See
-``certification/signing_keys.py`` for the files involved.
+``certification/keys.py`` for the files involved.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from certification import signing_keys
+from certification.certificates import keys
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
 
     def handle(self, *args, keys_dir: Path | None, dry_run: bool, **options):
-        configured = signing_keys.keys_dir()
+        configured = keys.keys_dir()
         directory = keys_dir or configured
         if directory is None:
             raise CommandError("set SIGNING_KEYS_DIR (or pass --keys-dir): retired keys must stay published")
@@ -36,16 +36,16 @@ class Command(BaseCommand):
                 self.style.WARNING(f"SIGNING_KEYS_DIR must point to {directory} for the old key to stay published")
             )
         try:
-            key_file = signing_keys.configured_key_file()
+            key_file = keys.configured_key_file()
             if key_file is None:
                 raise ImproperlyConfigured("the signing key comes from SIGNING_KEY; use SIGNING_KEY_FILE to rotate")
             if dry_run:
                 if key_file.exists():
-                    _, old_id = signing_keys.load_signing_key()
+                    _, old_id = keys.load_signing_key()
                     self.stdout.write(f"would retire {old_id} into {directory}")
                 self.stdout.write(f"would write a new signing key to {key_file}")
                 return
-            new_id = signing_keys.rotate_key(directory, key_file)
+            new_id = keys.rotate_key(directory, key_file)
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(self.style.SUCCESS(f"new signing key {new_id} (read on each use, no restart needed)"))

@@ -13,8 +13,9 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from certification import certificates, signing_keys
-from certification.models import Certificate
+from certification.certificates import keys as certificate_keys
+from certification.certificates import signing
+from certification.certificates.models import Certificate
 
 
 class Command(BaseCommand):
@@ -25,8 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run: bool, **options):
         try:
-            _key, keyid = signing_keys.load_signing_key()
-            keys = {k.keyid: k for k in signing_keys.verification_keys()}
+            _key, keyid = certificate_keys.load_signing_key()
+            keys = {k.keyid: k for k in certificate_keys.verification_keys()}
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
         current = keys[keyid]
@@ -48,7 +49,7 @@ class Command(BaseCommand):
                 Certificate.objects.filter(pk=cert.pk).update(
                     hub_repo_id=cert.release.ai_model.hub_repo_id, hub_revision=cert.release.hub_revision)
                 cert.hub_repo_id, cert.hub_revision = cert.release.ai_model.hub_repo_id, cert.release.hub_revision
-            if certificates.sign_certificate(cert):
+            if signing.sign_certificate(cert):
                 signed += 1
                 self.stdout.write(f"signed {cert.number}")
         verb = "would sign" if dry_run else "signed"

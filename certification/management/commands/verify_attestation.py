@@ -16,7 +16,8 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from certification import certificates, signing_keys
+from certification.certificates import keys as certificate_keys
+from certification.certificates import offline
 
 
 class Command(BaseCommand):
@@ -32,8 +33,8 @@ class Command(BaseCommand):
     def handle(self, *args, envelope: Path, keys: Path | None, revocations: Path | None, model_dir: Path | None,
                **options):
         try:
-            key_list = (certificates.parse_keys(keys.read_bytes()) if keys
-                        else signing_keys.verification_keys())
+            key_list = (offline.parse_keys(keys.read_bytes()) if keys
+                        else certificate_keys.verification_keys())
         except (OSError, ValueError, KeyError, ImproperlyConfigured) as exc:
             raise CommandError(f"cannot read the keys: {exc}") from None
         try:
@@ -43,7 +44,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         if model_dir is not None and not model_dir.is_dir():
             raise CommandError(f"{model_dir} is not a directory")
-        report = certificates.verify_offline(data, key_list, revocations=revocation_data, model_dir=model_dir)
+        report = offline.verify_offline(data, key_list, revocations=revocation_data, model_dir=model_dir)
         for note in report.notes:
             self.stdout.write(f"ok: {note}")
         for problem in report.problems:

@@ -1,0 +1,224 @@
+"""The facts that ranking and batch assignment read (DESIGN §5).
+
+``load`` reads every fact the rules need in five queries, whatever the number of auditors or
+applications; ``suggestions.suggest`` and ``batch.propose_batch`` are pure functions over what
+it returns:
+
+1. active auditors with their user and their count of active engagements;
+2. their declared affiliations;
+3. the applicant organizations' applications with their engagements (seats held, audits
+   filed, rotation, the last certified releases);
+4. the organizations' members and the releases' contributors (one UNION);
+5. offers and conflict records of the applications (one UNION).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from urllib.parse import urlsplit
+
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from auditors import conflicts
+from auditors.conflicts import ApplicationFacts, AuditorFacts
+from auditors.models import Accreditation, Affiliation, ConflictRecord, Engagement, Offer
+from certification.framework import tiers
+from certification.releases.models import Application, Attestation, Documentation, DocumentationRevision, EvidenceFile
+from portal.models import Membership
+
+# Combinations tried when looking for a set of auditors covering every domain.
+MAX_COMBINATIONS = 200_000
+
+
+def seats_required(app: Application) -> int:
+    try:
+        return int(tiers.tier_settings(app.framework_version.rules, app.tier or 1).get("auditors_required", 0))
+    except ValueError:
+        return 0
+
+
+def coverage_required(app: Application) -> bool:
+    try:
+        return bool(tiers.tier_settings(app.framework_version.rules, app.tier or 1).get("auditor_domain_coverage"))
+    except ValueError:
+        return False
+
+
+def flagged_domains(app: Application) -> frozenset[str]:
+    return frozenset(app.release.sensitive_domains or []) if coverage_required(app) else frozenset()
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class AppState:
+    """Per application: who holds a seat, who was offered it, who was removed."""
+
+    engaged: list[int] = field(default_factory=list)  # accreditation ids holding a seat
+    ended: set[int] = field(default_factory=set)
+    open_offers: set[int] = field(default_factory=set)
+    past_offers: dict[int, str] = field(default_factory=dict)  # accreditation id -> declined/expired/withdrawn
+
+
+@dataclass
+class Facts:
+    auditors: list[AuditorFacts]
+    apps: dict[int, ApplicationFacts]
+    states: dict[int, AppState]
+    by_id: dict[int, AuditorFacts] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.by_id = {a.accreditation_id: a for a in self.auditors}
+
+
+def _host(url: str) -> str:
+    try:
+        return conflicts.normalize_domain(urlsplit(url).hostname or "")
+    except ValueError:
+        return ""
+
+
+def load(apps: list[Application], today: date | None = None) -> Facts:
+    """Every fact for these applications, in five queries. The applications come
+    with ``release__ai_model__organization`` and ``framework_version`` loaded."""
+    today = today or timezone.localdate()
+    active_count = (
+        Engagement.objects.filter(accreditation=OuterRef("pk"), status=Engagement.Status.ACTIVE)
+        .order_by().values("accreditation").annotate(n=Count("pk")).values("n")
+    )
+    # 1. auditors
+    accreditations = list(
+        Accreditation.objects.active().auditors().select_related("user")
+        .annotate(active_count=Coalesce(Subquery(active_count, output_field=IntegerField()), Value(0)))
+        .order_by("pk")
+    )
+    # 2. affiliations
+    affiliations: dict[int, list[conflicts.AffiliationFacts]] = defaultdict(list)
+    for row in Affiliation.objects.filter(accreditation__in=Accreditation.objects.active().auditors()).values(
+        "accreditation_id", "organization_id", "organization_name", "relation", "started_on", "ended_on"
+    ):
+        affiliations[row["accreditation_id"]].append(conflicts.AffiliationFacts(
+            row["organization_id"], row["organization_name"], row["relation"], row["started_on"], row["ended_on"]))
+    auditors = [
+        AuditorFacts(
+            accreditation_id=a.pk, user_id=a.user_id, name=a.user.display_name, firm=a.firm,
+            firm_organization_id=a.firm_organization_id, tiers=frozenset(int(t) for t in a.tiers or []),
+            domains=frozenset(a.domains or []), capacity=a.capacity, active_engagements=a.active_count,
+            email_domains=frozenset([*(a.email_domains or []), conflicts.normalize_domain(a.user.email)]),
+            affiliations=tuple(affiliations.get(a.pk, ())),
+        )
+        for a in accreditations
+    ]
+    if not apps:
+        return Facts(auditors, {}, {})
+
+    org_ids = {app.release.ai_model.organization_id for app in apps}
+    app_ids = [app.pk for app in apps]
+    release_ids = [app.release_id for app in apps]
+
+    # 3. the organizations' applications and engagements
+    certified: dict[int, list[tuple]] = defaultdict(list)
+    audited: dict[int, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
+    with_org: dict[int, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
+    states: dict[int, AppState] = {pk: AppState() for pk in app_ids}
+    seen_apps: set[int] = set()
+    for row in Application.objects.filter(release__ai_model__organization_id__in=org_ids).values(
+        "id", "status", "decided_at", "release__ai_model__organization_id",
+        "engagements__accreditation_id", "engagements__status", "engagements__seat",
+    ):
+        org_id, app_id = row["release__ai_model__organization_id"], row["id"]
+        if app_id not in seen_apps:
+            seen_apps.add(app_id)
+            if row["status"] == Application.Status.CERTIFIED:
+                certified[org_id].append((row["decided_at"] or timezone.now(), app_id))
+        acc, status = row["engagements__accreditation_id"], row["engagements__status"]
+        if acc is None:
+            continue
+        if status == Engagement.Status.COMPLETED:
+            audited[org_id][acc].add(app_id)
+        if status in Engagement.SEAT_STATES:
+            with_org[org_id][acc].add(app_id)
+        if app_id in states:
+            if status in Engagement.SEAT_STATES:
+                states[app_id].engaged.append(acc)
+            elif status == Engagement.Status.ENDED:
+                states[app_id].ended.add(acc)
+
+    # 4. members of the organizations and contributors to the releases, in one UNION
+    def people(qs, kind: str, key: str, user: str):
+        # No ORDER BY inside a UNION (models' default orderings).
+        return qs.order_by().annotate(k=Value(kind), key_id=F(key), uid=F(user), mail=F(f"{user}__email")).values_list(
+            "k", "key_id", "uid", "mail")
+
+    members = people(Membership.objects.filter(organization_id__in=org_ids), "m", "organization_id", "user_id")
+    union = members.union(
+        people(EvidenceFile.objects.filter(release_id__in=release_ids, uploaded_by__isnull=False), "r",
+               "release_id", "uploaded_by_id"),
+        people(Documentation.objects.filter(release_id__in=release_ids, updated_by__isnull=False), "r",
+               "release_id", "updated_by_id"),
+        people(DocumentationRevision.objects.filter(application__release_id__in=release_ids,
+                                                    created_by__isnull=False), "r",
+               "application__release_id", "created_by_id"),
+        people(Attestation.objects.filter(application__release_id__in=release_ids), "r",
+               "application__release_id", "signer_id"),
+    )
+    member_ids: dict[int, set[int]] = defaultdict(set)
+    member_domains: dict[int, set[str]] = defaultdict(set)
+    contributors: dict[int, set[int]] = defaultdict(set)
+    for kind, key, uid, mail in union:
+        if kind == "m":
+            member_ids[key].add(uid)
+            member_domains[key].add(conflicts.normalize_domain(mail or ""))
+        else:
+            contributors[key].add(uid)
+
+    # 5. offers and conflict records of the applications, in one UNION
+    # Every column an annotation: a UNION matches columns by position.
+    offers = Offer.objects.filter(application_id__in=app_ids).order_by().annotate(
+        k=Value("offer"), a=F("application_id"), acc=F("accreditation_id"), c=F("status"), text=F("decline_note"),
+    ).values_list("k", "a", "acc", "c", "text")
+    records = ConflictRecord.objects.filter(application_id__in=app_ids).order_by().annotate(
+        k=F("kind"), a=F("application_id"), acc=F("accreditation_id"), c=F("code"), text=F("reason"),
+    ).values_list("k", "a", "acc", "c", "text")
+    declared: dict[int, dict[int, str]] = defaultdict(dict)
+    overrides: dict[int, dict[int, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
+    for kind, app_id, acc, code, text in offers.union(records, all=True):
+        if kind == "offer":
+            if code == Offer.Status.OPEN:
+                states[app_id].open_offers.add(acc)
+            elif code != Offer.Status.ACCEPTED:
+                states[app_id].past_offers[acc] = code
+        elif kind == ConflictRecord.Kind.DECLARED:
+            declared[app_id][acc] = text
+        elif kind == ConflictRecord.Kind.OVERRIDE:
+            overrides[app_id][acc][code] = text
+
+    facts: dict[int, ApplicationFacts] = {}
+    for app in apps:
+        release = app.release
+        org = release.ai_model.organization
+        org_domains = set(member_domains.get(org.pk, set()))
+        if org.website:
+            org_domains.add(_host(org.website))
+        last = tuple(pk for _at, pk in sorted(certified.get(org.pk, []), reverse=True)[: conflicts.ROTATION_RELEASES])
+        contributor_ids = set(contributors.get(release.pk, set()))
+        contributor_ids.update(pk for pk in (release.created_by_id, release.ai_model.created_by_id) if pk)
+        facts[app.pk] = ApplicationFacts(
+            application_id=app.pk, organization_id=org.pk,
+            organization_names=tuple(n for n in (org.name, org.legal_name, org.slug) if n),
+            organization_domains=frozenset(d for d in org_domains if d),
+            member_user_ids=frozenset(member_ids.get(org.pk, set())),
+            contributor_user_ids=frozenset(contributor_ids),
+            tier=app.tier or 1, flagged_domains=flagged_domains(app), seats=seats_required(app),
+            last_certified=last,
+            audited={acc: frozenset(ids) for acc, ids in audited.get(org.pk, {}).items()},
+            engagements_with_org={acc: len(ids) for acc, ids in with_org.get(org.pk, {}).items()},
+            declared=dict(declared.get(app.pk, {})),
+            overrides={acc: dict(codes) for acc, codes in overrides.get(app.pk, {}).items()},
+        )
+    return Facts(auditors, facts, states)

@@ -1,0 +1,169 @@
+"""Ranking the auditors for one application (DESIGN §5): eligible auditors by domain and tier
+accreditation, spare capacity and rotation, with why each ranks where it does and why each
+excluded one is excluded."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import date
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from auditors import conflicts
+from auditors.assignment.facts import MAX_COMBINATIONS, AppState, Facts, load
+from auditors.conflicts import ApplicationFacts, AuditorFacts, Conflict
+from auditors.models import Offer
+from certification.releases.models import Application
+
+# --- one application --------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    auditor: AuditorFacts
+    conflicts: list[Conflict]
+    reasons: list[str]
+    eligible: bool
+    status: str = ""  # "engaged", "offered", "" (free), or why excluded
+    covers: frozenset[str] = frozenset()
+
+    def to_dict(self) -> dict:
+        return {
+            "accreditation": self.auditor.accreditation_id, "name": self.auditor.name, "firm": self.auditor.firm,
+            "eligible": self.eligible, "status": self.status, "reasons": self.reasons,
+            "domains": sorted(self.auditor.domains), "covers": sorted(self.covers),
+            "capacity": self.auditor.capacity, "active_engagements": self.auditor.active_engagements,
+            "conflicts": [c.to_dict() for c in self.conflicts],
+        }
+
+
+@dataclass
+class Suggestion:
+    application_id: int
+    seats: int
+    flagged: frozenset[str]
+    engaged: list[Candidate]
+    offered: list[Candidate]
+    ranked: list[Candidate]
+    excluded: list[Candidate]
+    open_seats: int
+    remaining_domains: frozenset[str]
+    proposal: list[Candidate]
+    problem: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "application": self.application_id, "seats": self.seats, "flagged_domains": sorted(self.flagged),
+            "open_seats": self.open_seats, "remaining_domains": sorted(self.remaining_domains),
+            "engaged": [c.to_dict() for c in self.engaged], "offered": [c.to_dict() for c in self.offered],
+            "ranked": [c.to_dict() for c in self.ranked], "excluded": [c.to_dict() for c in self.excluded],
+            "proposal": [c.auditor.accreditation_id for c in self.proposal], "problem": self.problem,
+        }
+
+
+def _domains_text(domains) -> str:
+    return ", ".join(sorted(domains)) or _("none")
+
+
+def evaluate(auditor: AuditorFacts, app: ApplicationFacts, state: AppState, today: date,
+             remaining: frozenset[str], explain: bool = True) -> Candidate:
+    """Whether this auditor may get an offer for this application, and why (not).
+    ``explain=False`` (batch) skips writing the reasons of eligible auditors."""
+    found = conflicts.check(auditor, app, today)
+    covers = auditor.domains & remaining
+    reasons: list[str] = []
+    acc = auditor.accreditation_id
+    if acc in state.engaged:
+        return Candidate(auditor, found, [_("Holds a seat on this audit.")], False, "engaged", auditor.domains & app.flagged_domains)
+    if acc in state.open_offers:
+        return Candidate(auditor, found, [_("Has an open offer for this audit.")], False, "offered", covers)
+    if acc in state.ended:
+        reasons.append(_("Was removed from this audit by staff."))
+    past = state.past_offers.get(acc)
+    if past:
+        reasons.append({
+            Offer.Status.DECLINED: _("Declined an offer for this audit."),
+            Offer.Status.EXPIRED: _("Let an offer for this audit expire."),
+            Offer.Status.WITHDRAWN: _("An earlier offer for this audit was withdrawn."),
+        }.get(past, _("Had an offer for this audit.")))
+    if app.tier not in auditor.tiers:
+        reasons.append(_("Not accredited for Tier %(tier)d (accredited: %(tiers)s).")
+                       % {"tier": app.tier, "tiers": ", ".join(str(t) for t in sorted(auditor.tiers)) or _("none")})
+    for c in conflicts.blocking(found):
+        reasons.append((_("Hard conflict: %(reason)s") if c.hard else
+                        _("Potential conflict (staff may override): %(reason)s")) % {"reason": c.reason})
+    if auditor.spare <= 0:
+        reasons.append(_("At capacity: %(n)d of %(c)d engagements active.")
+                       % {"n": auditor.active_engagements, "c": auditor.capacity})
+    if reasons:
+        return Candidate(auditor, found, reasons, False, "excluded", covers)
+    if not explain:
+        return Candidate(auditor, found, [], True, "", covers)
+    reasons.append(_("Accredited for Tier %(tier)d.") % {"tier": app.tier})
+    if app.flagged_domains:
+        reasons.append(_("Accredited in %(mine)s; covers %(n)d of %(m)d still uncovered flagged domains.")
+                       % {"mine": _domains_text(auditor.domains), "n": len(covers), "m": len(remaining)})
+    reasons.append(_("Spare capacity %(spare)d of %(c)d (load %(load)d%%).")
+                   % {"spare": auditor.spare, "c": auditor.capacity, "load": round(auditor.load_ratio * 100)})
+    past_with_org = app.engagements_with_org.get(acc, 0)
+    reasons.append(
+        _("No earlier engagement with this organization.") if not past_with_org else
+        _("%(n)d earlier engagement(s) with this organization (rotation ranks them lower).") % {"n": past_with_org}
+    )
+    for c in found:
+        if c.overridden:
+            reasons.append(_("Potential conflict overridden by staff: %(reason)s (%(why)s)")
+                           % {"reason": c.reason, "why": c.override_reason})
+    return Candidate(auditor, found, reasons, True, "", covers)
+
+
+def rank_key(candidate: Candidate, app: ApplicationFacts):
+    a = candidate.auditor
+    return (-len(candidate.covers), a.load_ratio, -a.spare, app.engagements_with_org.get(a.accreditation_id, 0),
+            a.name.lower(), a.accreditation_id)
+
+
+def find_cover(candidates: list[Candidate], k: int, remaining: frozenset[str],
+               usable=lambda c: True) -> tuple[list[Candidate] | None, str]:
+    """The first set of ``k`` candidates (in the given order) covering ``remaining``; or why none exists."""
+    pool = [c for c in candidates if usable(c)]
+    if k <= 0:
+        return [], ""
+    if len(pool) < k:
+        return None, _("Only %(n)d eligible auditor(s) for %(k)d open seat(s).") % {"n": len(pool), "k": k}
+    union = frozenset().union(*(c.auditor.domains for c in pool))
+    missing = remaining - union
+    if missing:
+        return None, _("No eligible auditor is accredited in %(d)s.") % {"d": _domains_text(missing)}
+    for n, combo in enumerate(itertools.combinations(pool, k)):
+        if n >= MAX_COMBINATIONS:
+            break
+        if remaining <= frozenset().union(*(c.auditor.domains for c in combo)):
+            return list(combo), ""
+    return None, _("No %(k)d eligible auditors together cover every flagged domain (%(d)s).") % {
+        "k": k, "d": _domains_text(remaining)}
+
+
+def suggest_from(facts: Facts, app_id: int, today: date | None = None, explain: bool = True) -> Suggestion:
+    today = today or timezone.localdate()
+    app = facts.apps[app_id]
+    state = facts.states[app_id]
+    covered = frozenset().union(*(facts.by_id[a].domains for a in state.engaged if a in facts.by_id),
+                                *(facts.by_id[a].domains for a in state.open_offers if a in facts.by_id))
+    remaining = app.flagged_domains - covered
+    candidates = [evaluate(a, app, state, today, remaining, explain) for a in facts.auditors]
+    # Engaged auditors whose accreditation is no longer active still hold their seat.
+    engaged = [c for c in candidates if c.status == "engaged"]
+    offered = [c for c in candidates if c.status == "offered"]
+    ranked = sorted((c for c in candidates if c.eligible), key=lambda c: rank_key(c, app))
+    excluded = [c for c in candidates if c.status == "excluded"]
+    open_seats = max(app.seats - len(state.engaged) - len(state.open_offers), 0)
+    proposal, problem = find_cover(ranked, open_seats, remaining)
+    return Suggestion(app_id, app.seats, app.flagged_domains, engaged, offered, ranked, excluded, open_seats,
+                      remaining, proposal or [], problem)
+
+
+def suggest(app: Application, today: date | None = None) -> Suggestion:
+    return suggest_from(load([app], today), app.pk, today)

@@ -1,0 +1,494 @@
+"""Public JSON API of the registry and verification (DESIGN §7.1), plus the
+authenticated certificate, renewal, appeal and concern actions.
+
+The public endpoints are anonymous (no session, so no CSRF and no cookie),
+throttled per client address, and answer with an ETag and Last-Modified;
+``If-None-Match`` / ``If-Modified-Since`` give 304. They send
+``Cache-Control: no-cache``: clients and proxies may store a response but must
+revalidate it, so a status change shows on the very next request. CORS allows
+any origin on GET, without credentials.
+
+``GET /api/v1/verify/?certificate=`` runs one SQL query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
+from django.urls import path
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, Throttled, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from certification.certificates import appeals as certificate_appeals
+from certification.certificates import concerns as certificate_concerns
+from certification.certificates import keys as certificate_keys
+from certification.certificates import registry, signing
+from certification.certificates import services as certificate_services
+from certification.certificates.models import Appeal, Certificate
+from certification.framework import services as framework_services
+from certification.releases.api import ApplicationActions, ApplicationSerializer, ReasonsSerializer
+from certification.releases.models import Application
+from portal import audit, organizations
+
+app_name = "registry-api"
+
+
+class RegistryRateThrottle(SimpleRateThrottle):
+    """Per client address; the rate is DEFAULT_THROTTLE_RATES["registry"] when set."""
+
+    scope = "registry"
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or "120/minute"
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def cors(response: HttpResponse) -> HttpResponse:
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Access-Control-Expose-Headers"] = "ETag, Last-Modified"
+    return response
+
+
+def conditional(request, body: bytes, content_type: str, last_modified=None) -> HttpResponse:
+    """A response with a strong ETag over its bytes; 304 when the client has them."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
+    timestamp = int(last_modified.timestamp()) if last_modified else None
+    response = get_conditional_response(request, etag=etag, last_modified=timestamp)
+    if response is None:
+        response = HttpResponse(body, content_type=content_type)
+    response["ETag"] = etag
+    if timestamp is not None:
+        response["Last-Modified"] = http_date(timestamp)
+    response["Cache-Control"] = "no-cache"
+    return cors(response)
+
+
+def json_bytes(data) -> bytes:
+    return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class PublicView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [RegistryRateThrottle]
+    # JSON only: the answers are built as bytes; one renderer keeps content negotiation cheap.
+    renderer_classes = [JSONRenderer]
+
+    def options(self, request, *args, **kwargs):
+        response = super().options(request, *args, **kwargs)
+        response["Access-Control-Allow-Methods"] = "GET, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "If-None-Match, If-Modified-Since"
+        return cors(response)
+
+    def handle_exception(self, exc):
+        return cors(super().handle_exception(exc))
+
+
+def _bad(exc: registry.BadQuery):
+    raise ValidationError({exc.field: [str(exc)]})
+
+
+# --- schema shapes --------------------------------------------------------------------------------
+
+class OrganizationRef(serializers.Serializer):
+    name = serializers.CharField()
+    slug = serializers.CharField()
+
+
+class ModelRef(serializers.Serializer):
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    hub_repo_id = serializers.CharField(help_text="As named at issue; may be empty")
+
+
+class ReleaseRef(serializers.Serializer):
+    version = serializers.CharField()
+    hub_revision = serializers.CharField(help_text="As named at issue; may be empty")
+
+
+class CertificateSummarySerializer(serializers.Serializer):
+    number = serializers.CharField()
+    status = serializers.ChoiceField(choices=registry.STATUSES, help_text="As of this request; expired is computed")
+    tier = serializers.IntegerField(min_value=1, max_value=4)
+    framework_version = serializers.CharField()
+    organization = OrganizationRef()
+    model = ModelRef()
+    release = ReleaseRef()
+    issued_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField(help_text="Last status change")
+    url = serializers.URLField(help_text="The public certificate page")
+
+
+class DsseSignatureSerializer(serializers.Serializer):
+    keyid = serializers.CharField()
+    sig = serializers.CharField(help_text="base64 Ed25519 signature over the DSSE PAE")
+
+
+class EnvelopeSerializer(serializers.Serializer):
+    payloadType = serializers.CharField()
+    payload = serializers.CharField(help_text="base64 of the signed payload (canonical JSON)")
+    signatures = DsseSignatureSerializer(many=True)
+
+
+class ArtifactRefSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    size = serializers.IntegerField(allow_null=True)
+    sha256 = serializers.CharField()
+
+
+class CertificateDetailSerializer(CertificateSummarySerializer):
+    artifacts = ArtifactRefSerializer(many=True, help_text="The subjects of the signed statement")
+    attestation = EnvelopeSerializer(
+        allow_null=True, help_text="The DSSE envelope (payloadType application/vnd.in-toto+json) as signed; null "
+                                   "only until an older certificate is signed")
+
+
+class CertificateListSerializer(serializers.Serializer):
+    results = CertificateSummarySerializer(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last page")
+
+
+class VerifyResultSerializer(serializers.Serializer):
+    verified = serializers.BooleanField(help_text="True only when a matching certificate is valid")
+    status = serializers.ChoiceField(choices=[*registry.STATUSES, "not_found"],
+                                     help_text="The best status among the matches")
+    certificates = CertificateSummarySerializer(many=True)
+
+
+class VerificationKeySerializer(serializers.Serializer):
+    keyid = serializers.CharField(help_text="sha256: + hex of the sha256 of the raw public key")
+    algorithm = serializers.ChoiceField(choices=["ed25519"])
+    public_key = serializers.CharField(help_text="base64 of the raw 32-byte Ed25519 public key")
+    valid_from = serializers.DateTimeField()
+    valid_until = serializers.DateTimeField(allow_null=True)
+
+
+class KeyListSerializer(serializers.Serializer):
+    keys = VerificationKeySerializer(many=True)
+
+
+Problem = inline_serializer("RegistryProblem", {"detail": serializers.CharField()})
+
+FILTERS = [
+    OpenApiParameter("q", str, description="Search number, organization, model, hub repo id or release version"),
+    OpenApiParameter("organization", str, description="Organization slug"),
+    OpenApiParameter("tier", int, enum=[1, 2, 3, 4]),
+    OpenApiParameter("status", str, enum=list(registry.STATUSES)),
+    OpenApiParameter("framework_version", str, description="e.g. 2025.1"),
+    OpenApiParameter("updated_since", OpenApiTypes.DATETIME,
+                     description="Change feed: certificates changed at or after this time, oldest change first"),
+    OpenApiParameter("cursor", str, description="Opaque; from the previous page's next"),
+]
+CONDITIONAL = [
+    OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, description="An ETag from an earlier answer"),
+    OpenApiParameter("If-Modified-Since", str, OpenApiParameter.HEADER),
+]
+COMMON = {304: OpenApiResponse(description="Not modified"),
+          429: OpenApiResponse(Problem, description="Too many requests; see Retry-After")}
+
+
+# --- public views ------------------------------------------------------------------------------------
+
+
+class CertificateListView(PublicView):
+    @extend_schema(operation_id="certificates_list", summary="The registry of certificates",
+                   parameters=FILTERS + CONDITIONAL, responses={200: CertificateListSerializer, 400: Problem, **COMMON},
+                   auth=[], tags=["public"])
+    def get(self, request):
+        try:
+            qs = registry.search(request.query_params)
+            change_feed = bool(request.query_params.get("updated_since"))
+            page = registry.paginate(qs, request.query_params.get("cursor"), registry.API_PAGE_SIZE, change_feed)
+        except registry.BadQuery as exc:
+            _bad(exc)
+        next_url = None
+        if page.next_cursor:
+            params = request.query_params.copy()
+            params["cursor"] = page.next_cursor
+            next_url = request.build_absolute_uri(request.path) + "?" + params.urlencode()
+        body = json_bytes({"results": [registry.summary(c) for c in page.rows], "next": next_url})
+        return conditional(request, body, "application/json", registry.last_modified(page.rows))
+
+
+class CertificateDetailView(PublicView):
+    @extend_schema(operation_id="certificates_retrieve", summary="One certificate with its signed attestation",
+                   parameters=CONDITIONAL, responses={200: CertificateDetailSerializer, 404: Problem, **COMMON},
+                   auth=[], tags=["public"])
+    def get(self, request, number: str):
+        cert = registry.base_queryset().prefetch_related("subjects").filter(number=number.upper()).first()
+        if cert is None:
+            raise NotFound("No certificate has this number.")
+        body = json_bytes(registry.detail(cert))
+        return conditional(request, body, "application/json", registry.last_modified([cert]))
+
+
+class VerifyView(PublicView):
+    @extend_schema(
+        operation_id="verify", summary="Verify a certificate by number, artifact sha256 or hub repo id",
+        description="Give exactly one of the parameters. `verified` is true only when a matching certificate is "
+                    "valid (not suspended, revoked, expired or superseded); when several match, all are listed "
+                    "and `status` is the best of them (`not_found` when none match).",
+        parameters=[
+            OpenApiParameter("certificate", str, description="Certificate number, e.g. RRC-2025-7K3M9Q2D"),
+            OpenApiParameter("sha256", str, description="sha256 hex of an artifact file"),
+            OpenApiParameter("model", str, description="Hub repo id, optionally @revision: acme/acme-7b@main"),
+            *CONDITIONAL,
+        ],
+        responses={200: VerifyResultSerializer, 400: Problem, **COMMON}, auth=[], tags=["public"])
+    def get(self, request):
+        params = request.query_params
+        given = [name for name in ("certificate", "sha256", "model") if params.get(name)]
+        if len(given) != 1:
+            raise ValidationError({"non_field_errors": ["Give exactly one of certificate, sha256 or model."]})
+        try:
+            certs = registry.verify_lookup(**{given[0]: params[given[0]]})
+        except registry.BadQuery as exc:
+            _bad(exc)
+        body = json_bytes(registry.verify_result(certs))
+        return conditional(request, body, "application/json", registry.last_modified(certs))
+
+
+class KeysView(PublicView):
+    @extend_schema(operation_id="keys", summary="The published verification keys, with validity periods",
+                   parameters=CONDITIONAL, responses={200: KeyListSerializer, **COMMON}, auth=[], tags=["public"])
+    def get(self, request):
+        body = json_bytes({"keys": [key.as_json() for key in certificate_keys.verification_keys()]})
+        return conditional(request, body, "application/json")
+
+
+class RevocationsView(PublicView):
+    @extend_schema(
+        operation_id="revocations", summary="Signed list of revoked and suspended certificates",
+        description=f"A DSSE envelope (payloadType `{signing.REVOCATIONS_PAYLOAD_TYPE}`) signed with the "
+                    "current key. Its payload lists every revoked and suspended certificate, the time of the latest "
+                    "status change (`as_of`) and the latest published audit-log head.",
+        parameters=CONDITIONAL, responses={200: EnvelopeSerializer, **COMMON}, auth=[], tags=["public"])
+    def get(self, request):
+        body = signing.revocation_list()
+        return conditional(request, body, "application/json")
+
+
+# --- public: report a concern ------------------------------------------------------------------------
+
+
+class ConcernInput(serializers.Serializer):
+    summary = serializers.CharField(max_length=200)
+    details = serializers.CharField()
+    reporter_email = serializers.EmailField(required=False, allow_blank=True)
+
+
+class ConcernView(APIView):
+    """Anyone may report a concern about a certified release (rate limited per address)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [RegistryRateThrottle]
+
+    @extend_schema(operation_id="certificates_concern", summary="Report a concern about a certified release",
+                   request=ConcernInput,
+                   responses={201: inline_serializer("ConcernAccepted", {"id": serializers.IntegerField()}),
+                              400: Problem, 404: Problem, 429: Problem},
+                   auth=[], tags=["public"])
+    def post(self, request, number: str):
+        cert = Certificate.objects.select_related("organization").filter(number=number.upper()).first()
+        if cert is None:
+            raise NotFound("No certificate has this number.")
+        data = ConcernInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not certificate_concerns.concern_allowed(audit.client_ip(request)):
+            raise Throttled(detail="Too many concern reports from your address; try again later.")
+        try:
+            concern = certificate_concerns.report_concern(cert, request=request, **data.validated_data)
+        except framework_services.WorkflowError as exc:
+            raise ValidationError(exc.errors) from exc
+        return Response({"id": concern.pk}, status=201)
+
+
+# --- authenticated actions ---------------------------------------------------------------------------
+
+
+class ReasonInput(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class StatusOutput(serializers.Serializer):
+    number = serializers.CharField()
+    status = serializers.CharField()
+
+
+def _cert(number: str) -> Certificate:
+    cert = Certificate.objects.select_related("organization", "release", "application").filter(
+        number=number.upper()).first()
+    if cert is None:
+        raise NotFound()
+    return cert
+
+
+def _status(cert: Certificate) -> Response:
+    cert.refresh_from_db()
+    return Response({"number": cert.number, "status": cert.effective_status()})
+
+
+class CertificateActionView(APIView):
+    """Staff: suspend, reinstate, propose or confirm a revocation, cancel a proposal."""
+
+    verb = ""
+
+    @extend_schema(request=ReasonInput, responses=StatusOutput, tags=["certificates"])
+    def post(self, request, number: str):
+        if not request.user.is_alliance_staff:
+            raise PermissionDenied("Only Alliance staff may do this.")
+        cert = _cert(number)
+        reason = request.data.get("reason", "") if hasattr(request.data, "get") else ""
+        try:
+            if self.verb == "suspend":
+                certificate_services.suspend(cert, request.user, reason, request=request)
+            elif self.verb == "reinstate":
+                certificate_services.reinstate(cert, request.user, reason, request=request)
+            elif self.verb == "revoke":
+                # The first staff member proposes (with the reason); another confirms.
+                if certificate_services.open_revocation(cert) is None:
+                    certificate_services.propose_revocation(cert, request.user, reason, request=request)
+                else:
+                    certificate_services.confirm_revocation(cert, request.user, request=request)
+            elif self.verb == "cancel-revocation":
+                certificate_services.cancel_revocation(cert, request.user, request=request)
+        except framework_services.WorkflowError as exc:
+            raise ValidationError(exc.errors) from exc
+        return _status(cert)
+
+
+class RenewView(APIView):
+    @extend_schema(request=None, responses=inline_serializer("RenewalStarted", {
+        "application": serializers.IntegerField(), "previous": serializers.IntegerField()}), tags=["certificates"])
+    def post(self, request, number: str):
+        cert = _cert(number)
+        if not organizations.is_org_member(request.user, cert.organization) and not request.user.is_alliance_staff:
+            raise NotFound()
+        try:
+            app = certificate_services.start_renewal(cert, request.user, request=request)
+        except framework_services.WorkflowError as exc:
+            raise ValidationError(exc.errors) from exc
+        return Response({"application": app.pk, "previous": app.previous_id}, status=201)
+
+
+class AppealInput(serializers.Serializer):
+    grounds = serializers.CharField()
+
+
+class AppealDecisionInput(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=["grant", "deny"])
+    reasons = serializers.CharField()
+
+
+AppealOutput = inline_serializer("AppealState", {
+    "id": serializers.IntegerField(), "application": serializers.IntegerField(),
+    "status": serializers.ChoiceField(choices=Appeal.Status.values),
+    "application_status": serializers.CharField(), "votes": serializers.IntegerField()})
+
+
+def _appeal_data(appeal: Appeal) -> Response:
+    appeal.refresh_from_db()
+    app_status = Application.objects.filter(pk=appeal.application_id).values_list("status", flat=True).first()
+    return Response({"id": appeal.pk, "application": appeal.application_id, "status": appeal.status,
+                     "application_status": app_status, "votes": appeal.votes.count()})
+
+
+class AppealFileView(APIView):
+    @extend_schema(request=AppealInput, responses={201: AppealOutput}, tags=["appeals"])
+    def post(self, request, pk: int):
+        app = Application.objects.visible_to(request.user).select_related("release__ai_model__organization").filter(
+            pk=pk).first()
+        if app is None:
+            raise NotFound()
+        data = AppealInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            appeal = certificate_appeals.file_appeal(app, request.user, data.validated_data["grounds"], request=request)
+        except framework_services.WorkflowError as exc:
+            raise ValidationError(exc.errors) from exc
+        response = _appeal_data(appeal)
+        response.status_code = 201
+        return response
+
+
+class AppealDecideView(APIView):
+    @extend_schema(request=AppealDecisionInput, responses=AppealOutput, tags=["appeals"])
+    def post(self, request, pk: int):
+        if not request.user.is_alliance_staff:
+            raise PermissionDenied("Only Alliance staff may do this.")
+        appeal = Appeal.objects.select_related("application__framework_version", "application__release").filter(
+            pk=pk).first()
+        if appeal is None:
+            raise NotFound()
+        data = AppealDecisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            certificate_appeals.decide_appeal(appeal, request.user, data.validated_data["outcome"],
+                                       data.validated_data["reasons"], request=request)
+        except framework_services.WorkflowError as exc:
+            raise ValidationError(exc.errors) from exc
+        return _appeal_data(appeal)
+
+
+urlpatterns = [
+    path("certificates/", CertificateListView.as_view(), name="certificate-list"),
+    path("certificates/<str:number>/", CertificateDetailView.as_view(), name="certificate-detail"),
+    path("certificates/<str:number>/concerns/", ConcernView.as_view(), name="certificate-concern"),
+    path("certificates/<str:number>/suspend/", CertificateActionView.as_view(verb="suspend"),
+         name="certificate-suspend"),
+    path("certificates/<str:number>/reinstate/", CertificateActionView.as_view(verb="reinstate"),
+         name="certificate-reinstate"),
+    path("certificates/<str:number>/revoke/", CertificateActionView.as_view(verb="revoke"),
+         name="certificate-revoke"),
+    path("certificates/<str:number>/cancel-revocation/", CertificateActionView.as_view(verb="cancel-revocation"),
+         name="certificate-cancel-revocation"),
+    path("certificates/<str:number>/renew/", RenewView.as_view(), name="certificate-renew"),
+    path("applications/<int:pk>/appeal/", AppealFileView.as_view(), name="application-appeal"),
+    path("appeals/<int:pk>/decide/", AppealDecideView.as_view(), name="appeal-decide"),
+    path("verify/", VerifyView.as_view(), name="verify"),
+    path("keys/", KeysView.as_view(), name="keys"),
+    path("revocations/", RevocationsView.as_view(), name="revocations"),
+]
+
+
+class DecisionViewSet(ApplicationActions):
+    """The staff decision on an application awaiting it (one approval for Tier 1/2, two
+    distinct staff for Tier 3/4), at ``/api/v1/applications/<id>/approve/`` and ``reject/``."""
+
+    @extend_schema(request=None, responses=ApplicationSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        self._staff()
+        return self._do(certificate_services.approve)
+
+    @extend_schema(request=ReasonsSerializer, responses=ApplicationSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        self._staff()
+        serializer = ReasonsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._do(certificate_services.reject, serializer.validated_data["reasons"])
+
+
+decision_router = SimpleRouter()
+decision_router.register("applications", DecisionViewSet, basename="application")
+decision_urlpatterns = decision_router.urls

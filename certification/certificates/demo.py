@@ -1,0 +1,160 @@
+"""Demo certificates for ``make run`` (called from ``portal/demo.py``).
+
+One certificate in each state a visitor can meet in the registry, across tiers,
+all signed: valid (Tier 1, 3 and 4), superseded by a renewal (Tier 1),
+suspended after a concern (Tier 2), revoked by two staff (Tier 2, another
+organization) and expired (Tier 1). Built through the real services; older
+certificates are moved back in time and signed again so that their signed
+predicate names their (demo) issue time. Idempotent: a release that already
+has a certificate is left alone.
+
+Tier 3/4 applications need audit and community-review gates that later work
+items add; the demo does not run those reviews, so when a gate is open it moves
+the application to ``decision_pending`` itself (demo data only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from django.db import transaction
+
+from certification.certificates import concerns, signing
+from certification.certificates import services as certificate_services
+from certification.certificates.models import Certificate
+from certification.releases import applications as release_applications
+from certification.releases import demo as release_demo
+from certification.releases import sample
+from certification.releases import services as release_services
+from certification.releases.models import AIModel, Application, Release
+from portal import deadlines
+from portal.models import Organization, User
+
+S = Application.Status
+
+
+def _artifacts(slug: str, version: str, count: int = 2) -> list[dict]:
+    return [
+        {"path": f"model-{i:05d}-of-{count:05d}.safetensors", "size": 4_000_000_000 + i,
+         "sha256": hashlib.sha256(f"demo:{slug}:{version}:{i}".encode()).hexdigest()}
+        for i in range(1, count + 1)
+    ]
+
+
+def _release(org: Organization, admin: User, *, name: str, slug: str, version: str, hub: str,
+             **facts) -> Release:
+    model = AIModel.objects.filter(organization=org, slug=slug).first() or release_services.register_model(
+        org, admin, name=name, slug=slug, hub_repo_id=hub, description=f"{name}, a demo model.")
+    release = Release.objects.filter(ai_model=model, version=version).first()
+    if release is None:
+        data = {"version": version, "parameter_count": 500_000_000, "capabilities": [], "sensitive_domains": [],
+                "emergent_capabilities": False, "emergent_description": "", "hub_revision": "main", **facts}
+        release = release_services.create_release(model, admin, data, artifacts=_artifacts(slug, version))
+        sample.fill_documentation(release, admin)
+    return release
+
+
+def _certify(app: Application, admin: User, staff: User, second_staff: User) -> Certificate:
+    release_applications.submit_application(app, admin, signer_name=admin.display_name, signer_title="Chief Technology Officer",
+                                affirmed=[1, 2, 3, 4, 5, 6])
+    release_applications.start_screening(app, staff)
+    release_applications.accept_into_review(app, staff)
+    app.refresh_from_db()
+    if (app.tier or 1) <= 2:
+        release_applications.complete_review(app, staff)
+    elif not release_applications.advance_if_ready(app, staff):
+        release_applications._move(app, S.DECISION_PENDING, staff, [S.IN_REVIEW])  # demo only: see the module docstring
+    certificate_services.approve(app, staff)
+    if (app.tier or 1) >= 3:
+        certificate_services.approve(app, second_staff)
+    return Certificate.objects.get(application=app)
+
+
+def _certified(release: Release, admin: User, staff: User, second_staff: User) -> Certificate:
+    existing = release.certificates.order_by("-issued_at").first()
+    if existing is not None:
+        return existing
+    return _certify(release_applications.start_application(release, admin), admin, staff, second_staff)
+
+
+def _backdate(cert: Certificate, days: int) -> Certificate:
+    Certificate.objects.filter(pk=cert.pk).update(
+        issued_at=cert.issued_at - timedelta(days=days), expires_at=cert.expires_at - timedelta(days=days))
+    cert.refresh_from_db()
+    signing.sign_certificate(cert, force=True)
+    deadlines.open_deadline(cert, "certificate_expiry", cert.expires_at)
+    return cert
+
+
+@transaction.atomic
+def certification_demo(*, staff: User, second_staff: User, organization: Organization, admin: User,
+                       other_organization: Organization, other_admin: User) -> list[Certificate]:
+    """Create (once) the demo certificates; return them, newest first."""
+    chat = _release(organization, admin, name="Acme Chat", slug="acme-chat", version="1.0", hub="acme/acme-chat-1b")
+    first = _certified(chat, admin, staff, second_staff)
+    if first.application.previous_id is None and not Application.objects.filter(previous=first.application).exists():
+        # Valid for 200 days already, then renewed: the renewal supersedes it.
+        first = _backdate(first, 200)
+        renewal = certificate_services.start_renewal(first, admin)
+        _certify(renewal, admin, staff, second_staff)
+
+    coder = _release(organization, admin, name="Acme Coder", slug="acme-coder", version="2.0",
+                     hub="acme/acme-coder-34b", parameter_count=34_000_000_000, capabilities=["code_generation"])
+    _certified(coder, admin, staff, second_staff)
+
+    bio = _release(organization, admin, name="Acme Bio", slug="acme-bio", version="1.0", hub="acme/acme-bio-8b",
+                   parameter_count=8_000_000_000, sensitive_domains=["biology"])
+    _certified(bio, admin, staff, second_staff)
+
+    mid = _release(organization, admin, name="Acme Mid", slug="acme-mid", version="7b", hub="acme/acme-mid-7b",
+                   parameter_count=7_000_000_000)
+    suspended = _certified(mid, admin, staff, second_staff)
+    if suspended.status == Certificate.Status.VALID:
+        concern = concerns.report_concern(
+            suspended, summary="Model reproduces personal data from its training set",
+            details="Prompting with a person's name returns their home address (three examples).",
+            reporter_email="researcher@research.example")
+        certificate_services.suspend(suspended, staff, "Training-data leakage reported; under investigation.",
+                             concern=concern)
+
+    tiny = _release(organization, admin, name="Acme Tiny", slug="acme-tiny", version="0.1", hub="acme/acme-tiny")
+    expired = _certified(tiny, admin, staff, second_staff)
+    if expired.effective_status() == "valid":
+        _backdate(expired, 400)
+
+    other = _release(other_organization, other_admin, name="Other LM", slug="other-lm", version="3.1",
+                     hub="othermodels/other-lm-13b", parameter_count=13_000_000_000)
+    revoked = _certified(other, other_admin, staff, second_staff)
+    if revoked.status == Certificate.Status.VALID:
+        certificate_services.propose_revocation(revoked, staff, "The submitted benchmark results were fabricated.")
+        certificate_services.confirm_revocation(revoked, second_staff)
+
+    return list(Certificate.objects.filter(organization__in=[organization, other_organization])
+                .order_by("-issued_at"))
+
+
+@transaction.atomic
+def decide_story(story) -> None:
+    """Decide the releases' story rows that end certified or rejected (``releases.demo.STORY``)."""
+    for org_slug, model_slug, _name, _hub, version, _facts, target in release_demo.STORY:
+        if target not in (S.CERTIFIED, S.REJECTED):
+            continue
+        app = Application.objects.filter(
+            release__ai_model__organization__slug=org_slug, release__ai_model__slug=model_slug,
+            release__version=version, status=S.DECISION_PENDING).first()
+        if app is None:  # already decided by an earlier load
+            continue
+        if target == S.REJECTED:
+            certificate_services.reject(app, story.staff,
+                                        "The toxicity results could not be reproduced with the stated settings.")
+        else:
+            certificate_services.approve(app, story.staff)
+
+
+def step(story) -> None:
+    certification_demo(
+        staff=story.staff, second_staff=story.second_staff, organization=story.organizations["acme-ai"],
+        admin=story.admins["acme-ai"], other_organization=story.organizations["other-models"],
+        other_admin=story.admins["other-models"],
+    )

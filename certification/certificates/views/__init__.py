@@ -1,0 +1,1 @@
+"""Pages, one module per part of the flow; ``certification/urls.py`` routes them."""

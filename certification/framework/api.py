@@ -1,0 +1,172 @@
+"""Public JSON API of the certification app (DESIGN §7.1): anonymous, throttled,
+stable. Mounted under /api/v1/ by portal/urls.py.
+
+``POST /api/v1/classify/`` runs the same classifier as the "Which tier is my
+model?" page, under the version in force. Validation is the classifier's, not
+a serializer's: DRF's IntegerField would take "7" or 7.0 as a parameter count,
+which §2.1 calls an input error. The serializers below document the contract
+in the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+from django.urls import path
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from certification.framework import services, tiers
+
+app_name = "public-api"
+
+
+class ClassifyRateThrottle(SimpleRateThrottle):
+    """Per client address, rate from DEFAULT_THROTTLE_RATES["classify"].
+
+    The rate is read per request (not once at import like DRF's class attribute)
+    so a settings change, in tests or by the environment, takes effect."""
+
+    scope = "classify"
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ClassifyRequestSerializer(serializers.Serializer):
+    parameter_count = serializers.IntegerField(
+        min_value=1, max_value=10**15, help_text="Total parameters, a JSON integer (not a string, float or boolean)."
+    )
+    capabilities = serializers.ListField(
+        child=serializers.CharField(), required=False, default=list,
+        help_text="Subset of the version's capabilities (2025.1: advanced_reasoning, code_generation, multimodal).",
+    )
+    sensitive_domains = serializers.ListField(
+        child=serializers.CharField(), required=False, default=list,
+        help_text="Subset of the version's sensitive domains (2025.1: biology, cybersecurity).",
+    )
+    emergent_capabilities = serializers.BooleanField(required=False, default=False)
+    emergent_description = serializers.CharField(
+        required=False, allow_blank=True, help_text="Required when emergent_capabilities is true."
+    )
+
+
+class FiredRuleSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="Rule id, e.g. params_gt_70b or capability:code_generation.")
+    tier = serializers.IntegerField()
+    text = serializers.CharField()
+
+
+class RequirementSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["documentation", "process"])
+    title = serializers.CharField()
+    description = serializers.CharField()
+    detail = serializers.CharField(allow_null=True, help_text="Tier-specific detail, e.g. '2 auditors; ...'.")
+
+
+class ClassifyResponseSerializer(serializers.Serializer):
+    tier = serializers.IntegerField(min_value=1, max_value=4, help_text="The highest tier among the fired rules.")
+    rules = FiredRuleSerializer(many=True, help_text="Every rule that fired, highest tier first.")
+    framework_version = serializers.CharField(help_text="The framework version in force, e.g. 2025.1.")
+    requirements = RequirementSerializer(many=True)
+    auditors_required = serializers.IntegerField(help_text="0 for Tier 1 and 2.")
+    community_review_days = serializers.IntegerField(allow_null=True, help_text="null for Tier 1 and 2.")
+
+
+_list_of_messages = serializers.ListField(child=serializers.CharField(), required=False)
+
+ClassifyErrorSerializer = inline_serializer(
+    "ClassifyFieldErrors",
+    fields={
+        "parameter_count": _list_of_messages,
+        "capabilities": _list_of_messages,
+        "sensitive_domains": _list_of_messages,
+        "emergent_capabilities": _list_of_messages,
+        "emergent_description": _list_of_messages,
+        "non_field_errors": _list_of_messages,
+    },
+)
+DetailSerializer = inline_serializer("ClassifyDetail", fields={"detail": serializers.CharField()})
+
+
+class ClassifyView(APIView):
+    """Which tier is my model? (DESIGN §2.1, §7.1)"""
+
+    # Anonymous and stateless: no session, so no CSRF token is needed.
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ClassifyRateThrottle]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="classify",
+        summary="Classify a model release into a risk tier",
+        description=(
+            "Applies the rule table of the framework version in force. Every rule that fires is "
+            "reported; the tier is the highest one fired. Unknown fields, unknown capability or "
+            "domain names, a missing, non-integer or out-of-range parameter count, and emergent "
+            "capabilities without a description are 400 errors keyed by field. Anonymous, "
+            "rate-limited per client."
+        ),
+        request=ClassifyRequestSerializer,
+        responses={
+            200: ClassifyResponseSerializer,
+            400: OpenApiResponse(ClassifyErrorSerializer, description="Input errors, keyed by field."),
+            429: OpenApiResponse(DetailSerializer, description="Too many requests; retry after the Retry-After header."),
+            503: OpenApiResponse(DetailSerializer, description="No framework version is in force."),
+        },
+        examples=[
+            OpenApiExample(
+                "Tier 3 by capability",
+                request_only=True,
+                value={
+                    "parameter_count": 7_000_000_000,
+                    "capabilities": ["code_generation"],
+                    "sensitive_domains": [],
+                    "emergent_capabilities": False,
+                    "emergent_description": "",
+                },
+            )
+        ],
+        auth=[],
+        tags=["public"],
+    )
+    def post(self, request):
+        body = request.data
+        if not isinstance(body, dict):
+            return Response(
+                {"non_field_errors": [_("Send a JSON object with the fields %(fields)s.") % {
+                    "fields": ", ".join(tiers.FIELDS)}]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        # A misspelt field must not silently classify lower than it should.
+        unknown = sorted(set(body) - set(tiers.FIELDS))
+        errors = {
+            name: [_("Unknown field; allowed fields: %(fields)s.") % {"fields": ", ".join(tiers.FIELDS)}]
+            for name in unknown
+        }
+        try:
+            fv = services.version_in_force()
+        except services.WorkflowError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        try:
+            result = tiers.classify({k: v for k, v in body.items() if k in tiers.FIELDS}, fv.rules)
+        except tiers.ClassificationError as exc:
+            errors.update(exc.errors)
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        return Response(result.to_api())
+
+
+urlpatterns = [
+    path("classify/", ClassifyView.as_view(), name="classify"),
+]

@@ -1,0 +1,111 @@
+"""Reading a framework version's rules: the one place that turns the data of a version into
+lengths, reminder offsets, validities and lead times (DESIGN §2, §2.4).
+
+Every number a rule needs is read from the version the object is bound to (an application's
+version, a certificate's version) when it is needed, never from a constant: ``rules_of(obj)``
+finds that version's rules and the functions below read them. A version that leaves a
+number out falls back to 2025.1's, the first version's data.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from certification.framework.data import FRAMEWORK_2025_1
+from portal.deadlines import DeadlineKind
+
+
+def rules_of(obj: Any) -> dict:
+    """The rules of the framework version ``obj`` is bound to: its own (an application, a
+    certificate), its application's (an offer, an engagement, a window, a finding, an appeal),
+    or the version in force for an object bound to none (an accreditation)."""
+    for path in ("framework_version", "application.framework_version", "window.application.framework_version"):
+        target = obj
+        for attr in path.split("."):
+            target = getattr(target, attr, None)
+            if target is None:
+                break
+        if target is not None:
+            return target.rules
+    from certification.framework.services import version_in_force
+
+    return version_in_force().rules
+
+
+def deadline_entry(rules: dict, kind: str) -> dict:
+    """The §2.4 row of a deadline kind, from the version or else from 2025.1."""
+    for source in (rules, FRAMEWORK_2025_1):
+        for entry in source.get("deadlines", []):
+            if entry.get("kind") == kind:
+                return entry
+    return {}
+
+
+def deadline_length(rules: dict, kind: str, tier: int | None = None) -> timedelta:
+    """How long a deadline runs: ``length_days``, or the tier's ``length_days_by_tier``."""
+    entry = deadline_entry(rules, kind)
+    if tier is not None:
+        for per_tier in entry.get("length_days_by_tier", []):
+            if per_tier["tier"] == tier:
+                return timedelta(days=per_tier["days"])
+    if "length_days" in entry:
+        return timedelta(days=entry["length_days"])
+    if "length_years" in entry:
+        return timedelta(days=365 * entry["length_years"])
+    by_tier = entry.get("length_days_by_tier") or []
+    if by_tier:  # a tier the version does not list: the longest, the safe side
+        return timedelta(days=max(row["days"] for row in by_tier))
+    raise KeyError(f"framework data has no length for the deadline {kind!r}")
+
+
+def deadline_days(rules: dict, kind: str, tier: int | None = None) -> int:
+    return deadline_length(rules, kind, tier).days
+
+
+def reminder_offsets(rules: dict, kind: str) -> tuple[timedelta, ...]:
+    """The reminders before the due time, latest first (T-30d, T-7d...)."""
+    days = sorted((r["days_before"] for r in deadline_entry(rules, kind).get("reminders", [])), reverse=True)
+    return tuple(timedelta(days=d) for d in days)
+
+
+def repeat_every(rules: dict, kind: str) -> timedelta | None:
+    """How often an overdue notice repeats after the due time, if it does."""
+    days = deadline_entry(rules, kind).get("repeat_every_days")
+    return timedelta(days=days) if days else None
+
+
+def deadline_title(kind: str, rules: dict | None = None) -> str:
+    """The human title of a deadline kind (the staff deadlines page, calendar feeds)."""
+    return deadline_entry(rules or {}, kind).get("title") or kind.replace("_", " ").capitalize()
+
+
+# Numbers of DESIGN §4 that version 2025.1's published data does not carry (adding them would
+# change its document digest): a later version sets them in its ``certificates`` section.
+CERTIFICATE_DEFAULTS = {
+    "appeal_window_days": 30,  # a rejection can be appealed once within this many days
+    "renewal_after_months": 6,  # renewal may start this long after the issue
+}
+
+
+def setting(rules: dict, key: str) -> Any:
+    """A number of the certificates' and appeals' rules: the version's ``certificates`` section,
+    or else the defaults above."""
+    section = rules.get("certificates") or {}
+    if key in section:
+        return section[key]
+    return CERTIFICATE_DEFAULTS[key]
+
+
+def deadline_kind(name: str, on_reminder, on_due, *, on_overdue=None, description: str = "",
+                  target_url=None) -> DeadlineKind:
+    """A §2.4 deadline kind for the engine: its title from the framework data, and the reminder
+    offsets and overdue repeat of the version each object is bound to, read when its deadline
+    opens (2025.1's are the kind's defaults, for rows opened before versions carried them)."""
+    return DeadlineKind(
+        name, reminder_offsets(FRAMEWORK_2025_1, name), on_reminder, on_due,
+        repeat_every=repeat_every(FRAMEWORK_2025_1, name), on_overdue=on_overdue, description=description,
+        title=deadline_title(name), target_url=target_url,
+        reminders_for=lambda obj: reminder_offsets(rules_of(obj), name),
+        repeat_every_for=lambda obj: repeat_every(rules_of(obj), name),
+    )

@@ -1,0 +1,462 @@
+"""Authenticated API of the certification flow (DESIGN §7.1, last line): the
+same service functions as the pages, the same access rules (404 for other
+organizations), 400 with field errors on bad input."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.http import Http404
+from django.template.defaultfilters import filesizeformat
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from certification.framework import services as framework_services
+from certification.framework.models import Benchmark
+from certification.releases import applications as release_applications
+from certification.releases import checklist, evidence
+from certification.releases import services as release_services
+from certification.releases.manifest import ManifestError, parse_manifest
+from certification.releases.models import AIModel, Application, BenchmarkResult, Documentation, EvidenceFile, Release
+from portal.models import Membership, Organization
+
+
+def _raise(exc: framework_services.WorkflowError):
+    raise ValidationError(exc.errors) from exc
+
+
+def _member(user, org) -> Membership:
+    membership = Membership.objects.filter(user=user, organization=org).first()
+    if membership is None:
+        raise PermissionDenied("Only members of the organization may do this.")
+    return membership
+
+
+# --- serializers ----------------------------------------------------------------------
+
+
+class AIModelSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(slug_field="slug", queryset=Organization.objects.none())
+
+    class Meta:
+        model = AIModel
+        fields = ["id", "organization", "name", "slug", "description", "modalities", "hub_repo_id", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            self.fields["organization"].queryset = Organization.objects.filter(memberships__user=request.user)
+
+
+class ArtifactSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    size = serializers.IntegerField(min_value=0)
+    sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$")
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    model = serializers.PrimaryKeyRelatedField(source="ai_model", queryset=AIModel.objects.none())
+    artifacts = ArtifactSerializer(many=True, required=False)
+    tier = serializers.SerializerMethodField()
+    rules_fired = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Release
+        fields = ["id", "model", "version", "parameter_count", "capabilities", "sensitive_domains",
+                  "emergent_capabilities", "emergent_description", "declared_tier", "raised_tier", "hub_revision",
+                  "artifacts", "tier", "rules_fired", "created_at"]
+        read_only_fields = ["id", "raised_tier", "tier", "rules_fired", "created_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            self.fields["model"].queryset = AIModel.objects.filter(organization__memberships__user=request.user)
+
+    def _rules(self, release):
+        return release_services.rules_for_release(release)
+
+    def get_tier(self, release) -> int:
+        return release_services.effective_tier(release, self._rules(release))
+
+    def get_rules_fired(self, release) -> list[dict]:
+        return [r.to_api() for r in release_services.classify_release(release, self._rules(release)).rules]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["artifacts"] = [{"path": a.path, "size": a.size, "sha256": a.sha256} for a in instance.artifacts.all()]
+        return data
+
+
+class SectionSerializer(serializers.Serializer):
+    data = serializers.DictField(help_text="The section's answers, keyed as on the section's page")
+
+
+class BenchmarkResultSerializer(serializers.ModelSerializer):
+    benchmark = serializers.SlugRelatedField(slug_field="slug", queryset=Benchmark.objects.filter(established=True))
+
+    class Meta:
+        model = BenchmarkResult
+        fields = ["id", "benchmark", "metric", "value", "harness", "settings_text", "run_date", "run_by", "evidence"]
+        read_only_fields = ["id"]
+
+    def __init__(self, *args, organization=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if organization is not None:
+            # The catalogue and the organization's own custom benchmarks.
+            self.fields["benchmark"].queryset = Benchmark.objects.filter(
+                Q(established=True) | Q(proposed_by=organization))
+
+
+class BenchmarkSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(
+        source="proposed_by", slug_field="slug", queryset=Organization.objects.none(), required=False,
+        help_text="For a custom benchmark: the proposing organization",
+    )
+
+    class Meta:
+        model = Benchmark
+        fields = ["slug", "name", "category", "headline_metric", "better_when", "established", "organization"]
+        read_only_fields = ["slug", "established"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            self.fields["organization"].queryset = Organization.objects.filter(memberships__user=request.user)
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EvidenceFile
+        fields = ["id", "section", "display_name", "family", "size", "sha256", "is_public", "uploaded_at"]
+        read_only_fields = fields
+
+
+class ApplicationSerializer(serializers.ModelSerializer):
+    release = serializers.PrimaryKeyRelatedField(read_only=True)
+    framework_version = serializers.SlugRelatedField(slug_field="version", read_only=True)
+    owner = serializers.SerializerMethodField()
+    open_gates = serializers.SerializerMethodField()
+    revisions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Application
+        fields = ["id", "release", "framework_version", "status", "tier", "owner", "created_at", "submitted_at",
+                  "decided_at", "open_gates", "revisions"]
+        read_only_fields = fields
+
+    def get_owner(self, app) -> str | None:
+        return app.owner.email if app.owner else None
+
+    def get_open_gates(self, app) -> list[str]:
+        return release_applications.open_gates(app) if app.status == Application.Status.IN_REVIEW else []
+
+    def get_revisions(self, app) -> list[dict]:
+        return [{"number": r.number, "sha256": r.sha256, "created_at": r.created_at}
+                for r in app.revisions.order_by("number")]
+
+
+class AttestationInputSerializer(serializers.Serializer):
+    signer_name = serializers.CharField(max_length=200)
+    signer_title = serializers.CharField(max_length=200)
+    affirmed = serializers.ListField(child=serializers.IntegerField(), help_text="Numbers of the statements affirmed")
+
+
+class ReasonsSerializer(serializers.Serializer):
+    reasons = serializers.CharField()
+
+
+class ChangesSerializer(serializers.Serializer):
+    comments = serializers.DictField(child=serializers.CharField(allow_blank=True),
+                                     help_text="A comment per section id")
+
+
+# --- viewsets ---------------------------------------------------------------------------
+
+
+class AIModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     viewsets.GenericViewSet):
+    """Models of your organizations (all of them for staff)."""
+
+    serializer_class = AIModelSerializer
+    queryset = AIModel.objects.none()
+
+    def get_queryset(self):
+        return AIModel.objects.visible_to(self.request.user).select_related("organization").distinct()
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        org = data.pop("organization")
+        _member(self.request.user, org)
+        try:
+            serializer.instance = release_services.register_model(org, self.request.user, request=self.request, **data)
+        except framework_services.WorkflowError as exc:
+            _raise(exc)
+
+
+class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Releases, their tier and fired rules, documentation, evidence and checklist."""
+
+    serializer_class = ReleaseSerializer
+    queryset = Release.objects.none()
+    http_method_names = ["get", "post", "patch", "put", "head", "options"]
+
+    def get_queryset(self):
+        return Release.objects.visible_to(self.request.user).select_related("ai_model__organization").distinct()
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        model = data.pop("ai_model")
+        artifacts = data.pop("artifacts", None)
+        _member(self.request.user, model.organization)
+        try:
+            serializer.instance = release_services.create_release(model, self.request.user, data, artifacts=artifacts,
+                                                          request=self.request)
+        except framework_services.WorkflowError as exc:
+            _raise(exc)
+
+    def perform_update(self, serializer):
+        release = serializer.instance
+        _member(self.request.user, release.organization)
+        data = dict(serializer.validated_data)
+        data.pop("ai_model", None)
+        artifacts = data.pop("artifacts", None)
+        try:
+            if data:
+                release_services.update_release(release, self.request.user, data, request=self.request)
+            if artifacts is not None:
+                release_services.ensure_release_editable(release)
+                release_services.replace_artifacts(release, self.request.user,
+                                           parse_manifest_entries(artifacts), request=self.request)
+        except framework_services.WorkflowError as exc:
+            _raise(exc)
+
+    @extend_schema(responses=inline_serializer("Checklist", {
+        "tier": serializers.IntegerField(), "items": serializers.ListField(child=serializers.DictField())}))
+    @action(detail=True, methods=["get"])
+    def checklist(self, request, pk=None):
+        release = self.get_object()
+        rules = release_services.rules_for_release(release)
+        tier = release_services.effective_tier(release, rules)
+        items = checklist.build(release, tier, rules, Documentation.objects.filter(release=release).first())
+        return Response({"tier": tier, "items": [
+            {"id": i.id, "title": i.title, "status": i.status, "met": i.met, "problems": i.problems} for i in items]})
+
+    @extend_schema(request=SectionSerializer, responses=SectionSerializer)
+    @action(detail=True, methods=["get", "put"], url_path=r"sections/(?P<section>[a-z_]+)")
+    def section(self, request, pk=None, section=None):
+        release = self.get_object()
+        if section not in checklist.SECTION_IDS:
+            raise Http404
+        if request.method == "GET":
+            doc = Documentation.objects.filter(release=release).first()
+            return Response({"data": doc.section(section) if doc else {}})
+        _member(request.user, release.organization)
+        serializer = SectionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            release_services.update_section(release, request.user, section, serializer.validated_data["data"], request=request)
+        except framework_services.WorkflowError as exc:
+            _raise(exc)
+        return Response({"data": serializer.validated_data["data"]})
+
+    @extend_schema(request=BenchmarkResultSerializer, responses=BenchmarkResultSerializer(many=True))
+    @action(detail=True, methods=["get", "post"], url_path="benchmark-results")
+    def benchmark_results(self, request, pk=None):
+        release = self.get_object()
+        if request.method == "POST":
+            _member(request.user, release.organization)
+            serializer = BenchmarkResultSerializer(data=request.data, organization=release.organization)
+            serializer.is_valid(raise_exception=True)
+            data = dict(serializer.validated_data)
+            if data.get("evidence") is not None and data["evidence"].release_id != release.pk:
+                raise ValidationError({"evidence": ["Not an evidence file of this release."]})
+            try:
+                result = release_services.add_benchmark_result(release, request.user, request=request, **data)
+            except framework_services.WorkflowError as exc:
+                _raise(exc)
+            return Response(BenchmarkResultSerializer(result).data, status=status.HTTP_201_CREATED)
+        qs = release.benchmark_results.select_related("benchmark")
+        return Response(BenchmarkResultSerializer(qs, many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": inline_serializer("EvidenceUpload", {
+            "file": serializers.FileField(), "section": serializers.CharField(required=False),
+            "is_public": serializers.BooleanField(required=False)})},
+        responses=EvidenceSerializer(many=True),
+    )
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser, JSONParser])
+    def evidence(self, request, pk=None):
+        release = self.get_object()
+        if request.method == "GET":
+            return Response(EvidenceSerializer(release.evidence_files.all(), many=True).data)
+        _member(request.user, release.organization)
+        upload = request.FILES.get("file")  # parses the body; the size handler may stop it
+        if getattr(request._request, "upload_too_large", False):
+            raise ValidationError({"file": [f"The file is larger than the limit of {filesizeformat(evidence.max_size())}."]})
+        if upload is None:
+            raise ValidationError({"file": ["Attach the file as multipart field 'file'."]})
+        section = request.data.get("section", "")
+        if section and section not in checklist.SECTION_IDS:
+            raise ValidationError({"section": [f"Unknown section; one of {', '.join(checklist.SECTION_IDS)}."]})
+        try:
+            release_services.ensure_release_editable(release)
+            stored = evidence.store(release, upload, request.user, section=section,
+                                    is_public=str(request.data.get("is_public", "")).lower() in ("1", "true", "on"),
+                                    request=request)
+        except evidence.EvidenceError as exc:
+            raise ValidationError({"file": [str(exc)]}) from exc
+        except framework_services.WorkflowError as exc:
+            _raise(exc)
+        return Response(EvidenceSerializer(stored).data, status=status.HTTP_201_CREATED)
+
+    def initialize_request(self, request, *args, **kwargs):
+        # The evidence size limit is enforced while the body streams.
+        request.upload_handlers.insert(0, evidence.SizeLimitUploadHandler(request))
+        return super().initialize_request(request, *args, **kwargs)
+
+    @extend_schema(request=None, responses=ApplicationSerializer)
+    @action(detail=True, methods=["post"])
+    def apply(self, request, pk=None):
+        release = self.get_object()
+        _member(request.user, release.organization)
+        try:
+            app = release_applications.start_application(release, request.user, request=request)
+        except framework_services.WorkflowError as exc:
+            _raise(exc)
+        return Response(ApplicationSerializer(app).data, status=status.HTTP_201_CREATED)
+
+
+def parse_manifest_entries(entries: list[dict]) -> list[dict]:
+    import json
+
+    try:
+        return parse_manifest(json.dumps({"artifacts": entries}).encode())
+    except ManifestError as exc:
+        raise ValidationError({"artifacts": [str(exc)]}) from exc
+
+
+class ApplicationActions(viewsets.GenericViewSet):
+    """The applications the user may see, and how an action runs a workflow service.
+    The decision actions (``certification.certificates.api``) build on it too."""
+
+    serializer_class = ApplicationSerializer
+    queryset = Application.objects.none()
+
+    def get_queryset(self):
+        qs = Application.objects.visible_to(self.request.user).select_related(
+            "release__ai_model__organization", "framework_version", "owner").distinct()
+        status_filter = self.request.query_params.get("status")
+        if status_filter:
+            qs = qs.filter(status=status_filter)
+        return qs
+
+    def _do(self, fn, *args, **kwargs):
+        app = self.get_object()
+        try:
+            fn(app, self.request.user, *args, request=self.request, **kwargs)
+        except framework_services.WorkflowError as exc:
+            _raise(exc)
+        app.refresh_from_db()
+        return Response(ApplicationSerializer(app).data)
+
+    def _staff(self):
+        if not self.request.user.is_alliance_staff:
+            raise PermissionDenied("Only Alliance staff may do this.")
+
+
+class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApplicationActions):
+    """Applications, and every transition of the workflow up to the decision as an action."""
+
+    @extend_schema(request=AttestationInputSerializer, responses=ApplicationSerializer)
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        """File the attestation (organization admins) and freeze the documentation."""
+        serializer = AttestationInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._do(release_applications.submit_application, **serializer.validated_data)
+
+    @extend_schema(request=None, responses=ApplicationSerializer)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        return self._do(release_applications.withdraw)
+
+    @extend_schema(request=None, responses=ApplicationSerializer)
+    @action(detail=True, methods=["post"])
+    def screen(self, request, pk=None):
+        self._staff()
+        return self._do(release_applications.start_screening)
+
+    @extend_schema(request=ChangesSerializer, responses=ApplicationSerializer)
+    @action(detail=True, methods=["post"], url_path="request-changes")
+    def request_changes(self, request, pk=None):
+        self._staff()
+        serializer = ChangesSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._do(release_applications.request_changes, serializer.validated_data["comments"])
+
+    @extend_schema(request=None, responses=ApplicationSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        self._staff()
+        return self._do(release_applications.accept_into_review)
+
+    @extend_schema(request=None, responses=ApplicationSerializer)
+    @action(detail=True, methods=["post"], url_path="complete-review")
+    def complete_review(self, request, pk=None):
+        self._staff()
+        return self._do(release_applications.complete_review)
+
+
+class BenchmarkViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """The benchmark catalogue and custom benchmarks. Organizations propose custom ones
+    (counted toward the minimum once staff mark them established)."""
+
+    serializer_class = BenchmarkSerializer
+    queryset = Benchmark.objects.none()
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        orgs = Organization.objects.filter(memberships__user=self.request.user)
+        qs = Benchmark.objects.select_related("proposed_by")
+        if self.request.user.is_alliance_staff:
+            return qs
+        return qs.filter(Q(established=True) | Q(proposed_by__in=orgs))
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        org = data.pop("proposed_by", None)
+        if org is None:
+            raise ValidationError({"organization": ["Name the organization proposing the benchmark."]})
+        _member(self.request.user, org)
+        serializer.instance = release_services.propose_benchmark(org, self.request.user, request=self.request, **data)
+
+    @extend_schema(request=None, responses=BenchmarkSerializer)
+    @action(detail=True, methods=["post"])
+    def establish(self, request, slug=None):
+        if not request.user.is_alliance_staff:
+            raise PermissionDenied("Only Alliance staff may do this.")
+        benchmark = self.get_object()
+        try:
+            release_services.establish_benchmark(benchmark, request.user, request=request)
+        except framework_services.WorkflowError as exc:
+            _raise(exc)
+        benchmark.refresh_from_db()
+        return Response(BenchmarkSerializer(benchmark).data)
+
+
+router = SimpleRouter()
+router.register("benchmarks", BenchmarkViewSet, basename="benchmark")
+router.register("models", AIModelViewSet, basename="model")
+router.register("releases", ReleaseViewSet, basename="release")
+router.register("applications", ApplicationViewSet, basename="application")
+urlpatterns = router.urls
+

@@ -1,0 +1,1 @@
+"""The annual transparency report: figures, rollups, drafts and published snapshots."""
