@@ -30,6 +30,7 @@ from auditors.models import (
     Offer,
     SupportingFile,
 )
+from certification.framework import rules
 from certification.framework.models import FrameworkVersion
 from certification.framework.services import WorkflowError, require_staff
 from certification.releases import evidence
@@ -39,9 +40,6 @@ from portal.models import Organization, User
 from portal.notifications import notify
 
 A = Accreditation.Status
-OFFER_DAYS = 5
-REPORT_DAYS = {3: 30, 4: 45}
-VALIDITY_YEARS = 2
 OFFER_KIND = "offer_acceptance"
 REPORT_KIND = "audit_report"
 EXPIRY_KIND = "accreditation_expiry"
@@ -225,11 +223,7 @@ def set_listing(acc: Accreditation, actor: User, listed: bool, request=None) -> 
 
 def default_valid_until(now=None):
     now = now or timezone.now()
-    years = VALIDITY_YEARS
-    for entry in _rules().get("deadlines", []):
-        if entry.get("kind") == EXPIRY_KIND and entry.get("length_years"):
-            years = int(entry["length_years"])
-    return now + relativedelta(years=years)
+    return now + relativedelta(years=rules.deadline_years(_rules(), EXPIRY_KIND))
 
 
 def _move_accreditation(acc: Accreditation, to: str, from_statuses, **extra) -> None:

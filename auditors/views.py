@@ -579,26 +579,24 @@ def staff_override(request: HttpRequest, pk: int) -> HttpResponse:
 def staff_batch(request: HttpRequest) -> HttpResponse:
     """A batch proposal for every Tier 3/4 application with open seats; offers go
     out only after staff review it and confirm."""
-    apps = list(_audited_in_review()[:500])
     if request.method == "POST":
-        by_pk = {a.pk: a for a in apps}
-        sent, failed = 0, []
+        # The service re-checks every pair in the database (application in review, seats
+        # still open, no open offer yet), so a stale or re-posted proposal is safe.
+        pairs = []
         for value in request.POST.getlist("assignment"):
             app_id, _sep, acc_id = value.partition(":")
-            if not (app_id.isdigit() and acc_id.isdigit()) or int(app_id) not in by_pk:
-                continue
-            acc = Accreditation.objects.select_related("user").filter(pk=int(acc_id)).first()
-            if acc is None:
-                continue
-            try:
-                assignment_offers.send_offer(by_pk[int(app_id)], acc, request.user, request=request)
-                sent += 1
-            except WorkflowError as exc:
-                failed.append(f"#{app_id}: {exc}")
-        messages.success(request, _("%(n)d offer(s) sent.") % {"n": sent})
-        for problem in failed:
-            messages.error(request, problem)
+            if app_id.isdigit() and acc_id.isdigit():
+                pairs.append((int(app_id), int(acc_id)))
+        try:
+            result = assignment_offers.send_batch_offers(pairs, request.user, request=request)
+        except WorkflowError as exc:
+            _error(request, exc)
+            return redirect("auditors:staff-assignments")
+        messages.success(request, _("%(n)d offer(s) sent.") % {"n": len(result.sent)})
+        for skipped in result.skipped:
+            messages.error(request, f"#{skipped.application_id}: {skipped.reason}")
         return redirect("auditors:staff-assignments")
+    apps = list(_audited_in_review()[:500])
     proposal = assignment_batch.propose_batch(apps)
     by_pk = {a.pk: a for a in apps}
     names = dict(Accreditation.objects.filter(pk__in=list(proposal.loads)).values_list("pk", "user__name"))

@@ -7,14 +7,15 @@ user and return a ``Q`` over ``Deadline`` (or ``None``). Apps append their own:
     calendar.PROVIDERS.append(lambda user: calendar.deadlines_of(MyModel.objects.filter(owner=user)))
 
 The feed lives at a secret URL; only the sha256 of its token is stored, and
-generating a new one replaces it, which revokes the old URL at once.
+generating a new one replaces it, which revokes the old URL at once. The feed
+itself is written with the ``icalendar`` library (escaping, line folding, UTC times).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
@@ -22,6 +23,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from icalendar import Calendar, Event, vText
+from icalendar.parser import Contentline
 
 from portal import audit, deadlines
 from portal.models import CalendarFeed, Deadline, User, hash_secret
@@ -151,58 +154,42 @@ def feed_for_token(raw: str) -> CalendarFeed | None:
 
 
 def _escape(text: str) -> str:
-    return (str(text).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n"))
+    """A TEXT value escaped as icalendar writes it (RFC 5545 §3.3.11)."""
+    return vText(str(text)).to_ical().decode()
 
 
 def _fold(line: str) -> str:
-    """RFC 5545 §3.1: lines of at most 75 octets, continued with CRLF and a space."""
-    data = line.encode()
-    if len(data) <= 75:
-        return line
-    parts, start, limit = [], 0, 75
-    while start < len(data):
-        end = min(start + limit, len(data))
-        while end < len(data) and (data[end] & 0xC0) == 0x80:  # never split a UTF-8 sequence
-            end -= 1
-        parts.append(data[start:end].decode())
-        start, limit = end, 74  # continuation lines start with a space
-    return "\r\n ".join(parts)
+    """A content line folded as icalendar writes it (RFC 5545 §3.1: at most 75 octets a line)."""
+    return Contentline(line).to_ical().decode()
 
 
-def _utc(value: datetime) -> str:
-    from datetime import UTC
-
-    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
 
 
 def render_ics(user: User, rows: Iterable[Deadline], now: datetime | None = None) -> str:
     now = now or timezone.now()
     host = settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0] or "portal"
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Certification Portal//Deadlines//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        f"X-WR-CALNAME:{_escape(settings.SITE_NAME)}: deadlines",
-    ]
+    cal = Calendar()
+    cal.add("version", "2.0")
+    cal.add("prodid", "-//Certification Portal//Deadlines//EN")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    # An X- property is written raw unless given as TEXT: vText escapes it like SUMMARY.
+    cal.add("x-wr-calname", vText(f"{settings.SITE_NAME}: deadlines"))
     for d in load_targets(rows):
         title = deadlines.kind_title(d.kind)
         summary = f"{title}: {d.target}" if d.target is not None else title
         url = deadlines.target_url(d, d.target) if d.target is not None else ""
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:deadline-{d.pk}@{host}",
-            f"DTSTAMP:{_utc(now)}",
-            f"DTSTART:{_utc(d.due_at)}",
-            f"DTEND:{_utc(d.due_at + timedelta(minutes=30))}",
-            f"SUMMARY:{_escape(summary)}",
-            f"DESCRIPTION:{_escape(d.get_state_display())}",
-            "TRANSP:TRANSPARENT",
-        ]
+        event = Event()
+        event.add("uid", f"deadline-{d.pk}@{host}")
+        event.add("dtstamp", _utc(now))
+        event.add("dtstart", _utc(d.due_at))
+        event.add("dtend", _utc(d.due_at + timedelta(minutes=30)))
+        event.add("summary", summary)
+        event.add("description", str(d.get_state_display()))
+        event.add("transp", "TRANSPARENT")
         if url:
-            lines.append(f"URL:{settings.SITE_URL}{url}")
-        lines.append("END:VEVENT")
-    lines.append("END:VCALENDAR")
-    return "".join(_fold(line) + "\r\n" for line in lines)
+            event.add("url", f"{settings.SITE_URL}{url}")
+        cal.add_component(event)
+    return cal.to_ical(sorted=False).decode()  # properties in the order added above

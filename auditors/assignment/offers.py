@@ -23,9 +23,7 @@ from auditors.models import (
     Offer,
 )
 from auditors.services import (
-    OFFER_DAYS,
     OFFER_KIND,
-    REPORT_DAYS,
     REPORT_KIND,
     _engagement_url,
     _load_app,
@@ -33,7 +31,7 @@ from auditors.services import (
     _org,
     staff_contacts,
 )
-from certification.framework import services
+from certification.framework import rules
 from certification.framework.services import WorkflowError, require_staff
 from certification.releases.models import Application
 from portal import audit, deadlines
@@ -130,16 +128,16 @@ def send_offer(app: Application, acc: Accreditation, actor: User | None, request
                             field="accreditation")
     if check_seats and Engagement.objects.current().filter(application=app).count() >= seats:
         raise WorkflowError(_("Every audit seat of this application is filled."))
-    days = services.deadline_days(app.framework_version.rules, OFFER_KIND, OFFER_DAYS)
+    length = rules.deadline_length(app.framework_version.rules, OFFER_KIND)
     now = timezone.now()
     try:
         with transaction.atomic():
             offer = Offer.objects.create(application=app, accreditation=acc, sent_by=actor, sent_at=now,
-                                         expires_at=now + timedelta(days=days))
+                                         expires_at=now + length)
             deadlines.open_deadline(offer, OFFER_KIND, offer.expires_at)
             audit.log("auditors.offer.sent", actor=actor, obj=offer, organization=_org(app), request=request,
                       payload={"application": app.pk, "staff_only": {"auditor": acc.user.pseudonym}})
-            notify(acc.user, "offer-sent", {"offer": offer, "application": app, "days": days},
+            notify(acc.user, "offer-sent", {"offer": offer, "application": app, "days": length.days},
                    url=_offer_url(offer))
     except IntegrityError as exc:
         raise WorkflowError(_("This auditor already has an open offer for this application.")) from exc
@@ -227,10 +225,9 @@ def accept_offer(offer: Offer, user: User, *, confidentiality: bool, request=Non
                                 % {"why": " ".join(c.reason for c in blocking)})
         taken = {h.seat for h in holders}
         seat = next(n for n in range(1, seats + 1) if n not in taken)
-        days = services.deadline_days(app.framework_version.rules, REPORT_KIND, REPORT_DAYS.get(app.tier or 3, 30),
-                                  app.tier)
+        length = rules.deadline_length(app.framework_version.rules, REPORT_KIND, app.tier or 3)
         engagement = Engagement.objects.create(application=app, accreditation=acc, offer=offer, seat=seat,
-                                               accepted_at=now, report_due_at=now + timedelta(days=days))
+                                               accepted_at=now, report_due_at=now + length)
         AuditReport.objects.create(engagement=engagement)
         Offer.objects.filter(pk=offer.pk).update(status=Offer.Status.ACCEPTED, responded_at=now,
                                                  confidentiality_accepted_at=now)
@@ -360,7 +357,7 @@ def report_reminder(engagement: Engagement, offset: timedelta) -> None:
 
 
 def report_overdue(engagement: Engagement, number: int) -> None:
-    """Overdue notice ``number`` (1 at the due time, then one every 3 days)."""
+    """Overdue notice ``number`` (1 at the due time, then one every ``repeat_every_days`` of the version)."""
     if engagement.status != Engagement.Status.ACTIVE:
         return
     app = _load_app(engagement.application_id)
@@ -368,3 +365,72 @@ def report_overdue(engagement: Engagement, number: int) -> None:
     notify(recipients, "report-overdue", {"engagement": engagement, "application": app, "number": number,
                                           "due_at": engagement.report_due_at}, url=_engagement_url(engagement))
     audit.log("auditors.report.overdue_notice", obj=engagement, organization=_org(app), payload={"number": number})
+
+
+# --- batch offers --------------------------------------------------------------------------------
+# Appended as its own section (imports kept here so the rest of the module stays untouched).
+
+from collections.abc import Iterable  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+
+
+@dataclass
+class SkippedPair:
+    application_id: int
+    accreditation_id: int
+    reason: str
+
+
+@dataclass
+class BatchResult:
+    """What ``send_batch_offers`` did: the offers sent, and the pairs skipped with why."""
+
+    sent: list[Offer] = field(default_factory=list)
+    skipped: list[SkippedPair] = field(default_factory=list)
+
+
+def send_batch_offers(assignments: Iterable[tuple[int, int]], actor: User, request=None) -> BatchResult:
+    """Send the offers of a reviewed batch proposal: ``assignments`` are
+    (application id, accreditation id) pairs (``BatchProposal.assignments`` flattened,
+    or the pairs staff confirmed).
+
+    Steps, per pair and in its own transaction, so a refused or failed pair never
+    undoes the offers already sent:
+    1. lock the application row (the lock ``accept_offer`` takes first), so concurrent
+       batches, retries and acceptances on the application queue behind each other;
+    2. skip the pair if the auditor already has an open offer for the application (a
+       re-posted proposal);
+    3. skip it if every seat already has an engagement or an open offer (the proposal
+       is stale, or another staff member's batch got there first);
+    4. ``send_offer`` (eligibility, audit-log entry, notification; the partial unique
+       constraint on open offers is the last guard). A ``WorkflowError`` skips the
+       pair with its message; any other error propagates, the pairs already sent
+       stay committed and re-posting is safe.
+    """
+    require_staff(actor)
+    result = BatchResult()
+    for app_id, acc_id in assignments:
+        try:
+            with transaction.atomic():
+                app = Application.objects.select_for_update().filter(pk=app_id).first()
+                if app is None:
+                    raise WorkflowError(_("This application no longer exists."))
+                acc = Accreditation.objects.select_related("user").filter(pk=acc_id).first()
+                if acc is None:
+                    raise WorkflowError(_("This auditor's accreditation no longer exists."))
+                if Offer.objects.open().filter(application=app, accreditation=acc).exists():
+                    raise WorkflowError(_("This auditor already has an open offer for this application."))
+                seats = assignment_facts.seats_required(_load_app(app))
+                # Not in review, or no audit for the tier: ``send_offer`` refuses with its own message.
+                if app.status == Application.Status.IN_REVIEW and seats:
+                    held = (Engagement.objects.current().filter(application=app).count()
+                            + Offer.objects.open().filter(application=app).count())
+                    if held >= seats:
+                        raise WorkflowError(_("Every audit seat of this application already has an auditor or "
+                                              "an open offer."))
+                offer = send_offer(app, acc, actor, request=request)
+        except WorkflowError as exc:
+            result.skipped.append(SkippedPair(int(app_id), int(acc_id), str(exc)))
+        else:
+            result.sent.append(offer)
+    return result

@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 
 from certification.certificates import services as certificate_services
 from certification.certificates.models import Appeal, AppealVote, Decision
-from certification.certificates.services import APPEAL_DECISION_DAYS, APPEAL_WINDOW_DAYS, _require_reason
-from certification.framework import tiers
+from certification.certificates.services import _require_reason
+from certification.framework import rules, tiers
 from certification.framework.services import WorkflowError, require_staff
 from certification.releases import applications
 from certification.releases.models import Application
@@ -47,7 +47,10 @@ def deciding_staff(appeal: Appeal):
 
 
 def appeal_deadline(app: Application) -> dt.datetime | None:
-    return app.decided_at + timedelta(days=APPEAL_WINDOW_DAYS) if app.decided_at else None
+    if not app.decided_at:
+        return None
+    return app.decided_at + timedelta(days=rules.setting(app.framework_version.rules, "certificates",
+                                                          "appeal_window_days"))
 
 
 def can_appeal(app: Application, at=None) -> bool:
@@ -75,7 +78,8 @@ def file_appeal(app: Application, actor: User, grounds: str, request=None) -> Ap
         except IntegrityError:
             raise WorkflowError(_("This rejection has already been appealed, or another application for the "
                                   "release is open.")) from None
-        deadlines.open_deadline(appeal, "appeal_decision", appeal.filed_at + timedelta(days=APPEAL_DECISION_DAYS))
+        length = rules.deadline_length(app.framework_version.rules, "appeal_decision")
+        deadlines.open_deadline(appeal, "appeal_decision", appeal.filed_at + length)
         audit.log("certification.application.appealed", actor=actor, obj=app,
                   organization=app.release.organization, request=request)
         notify(deciding_staff(appeal), "appeal-filed", {"application": app, "appeal": appeal},

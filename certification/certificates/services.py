@@ -25,8 +25,8 @@ from django.utils.translation import gettext as _
 
 from certification.certificates.models import Certificate, ConcernReport, Decision, RevocationProposal
 from certification.certificates.signing import certificate_url, sign_certificate
+from certification.framework import rules, tiers
 from certification.framework import services as framework_services
-from certification.framework import tiers
 from certification.framework.services import require_staff
 from certification.releases import services as release_services
 from certification.releases.applications import _move
@@ -110,9 +110,6 @@ S = Application.Status
 C = Certificate.Status
 WorkflowError = framework_services.WorkflowError
 
-APPEAL_WINDOW_DAYS = 30
-APPEAL_DECISION_DAYS = 30
-RENEWAL_AFTER_MONTHS = 6
 
 
 def on_certificate_issued(cert: Certificate) -> None:
@@ -270,7 +267,7 @@ def add_months(value: dt.datetime, months: int) -> dt.datetime:
 
 
 def renewal_opens_at(cert: Certificate) -> dt.datetime:
-    return add_months(cert.issued_at, RENEWAL_AFTER_MONTHS)
+    return add_months(cert.issued_at, rules.setting(cert.framework_version.rules, "certificates", "renewal_after_months"))
 
 
 def renewal_of(cert: Certificate) -> Application | None:

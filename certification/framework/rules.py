@@ -80,21 +80,30 @@ def deadline_title(kind: str, rules: dict | None = None) -> str:
     return deadline_entry(rules or {}, kind).get("title") or kind.replace("_", " ").capitalize()
 
 
-# Numbers of DESIGN §4 that version 2025.1's published data does not carry (adding them would
-# change its document digest): a later version sets them in its ``certificates`` section.
-CERTIFICATE_DEFAULTS = {
-    "appeal_window_days": 30,  # a rejection can be appealed once within this many days
-    "renewal_after_months": 6,  # renewal may start this long after the issue
+def deadline_years(rules: dict, kind: str) -> int:
+    """A deadline counted in calendar years (``length_years``: an accreditation's validity)."""
+    return int(deadline_entry(rules, kind)["length_years"])
+
+
+# Numbers of DESIGN §2.1 and §4 that version 2025.1's published data does not carry (adding them
+# would change its document digest): a later version sets them in the section of the same name.
+DEFAULTS = {
+    "certificates": {
+        "appeal_window_days": 30,  # a rejection can be appealed once within this many days
+        "renewal_after_months": 6,  # renewal may start this long after the issue
+    },
+    "review": {
+        "reopen_min_days": 14,  # a closed window reopened by a tier raise stays open at least this long
+    },
 }
 
 
-def setting(rules: dict, key: str) -> Any:
-    """A number of the certificates' and appeals' rules: the version's ``certificates`` section,
-    or else the defaults above."""
-    section = rules.get("certificates") or {}
-    if key in section:
-        return section[key]
-    return CERTIFICATE_DEFAULTS[key]
+def setting(rules: dict, section: str, key: str) -> Any:
+    """A number of the version's ``certificates`` or ``review`` section, or else the default above."""
+    values = rules.get(section) or {}
+    if key in values:
+        return values[key]
+    return DEFAULTS[section][key]
 
 
 def deadline_kind(name: str, on_reminder, on_due, *, on_overdue=None, description: str = "",

@@ -89,22 +89,10 @@ def publish_framework_version(fv: FrameworkVersion, actor: User, effective_from,
     return fv
 
 
-def deadline_days(rules: dict, kind: str, default: int, tier: int | None = None) -> int:
-    """A deadline's length from the framework version (DESIGN §2.4)."""
-    for entry in rules.get("deadlines", []):
-        if entry.get("kind") != kind:
-            continue
-        if tier is not None:
-            for per_tier in entry.get("length_days_by_tier", []):
-                if per_tier["tier"] == tier:
-                    return per_tier["days"]
-        return entry.get("length_days", default)
-    return default
-
-
 def validate_rules(rules: dict) -> None:
     """A version's rules must at least classify and list requirements for every tier."""
     try:
+        tiers.validate_requirements(rules)
         for tier in (1, 2, 3, 4):
             tiers.requirements_for_tier(rules, tier)
             tiers.attestation_statements_for_tier(rules, tier)

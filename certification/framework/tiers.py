@@ -226,11 +226,59 @@ def tier_settings(rules: Mapping[str, Any], tier: int) -> dict[str, Any]:
     raise ValueError(f"tier {tier!r} is not defined in framework {rules['version']}")
 
 
+# The kinds of documentation requirement the portal knows how to check, edit and show. A
+# requirement names its kind in ``check``, with the kind's parameters beside it
+# (``min_benchmarks``, ``required_categories``, ``min_stages``, ``fields`` ...), so a new
+# framework version can add a requirement of a known kind without code. Version 2025.1 predates
+# ``check``: each of its requirements is checked by the kind named like its id, and its two
+# reports share the ``report`` kind.
+DOCUMENTATION_KINDS = (
+    "model_card", "training_data", "safety_benchmarks", "license", "vulnerability_contact", "compute",
+    "report", "rollout_plan", "access_instructions", "domain_risk_assessments",
+    "fields",  # a section of text fields: ``fields`` = [{"id", "label"}], every one required
+)
+_KIND_OF_2025_1_ID = {"red_teaming_report": "report", "bias_report": "report"}
+
+
+def check_kind(requirement: Mapping[str, Any]) -> str:
+    """How a requirement is met: ``process`` (by the review process) or a documentation kind."""
+    if requirement.get("kind") == "process":
+        return "process"
+    return requirement.get("check") or _KIND_OF_2025_1_ID.get(requirement["id"], requirement["id"])
+
+
+def documentation_requirements(rules: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every requirement of the version met by documentation (a section of its own), any tier."""
+    return [dict(r) for r in rules["requirements"] if r.get("kind") != "process"]
+
+
+def section_ids(rules: Mapping[str, Any]) -> list[str]:
+    return [r["id"] for r in documentation_requirements(rules)]
+
+
+def validate_requirements(rules: Mapping[str, Any]) -> None:
+    """Raise ValueError for a requirement of a kind the portal cannot check."""
+    seen = set()
+    for requirement in rules["requirements"]:
+        rid = requirement["id"]
+        if rid in seen:
+            raise ValueError(f"the requirement id {rid!r} appears twice")
+        seen.add(rid)
+        kind = check_kind(requirement)
+        if kind != "process" and kind not in DOCUMENTATION_KINDS:
+            raise ValueError(f"requirement {rid!r}: unknown kind {kind!r}; one of {', '.join(DOCUMENTATION_KINDS)}")
+        if kind == "fields":
+            fields = requirement.get("fields")
+            if not fields or not all(isinstance(f, Mapping) and f.get("id") and f.get("label") for f in fields):
+                raise ValueError(f"requirement {rid!r}: a fields requirement lists its fields, each with id and label")
+
+
 def requirements_for_tier(rules: Mapping[str, Any], tier: int) -> list[dict[str, Any]]:
     """The §2.2 requirements that apply to ``tier``, in table order.
 
     Each entry is ``{"id", "kind", "title", "description", "detail"}`` where
-    ``detail`` is the tier-specific text (e.g. "2 auditors; ...") or None.
+    ``detail`` is the tier-specific text (e.g. "2 auditors; ...") or None; the
+    full entry (``rules["requirements"]``) has the parameters and ``check_kind``.
     """
     tier_settings(rules, tier)  # rejects an unknown tier
     result = []

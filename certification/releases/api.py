@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from certification.framework import services as framework_services
+from certification.framework import tiers
 from certification.framework.models import Benchmark
 from certification.releases import applications as release_applications
 from certification.releases import checklist, evidence
@@ -254,7 +255,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     @action(detail=True, methods=["get", "put"], url_path=r"sections/(?P<section>[a-z_]+)")
     def section(self, request, pk=None, section=None):
         release = self.get_object()
-        if section not in checklist.SECTION_IDS:
+        if section not in tiers.section_ids(release_services.rules_for_release(release)):
             raise Http404
         if request.method == "GET":
             doc = Documentation.objects.filter(release=release).first()
@@ -305,8 +306,9 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         if upload is None:
             raise ValidationError({"file": ["Attach the file as multipart field 'file'."]})
         section = request.data.get("section", "")
-        if section and section not in checklist.SECTION_IDS:
-            raise ValidationError({"section": [f"Unknown section; one of {', '.join(checklist.SECTION_IDS)}."]})
+        sections = tiers.section_ids(release_services.rules_for_release(release))
+        if section and section not in sections:
+            raise ValidationError({"section": [f"Unknown section; one of {', '.join(sections)}."]})
         try:
             release_services.ensure_release_editable(release)
             stored = evidence.store(release, upload, request.user, section=section,

@@ -12,17 +12,15 @@ writes the audit entry and notifies. Higher layers plug in through the hook list
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from certification.framework import tiers
+from certification.framework import rules, tiers
 from certification.framework.models import FrameworkVersion
-from certification.framework.services import WorkflowError, deadline_days, require_staff, version_in_force
+from certification.framework.services import WorkflowError, require_staff, version_in_force
 from certification.releases import checklist
 from certification.releases.models import (
     Application,
@@ -217,19 +215,18 @@ def hand_over(app: Application, actor: User, new_owner: User, request=None) -> A
     return app
 
 
-CHANGES_REQUESTED_DAYS = 60
 
 
 def _request_changes(app: Application, actor: User, comments: dict, request=None, from_statuses=None) -> None:
     revision = app.revisions.order_by("-number").first()
     _move(app, S.CHANGES_REQUESTED, actor, from_statuses or [S.SCREENING])
     ChangeRequest.objects.create(application=app, revision=revision, requested_by=actor, comments=comments)
-    days = deadline_days(app.framework_version.rules, "changes_requested", CHANGES_REQUESTED_DAYS)
-    deadlines.open_deadline(app, "changes_requested", timezone.now() + timedelta(days=days))
+    length = rules.deadline_length(app.framework_version.rules, "changes_requested")
+    deadlines.open_deadline(app, "changes_requested", timezone.now() + length)
     audit.log("certification.application.changes_requested", actor=actor, obj=app,
               organization=app.release.organization, request=request, payload={"sections": sorted(comments)})
     notify(org_admins(app.release.organization), "changes-requested",
-           {"application": app, "comments": comments, "days": days},
+           {"application": app, "comments": comments, "days": length.days},
            url=reverse("certification:application-detail", args=[app.pk]))
 
 
@@ -273,7 +270,6 @@ def open_gates(app: Application) -> list[str]:
     return reasons
 
 
-STAFF_DECISION_DAYS = 10
 
 
 def advance_if_ready(app: Application, actor: User | None = None) -> bool:
@@ -281,8 +277,8 @@ def advance_if_ready(app: Application, actor: User | None = None) -> bool:
     if app.status != S.IN_REVIEW or open_gates(app):
         return False
     _move(app, S.DECISION_PENDING, actor, [S.IN_REVIEW])
-    days = deadline_days(app.framework_version.rules, "staff_decision", STAFF_DECISION_DAYS)
-    deadlines.open_deadline(app, "staff_decision", timezone.now() + timedelta(days=days))
+    length = rules.deadline_length(app.framework_version.rules, "staff_decision")
+    deadlines.open_deadline(app, "staff_decision", timezone.now() + length)
     audit.log("certification.application.decision_pending", actor=actor, obj=app,
               organization=app.release.organization)
     return True

@@ -123,14 +123,15 @@ def _compute(data, **_ctx) -> list[str]:
     )
 
 
-def _report(section_id: str):
-    def check(data, *, evidence_sections, **_ctx) -> list[str]:
-        problems = _missing(data, {"summary": _("Summary")})
-        if section_id not in evidence_sections:
-            problems.append(_("Upload the report as an evidence file."))
-        return problems
+def _report(data, *, requirement, evidence_sections, **_ctx) -> list[str]:
+    problems = _missing(data, {"summary": _("Summary")})
+    if requirement["id"] not in evidence_sections:
+        problems.append(_("Upload the report as an evidence file."))
+    return problems
 
-    return check
+
+def _fields(data, *, requirement, **_ctx) -> list[str]:
+    return _missing(data, {f["id"]: f["label"] for f in requirement["fields"]})
 
 
 def _rollout_plan(data, *, requirement, **_ctx) -> list[str]:
@@ -158,6 +159,8 @@ def _domain_risk(data, *, release, **_ctx) -> list[str]:
     ]
 
 
+# One check per kind of documentation requirement (``tiers.DOCUMENTATION_KINDS``); the
+# requirement's entry in the framework data carries the check's parameters.
 CHECKS = {
     "model_card": _model_card,
     "training_data": _training_data,
@@ -165,15 +168,13 @@ CHECKS = {
     "license": _license,
     "vulnerability_contact": _vulnerability_contact,
     "compute": _compute,
-    "red_teaming_report": _report("red_teaming_report"),
-    "bias_report": _report("bias_report"),
+    "report": _report,
     "rollout_plan": _rollout_plan,
     "access_instructions": _access_instructions,
     "domain_risk_assessments": _domain_risk,
+    "fields": _fields,
 }
-
-# Sections edited on their own page; every documentation requirement is one.
-SECTION_IDS = list(CHECKS)
+assert set(CHECKS) == set(tiers.DOCUMENTATION_KINDS)
 
 
 def build(release: Release, tier: int, rules: dict, documentation: Documentation | None = None) -> list[ChecklistItem]:
@@ -192,11 +193,12 @@ def build(release: Release, tier: int, rules: dict, documentation: Documentation
         rid = requirement["id"]
         # The raw entry carries the numbers (minimum benchmarks, stages...).
         requirement = {**next(r for r in rules["requirements"] if r["id"] == rid), **requirement}
-        if requirement.get("kind") == "process":
+        requirement["check"] = tiers.check_kind(requirement)
+        if requirement["check"] == "process":
             items.append(ChecklistItem(rid, requirement["title"], requirement["description"], PROCESS))
             continue
         data = documentation.section(rid)
-        problems = CHECKS[rid](
+        problems = CHECKS[requirement["check"]](
             data,
             release=release,
             requirement=requirement,
@@ -204,7 +206,7 @@ def build(release: Release, tier: int, rules: dict, documentation: Documentation
             evidence_sections=evidence_sections,
             confirmed_emails=confirmed_emails,
         )
-        has_data = bool(data) or (rid == "safety_benchmarks" and results)
+        has_data = bool(data) or (requirement["check"] == "safety_benchmarks" and bool(results))
         status = COMPLETED if not problems else (IN_PROGRESS if has_data else NOT_STARTED)
         url = reverse("certification:section-edit", args=[release.pk, rid]) if release.pk else ""
         items.append(ChecklistItem(rid, requirement["title"], requirement["description"], status, problems, url))

@@ -200,6 +200,15 @@ class AccessForm(SectionForm):
                          help_text=_("Shown only to engaged auditors and enrolled evaluators while their access lasts."))
 
 
+class FieldsForm(SectionForm):
+    """A section of a ``fields`` requirement: one text per field the framework version lists."""
+
+    def __init__(self, *args, fields: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in fields:
+            self.fields[field["id"]] = _text(field["label"], help_text=field.get("help", ""))
+
+
 class DomainRiskForm(SectionForm):
     def __init__(self, *args, domains: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)

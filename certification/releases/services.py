@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 
 from certification.framework import tiers
 from certification.framework.services import WorkflowError, require_staff, version_in_force
-from certification.releases import checklist
 from certification.releases.models import AIModel, Application, Artifact, BenchmarkResult, Documentation, Release
 from portal import audit
 from portal.models import Organization, User
@@ -131,7 +130,7 @@ def replace_artifacts(release: Release, actor: User, artifacts: list[dict], requ
 
 
 def update_section(release: Release, actor: User, section_id: str, data: dict, request=None) -> Documentation:
-    if section_id not in checklist.SECTION_IDS:
+    if section_id not in tiers.section_ids(rules_for_release(release)):
         raise WorkflowError(_("Unknown section."), field="section")
     ensure_release_editable(release)
     with transaction.atomic():

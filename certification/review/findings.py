@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -18,13 +17,13 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from certification.framework import rules
 from certification.framework import services as framework_services
 from certification.framework.services import WorkflowError
 from certification.releases import evidence
 from certification.releases.models import Application
 from certification.review.models import Finding, FindingAttachment, FindingResponse, Rejoinder, ReviewWindow
 from certification.review.services import (
-    TRIAGE_DAYS,
     F,
     _finding_url,
     _owner_and_admins,
@@ -148,13 +147,13 @@ def submit_finding(finding: Finding, user: User, request=None) -> Finding:
                 status=F.SUBMITTED, submitted_at=now, submitted_severity=finding.severity, updated_at=now):
             raise WorkflowError(_("This finding is already submitted."))
         finding.status, finding.submitted_at, finding.submitted_severity = F.SUBMITTED, now, finding.severity
-        days = framework_services.deadline_days(app.framework_version.rules, "finding_triage", TRIAGE_DAYS)
-        deadlines.open_deadline(finding, "finding_triage", now + timedelta(days=days))
+        length = rules.deadline_length(app.framework_version.rules, "finding_triage")
+        deadlines.open_deadline(finding, "finding_triage", now + length)
         audit.log("certification.review.finding_submitted", actor=user, obj=finding,
                   organization=app.release.organization, request=request,
                   payload={"severity": finding.severity, "category": finding.category})
         if app.owner:
-            notify(app.owner, "finding-submitted", {"finding": finding, "application": app, "days": days},
+            notify(app.owner, "finding-submitted", {"finding": finding, "application": app, "days": length.days},
                    url=_finding_url(finding))
     return finding
 

@@ -25,6 +25,7 @@ from django.utils.translation import ngettext
 
 from auditors import conflicts as conflict_rules
 from auditors.models import Accreditation, Affiliation, ConflictRecord
+from certification.framework import rules
 from certification.framework import services as framework_services
 from certification.framework.services import WorkflowError
 from certification.releases import access, applications
@@ -114,7 +115,7 @@ def _owner_and_admins(app: Application) -> list[User]:
 
 
 def window_days(app: Application, tier: int) -> int:
-    return framework_services.deadline_days(app.framework_version.rules, "review_window", WINDOW_DAYS.get(tier, 30), tier=tier)
+    return rules.deadline_days(app.framework_version.rules, "review_window", tier)
 
 
 def open_window(app: Application, actor: User | None = None) -> ReviewWindow | None:
@@ -160,7 +161,8 @@ def on_tier_raised(app: Application, actor: User | None, tier: int) -> ReviewWin
             window.extended_at = now
             fields = ["tier", "closes_at", "extended_at"]
         else:
-            window.closes_at = max(target, now + timedelta(days=REOPEN_MIN_DAYS))
+            reopen_days = rules.setting(app.framework_version.rules, "review", "reopen_min_days")
+            window.closes_at = max(target, now + timedelta(days=reopen_days))
             window.opened_at = now
             window.reopened_at = now
             window.closed_at = None
@@ -417,8 +419,8 @@ def register_hooks() -> None:
 
 
 def _response_due(finding: Finding, window: ReviewWindow) -> datetime:
-    days = framework_services.deadline_days(window.application.framework_version.rules, "finding_response", RESPONSE_DAYS)
-    return max(finding.triaged_at or timezone.now(), window.closes_at) + timedelta(days=days)
+    length = rules.deadline_length(window.application.framework_version.rules, "finding_response")
+    return max(finding.triaged_at or timezone.now(), window.closes_at) + length
 
 
 def _schedule_response(finding: Finding, window: ReviewWindow) -> None:

@@ -34,13 +34,12 @@ from django.db.models.functions import Coalesce, ExtractYear, Greatest, Least
 
 from auditors.models import AuditReport, Engagement
 from certification.certificates.models import Certificate, RevocationProposal
+from certification.framework import rules
 from certification.framework.models import FrameworkVersion
-from certification.framework.services import deadline_days
 from certification.releases.models import Application, ApplicationTransition
 from certification.review.models import Finding, FindingResponse, ReviewWindow
 from certification.transparency.models import ReportTierRollup
 from portal.models import AuditEntry
-
 
 UTC = dt.timezone.utc
 
@@ -54,7 +53,6 @@ ALL = ReportTierRollup.ALL_TIERS
 SCHEMA = 1
 
 
-RESPONSE_DAYS = 14
 
 
 CR = Application.Status.CHANGES_REQUESTED
@@ -447,10 +445,10 @@ def _response_length():
     """Days allowed for a response: from each application's framework version; when
     all versions agree (the usual case) a constant, with no join. Returns (days, or
     None when they differ, and a map of framework version to days)."""
-    lengths = {fv.pk: deadline_days(fv.rules, "finding_response", RESPONSE_DAYS)
+    lengths = {fv.pk: rules.deadline_days(fv.rules, "finding_response")
                for fv in FrameworkVersion.objects.only("pk", "rules")}
     if len(set(lengths.values())) <= 1:
-        return next(iter(lengths.values()), RESPONSE_DAYS), lengths
+        return next(iter(lengths.values()), rules.deadline_days({}, "finding_response")), lengths
     return None, lengths
 
 
@@ -507,7 +505,7 @@ def _review_figures_orm(tally, finding_cells, as_of: dt.datetime) -> None:
     else:
         length = Case(*[When(window__application__framework_version_id=pk, then=Value(dt.timedelta(days=n)))
                         for pk, n in lengths.items()],
-                      default=Value(dt.timedelta(days=RESPONSE_DAYS)), output_field=DurationField())
+                      default=Value(rules.deadline_length({}, "finding_response")), output_field=DurationField())
     due = ExpressionWrapper(Greatest(F("triaged_at"), F("window__closes_at")) + length, output_field=DateTimeField())
     rows = (Finding.objects.filter(status=Finding.Status.ACCEPTED, triaged_at__isnull=False)
             .annotate(due=due).filter(due__lte=as_of)
@@ -539,7 +537,8 @@ def _review_figures_sql(tally, finding_cells, as_of: dt.datetime, years: range) 
         params["days"] = dt.timedelta(days=days)
     else:
         cases = " ".join(f"WHEN {int(pk)} THEN {int(n)}" for pk, n in lengths.items())
-        length = f"(CASE fa.framework_version_id {cases} ELSE {RESPONSE_DAYS} END) * interval '1 day'"
+        fallback = rules.deadline_days({}, "finding_response")
+        length = f"(CASE fa.framework_version_id {cases} ELSE {int(fallback)} END) * interval '1 day'"
         fv_join = f"JOIN {app} fa ON fa.id = w.application_id"
     due = f"(GREATEST(f.triaged_at, w.closes_at) + {length})"
     # Findings by year, category, severity and status: one pass, no join. Then the

@@ -44,11 +44,19 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from certification.framework.services import require_staff
+from certification.transparency.figures import (
+    ALL,
+    TIERS,
+    UTC,
+    _certificate_figures,
+    _first_year,
+    _review_figures,
+    _Tally,
+    decision_days,
+)
 from certification.transparency.models import ReportFindingRollup, ReportTierRollup
 from portal import audit
 from portal.models import Organization
-from certification.transparency.figures import UTC, TIERS, ALL, _Tally, _certificate_figures, decision_days, _review_figures
-from certification.transparency.figures import _first_year
 
 
 def _lock_refresh(sort_memory: bool = False) -> None:

@@ -17,9 +17,9 @@ from django.utils.translation import gettext as _
 from certification.framework.models import FrameworkVersion
 from certification.framework.services import WorkflowError, require_staff
 from certification.review.models import Finding, FindingResponse
+from certification.transparency.figures import ALL, SCHEMA, TIERS, UTC, year_bounds
 from certification.transparency.models import ReportFindingRollup, ReportSnapshot, ReportTierRollup
 from certification.transparency.rollups import _lock_refresh
-from certification.transparency.figures import ALL, SCHEMA, TIERS, UTC, year_bounds
 from portal import audit
 from portal.canonical import canonical_sha256
 

@@ -23,8 +23,8 @@ from auditors.models import Accreditation, Engagement, Offer
 from certification.framework.services import WorkflowError
 from certification.releases.models import Application
 from certification.transparency import charts as transparency_charts
-from certification.transparency import rollups as transparency_rollups
 from certification.transparency import figures as transparency_figures
+from certification.transparency import rollups as transparency_rollups
 from certification.transparency import services as transparency_services
 from certification.transparency.models import ReportSnapshot, ReportTierRollup
 from portal.canonical import canonical_json

@@ -46,7 +46,7 @@ from certification.framework.models import FrameworkVersion
 from certification.releases.models import AIModel, Application, ApplicationTransition, Release
 from certification.review.models import Finding, FindingResponse, ReviewWindow
 from certification.transparency import charts as transparency_charts
-from certification.transparency import rollups, services
+from certification.transparency import figures, rollups, services
 from certification.transparency.models import ReportFindingRollup, ReportTierRollup
 from portal import audit
 from portal.models import Organization
@@ -332,18 +332,18 @@ def test_figures_only_count_what_happened_by_the_time_of_computing(world):
 def test_postgres_decision_percentiles_match_the_python_ones(world):
     assert connection.vendor == "postgresql"
     sql = {(y, t): (n, tuple(round(v, 6) if v is not None else None for v in d))
-           for y, t, n, d in rollups._decision_days_sql(AS_OF) if t in (0, 1, 2, 3, 4)}
+           for y, t, n, d in figures._decision_days_sql(AS_OF) if t in (0, 1, 2, 3, 4)}
     py = {(y, t): (n, tuple(round(v, 6) if v is not None else None for v in d))
-          for y, t, n, d in rollups._decision_days_python(AS_OF) if t in (0, 1, 2, 3, 4)}
+          for y, t, n, d in figures._decision_days_python(AS_OF) if t in (0, 1, 2, 3, 4)}
     assert sql == py
     assert sql[(2025, 0)] == (4, (25.0, 72.0, 17.5, 69.0))
 
 
 def test_percentile_interpolates_like_percentile_cont():
-    assert rollups.percentile([], 0.5) is None
-    assert rollups.percentile([7.0], 0.9) == 7.0
-    assert rollups.percentile([10.0, 20.0, 30.0, 90.0], 0.5) == 25.0
-    assert rollups.percentile([10.0, 20.0, 30.0, 90.0], 0.9) == pytest.approx(72.0)
+    assert figures.percentile([], 0.5) is None
+    assert figures.percentile([7.0], 0.9) == 7.0
+    assert figures.percentile([10.0, 20.0, 30.0, 90.0], 0.5) == 25.0
+    assert figures.percentile([10.0, 20.0, 30.0, 90.0], 0.9) == pytest.approx(72.0)
 
 
 def test_response_deadlines_follow_each_applications_framework_version(framework):
@@ -373,7 +373,7 @@ def _tallies():
     out: dict = {}
 
     def tally(year, tier):
-        return out.setdefault((year, tier), rollups._Tally())
+        return out.setdefault((year, tier), figures._Tally())
 
     return out, tally
 
@@ -384,20 +384,20 @@ def test_postgres_statements_give_the_same_figures_as_the_orm_queries(world, as_
     """The PostgreSQL path (hand-written statements, years as buckets) against the
     portable ORM path, piece by piece, on the hand-computed world."""
     assert connection.vendor == "postgresql"
-    years = range(rollups._first_year(as_of), as_of.year + 1)
-    special = sorted(rollups._suspension_events(as_of))
+    years = range(figures._first_year(as_of), as_of.year + 1)
+    special = sorted(figures._suspension_events(as_of))
     # b1 and b2 (suspended from April 2025) follow the event-by-event path, not these statements.
     assert bool(special) == (as_of >= at("2025-04-01"))
 
     sql_tallies, sql_tally = _tallies()
     orm_tallies, orm_tally = _tallies()
-    sql_spans = rollups._plain_certificates_sql(sql_tally, as_of, years, special)
-    orm_spans = rollups._plain_certificates_orm(orm_tally, as_of, special)
+    sql_spans = figures._plain_certificates_sql(sql_tally, as_of, years, special)
+    orm_spans = figures._plain_certificates_orm(orm_tally, as_of, special)
     assert sorted(sql_spans) == sorted(orm_spans) and sql_spans
     sql_cells: dict = defaultdict(lambda: defaultdict(int))
     orm_cells: dict = defaultdict(lambda: defaultdict(int))
-    rollups._review_figures_sql(sql_tally, sql_cells, as_of, years)
-    rollups._review_figures_orm(orm_tally, orm_cells, as_of)
+    figures._review_figures_sql(sql_tally, sql_cells, as_of, years)
+    figures._review_figures_orm(orm_tally, orm_cells, as_of)
 
     def in_range(items):
         return {key: value for key, value in items if key[0] in years}

@@ -66,7 +66,7 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "deadlines": _deadlines_for(app),
         "reject_form": forms.ReasonForm(prefix="reject"),
         "hand_over_form": forms.HandOverForm() if request.user.is_alliance_staff else None,
-        "sections": checklist.SECTION_IDS,
+        "sections": tiers.section_ids(app.framework_version.rules),
     }
     return render(request, "certification/releases/application_detail.html", context)
 

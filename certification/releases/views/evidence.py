@@ -15,7 +15,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from certification.framework import services as framework_services
-from certification.releases import checklist, evidence, forms
+from certification.framework import tiers
+from certification.releases import evidence, forms
 from certification.releases import services as release_services
 from certification.releases.access import _workflow_error, get_evidence_for_user, get_release_for_user, require_member
 
@@ -43,7 +44,7 @@ def _evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
     if getattr(request, "upload_too_large", False):
         messages.error(request, _("The file is larger than the limit of %(size)s.") % {"size": filesizeformat(evidence.max_size())})
         return _upload_done(request, back)
-    form = forms.EvidenceForm(request.POST, request.FILES, sections=[(s, s) for s in checklist.SECTION_IDS])
+    form = forms.EvidenceForm(request.POST, request.FILES, sections=[(s, s) for s in tiers.section_ids(release_services.rules_for_release(release))])
     if not form.is_valid():
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
         return _upload_done(request, back)

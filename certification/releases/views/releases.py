@@ -240,23 +240,27 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --- documentation sections ---------------------------------------------------------------------
 
+# The form of each kind of documentation requirement (``tiers.DOCUMENTATION_KINDS``).
 SECTION_FORMS = {
     "model_card": forms.ModelCardForm,
     "training_data": forms.TrainingDataForm,
     "license": forms.LicenseForm,
     "vulnerability_contact": forms.ContactForm,
     "compute": forms.ComputeForm,
-    "red_teaming_report": forms.ReportForm,
-    "bias_report": forms.ReportForm,
+    "report": forms.ReportForm,
     "access_instructions": forms.AccessForm,
     "rollout_plan": forms.SectionForm,
     "domain_risk_assessments": forms.DomainRiskForm,
     "safety_benchmarks": forms.SectionForm,
+    "fields": forms.FieldsForm,
 }
 
 
-def _section_form(section: str, release: Release, rules: dict, data=None, initial=None):
-    form_class = SECTION_FORMS[section]
+def _section_form(requirement: dict, release: Release, rules: dict, data=None, initial=None):
+    """The form of a requirement (its entry in the framework data) for this release."""
+    form_class = SECTION_FORMS[tiers.check_kind(requirement)]
+    if form_class is forms.FieldsForm:
+        return form_class(data, fields=requirement["fields"], initial=initial, prefix="s")
     if form_class is forms.DomainRiskForm:
         labels = dict(forms.domain_choices(rules))
         domains = [(d, labels.get(d, d)) for d in release.sensitive_domains]
@@ -281,26 +285,25 @@ def send_contact_confirmation(release: Release, email: str) -> None:
 @login_required
 def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
     release = get_release_for_user(request, pk)
-    if section not in SECTION_FORMS:
-        raise Http404
     rules = release_services.rules_for_release(release)
     tier = release_services.effective_tier(release, rules)
-    requirement = next((r for r in tiers.requirements_for_tier(rules, 4) if r["id"] == section), None)
-    if requirement is None:
+    requirement = next((r for r in rules["requirements"] if r["id"] == section), None)
+    if requirement is None or tiers.check_kind(requirement) not in SECTION_FORMS:
         raise Http404
+    kind = tiers.check_kind(requirement)
     doc, _created = Documentation.objects.get_or_create(release=release)
     current = doc.section(section)
     can_edit = _membership(request, release.organization) is not None
-    form = _section_form(section, release, rules, request.POST if request.method == "POST" else None, current)
+    form = _section_form(requirement, release, rules, request.POST if request.method == "POST" else None, current)
     formset = None
-    if section == "training_data":
+    if kind == "training_data":
         formset = forms.SourceFormSet(request.POST if request.method == "POST" else None,
                                   initial=current.get("sources") or [], prefix="sources")
-    elif section == "rollout_plan":
+    elif kind == "rollout_plan":
         formset = forms.RolloutFormSet(request.POST if request.method == "POST" else None,
                                    initial=current.get("stages") or [], prefix="stages")
     benchmark_form = custom_form = None
-    if section == "safety_benchmarks":
+    if kind == "safety_benchmarks":
         proposing = request.method == "POST" and "propose" in request.POST
         custom_form = forms.CustomBenchmarkForm(request.POST if proposing else None, prefix="c")
         benchmark_form = forms.BenchmarkResultForm(request.POST if request.method == "POST" and not proposing else None,
@@ -328,20 +331,20 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
                                                       **benchmark_form.cleaned_data)
                     else:
                         data = form.to_data()
-                        if section == "training_data":
+                        if kind == "training_data":
                             data["sources"] = [
                                 {k: (str(v) if v is not None and k == "share_pct" else v) for k, v in row.items()}
                                 for row in formset.cleaned_data if row and row.get("name")
                             ]
-                        elif section == "rollout_plan":
+                        elif kind == "rollout_plan":
                             data = {"stages": [
                                 {"audience": row["audience"], "planned_date": row["planned_date"].isoformat()}
                                 for row in formset.cleaned_data if row and row.get("audience")
                             ]}
-                        if section == "vulnerability_contact":
+                        if kind == "vulnerability_contact":
                             data["email"] = (data.get("email") or "").lower()
                         release_services.update_section(release, request.user, section, data, request=request)
-                        if section == "vulnerability_contact" and data["email"] and not ContactConfirmation.objects.filter(
+                        if kind == "vulnerability_contact" and data["email"] and not ContactConfirmation.objects.filter(
                             release=release, email=data["email"], confirmed_at__isnull=False
                         ).exists():
                             send_contact_confirmation(release, data["email"])
@@ -350,7 +353,7 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
                 _workflow_error(request, exc, form)
             else:
                 messages.success(request, _("%(section)s saved.") % {"section": requirement["title"]})
-                if section == "safety_benchmarks":
+                if kind == "safety_benchmarks":
                     return redirect("certification:section-edit", release.pk, section)
                 return redirect("certification:release-detail", release.pk)
     items = {item.id: item for item in checklist.build(release, tier, rules, doc)}
@@ -358,13 +361,14 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
         "release": release,
         "section": section,
         "requirement": requirement,
+        "kind": kind,
         "item": items.get(section),
         "form": form,
         "formset": formset,
         "benchmark_form": benchmark_form,
         "custom_form": custom_form,
         "results": BenchmarkResult.objects.filter(release=release).select_related("benchmark")
-        if section == "safety_benchmarks" else [],
+        if kind == "safety_benchmarks" else [],
         "section_evidence": release.evidence_files.filter(section=section),
         "evidence_form": forms.EvidenceForm(sections=[(section, requirement["title"])], initial={"section": section}),
         "can_edit": can_edit,
