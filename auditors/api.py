@@ -242,7 +242,8 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         data = dict(serializer.validated_data)
         affiliations = [{**a, "organization": a.pop("organization_id", None)} for a in data.pop("affiliations", [])]
         try:
-            acc = auditor_services.apply_to_join(request.user, data.get("role", ""), data, affiliations, request=request)
+            acc = auditor_services.apply_to_join(request.user, data.get("role", ""), data, affiliations,
+                                                 request=request)
         except WorkflowError as exc:
             _raise(exc)
         return Response(AccreditationSerializer(acc).data, status=status.HTTP_201_CREATED)
@@ -393,7 +394,8 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         if app is None or acc is None:
             raise Http404
         try:
-            record = assignment_offers.override_conflict(app, acc, request.user, data["code"], data["reason"], request=request)
+            record = assignment_offers.override_conflict(app, acc, request.user, data["code"], data["reason"],
+                                                         request=request)
         except WorkflowError as exc:
             _raise(exc)
         return Response({"id": record.pk, "code": record.code, "reason": record.reason},

@@ -19,10 +19,10 @@ from auditors.models import (
 )
 from auditors.services import (
     REPORT_KIND,
-    _app_url,
-    _engagement_url,
-    _load_app,
-    _org,
+    application_url,
+    engagement_url,
+    load_application,
+    organization_of,
     private_path,
     staff_contacts,
     store_private_file,
@@ -83,7 +83,7 @@ def save_report_draft(engagement: Engagement, user: User, data: dict, conditions
         report.updated_at = timezone.now()
         report.save()
         audit.log("auditors.report.draft_saved", actor=user, obj=engagement,
-                  organization=_org(engagement.application), request=request)
+                  organization=organization_of(engagement.application), request=request)
     return report
 
 
@@ -169,12 +169,13 @@ def file_report(engagement: Engagement, user: User, data: dict | None = None, co
                 raise WorkflowError(_("This engagement is not active."))
             engagement.status = Engagement.Status.COMPLETED
             deadlines.close_deadlines(engagement, REPORT_KIND)
-            app = _load_app(engagement.application_id)
-            audit.log("auditors.report.filed", actor=user, obj=engagement, organization=_org(app), request=request,
+            app = load_application(engagement.application_id)
+            audit.log("auditors.report.filed", actor=user, obj=engagement, organization=organization_of(app),
+                      request=request,
                       payload={"sha256": report.sha256, "recommendation": report.recommendation,
                                "conditions": n_conditions})
-            notify([*organizations.org_admins(_org(app)), *staff_contacts(app)], "report-filed",
-                   {"application": app, "report": report, "conditions": n_conditions}, url=_app_url(app))
+            notify([*organizations.org_admins(organization_of(app)), *staff_contacts(app)], "report-filed",
+                   {"application": app, "report": report, "conditions": n_conditions}, url=application_url(app))
             release_applications.advance_if_ready(app, user)
     except BaseException:
         if stored:
@@ -187,8 +188,8 @@ def file_report(engagement: Engagement, user: User, data: dict | None = None, co
 
 
 def resolve_condition(condition: ReportCondition, user: User, resolution: str, request=None) -> ReportCondition:
-    app = _load_app(condition.report.engagement.application_id)
-    if not Membership.objects.filter(user=user, organization=_org(app)).exists():
+    app = load_application(condition.report.engagement.application_id)
+    if not Membership.objects.filter(user=user, organization=organization_of(app)).exists():
         raise WorkflowError(_("Only members of the organization can resolve a condition."))
     if not (resolution or "").strip():
         raise WorkflowError(_("Describe how the condition was met."), field="resolution")
@@ -198,10 +199,11 @@ def resolve_condition(condition: ReportCondition, user: User, resolution: str, r
         if not updated:
             raise WorkflowError(_("The auditor has already accepted this condition."))
         condition.refresh_from_db()
-        audit.log("auditors.condition.resolved", actor=user, obj=condition.report.engagement, organization=_org(app),
+        audit.log("auditors.condition.resolved", actor=user, obj=condition.report.engagement,
+                  organization=organization_of(app),
                   request=request, payload={"condition": condition.number})
         notify(condition.report.engagement.accreditation.user, "report-condition-resolved",
-               {"condition": condition, "application": app}, url=_engagement_url(condition.report.engagement))
+               {"condition": condition, "application": app}, url=engagement_url(condition.report.engagement))
     return condition
 
 
@@ -216,11 +218,13 @@ def accept_condition(condition: ReportCondition, user: User, note: str = "", req
         if not updated:
             raise WorkflowError(_("Only a resolved, not yet accepted condition can be accepted."))
         condition.refresh_from_db()
-        app = _load_app(engagement.application_id)
-        audit.log("auditors.condition.accepted", actor=user, obj=engagement, organization=_org(app), request=request,
+        app = load_application(engagement.application_id)
+        audit.log("auditors.condition.accepted", actor=user, obj=engagement, organization=organization_of(app),
+                  request=request,
                   payload={"condition": condition.number})
-        notify(organizations.org_admins(_org(app)), "report-condition-accepted", {"condition": condition, "application": app},
-               url=_app_url(app))
+        notify(organizations.org_admins(organization_of(app)), "report-condition-accepted", {"condition": condition,
+                                                                                             "application": app},
+               url=application_url(app))
         release_applications.advance_if_ready(app, user)
     return condition
 
@@ -239,11 +243,13 @@ def return_condition(condition: ReportCondition, user: User, note: str, request=
         if not updated:
             raise WorkflowError(_("Only a resolved, not yet accepted condition can be returned."))
         condition.refresh_from_db()
-        app = _load_app(engagement.application_id)
-        audit.log("auditors.condition.returned", actor=user, obj=engagement, organization=_org(app), request=request,
+        app = load_application(engagement.application_id)
+        audit.log("auditors.condition.returned", actor=user, obj=engagement, organization=organization_of(app),
+                  request=request,
                   payload={"condition": condition.number})
-        notify(organizations.org_admins(_org(app)), "report-condition-returned", {"condition": condition, "application": app},
-               url=_app_url(app))
+        notify(organizations.org_admins(organization_of(app)), "report-condition-returned", {"condition": condition,
+                                                                                             "application": app},
+               url=application_url(app))
     return condition
 
 

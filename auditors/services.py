@@ -53,19 +53,19 @@ def staff_contacts(app: Application):
     return [app.owner] if app.owner_id and app.owner.is_active else list(organizations.staff_users())
 
 
-def _org(app: Application) -> Organization:
+def organization_of(app: Application) -> Organization:
     return app.release.ai_model.organization
 
 
-def _app_url(app: Application) -> str:
+def application_url(app: Application) -> str:
     return reverse("auditors:application-audit", args=[app.pk])
 
 
-def _offer_url(offer: Offer) -> str:
+def offer_url(offer: Offer) -> str:
     return reverse("auditors:offer-detail", args=[offer.pk])
 
 
-def _engagement_url(engagement: Engagement) -> str:
+def engagement_url(engagement: Engagement) -> str:
     return reverse("auditors:engagement-detail", args=[engagement.pk])
 
 
@@ -74,7 +74,7 @@ def _rules() -> dict:
     return fv.rules if fv else {}
 
 
-def _load_app(app_or_pk) -> Application:
+def load_application(app_or_pk) -> Application:
     pk = app_or_pk.pk if isinstance(app_or_pk, Application) else app_or_pk
     return Application.objects.select_related("release__ai_model__organization", "framework_version", "owner").get(
         pk=pk)
@@ -286,7 +286,7 @@ def suspend_accreditation(acc: Accreditation, actor: User, reason: str, request=
     """No new offers; open offers are withdrawn and passed on. Engagements stay
     until staff reassign them, but the submission closes at once."""
     # Offers build on accreditations, so their module imports this one, not the reverse.
-    from auditors.assignment.offers import _withdraw_offer, send_next_offer
+    from auditors.assignment.offers import send_next_offer, withdraw_open_offer
 
     require_staff(actor)
     if not (reason or "").strip():
@@ -297,7 +297,7 @@ def suspend_accreditation(acc: Accreditation, actor: User, reason: str, request=
         audit.log("auditors.accreditation.suspended", actor=actor, obj=acc, request=request,
                   payload={"reason": reason.strip()})
         for offer in list(acc.offers.open().select_related("application")):
-            _withdraw_offer(offer, actor, _("The auditor's accreditation was suspended."))
+            withdraw_open_offer(offer, actor, _("The auditor's accreditation was suspended."))
             send_next_offer(offer.application, actor)
         notify(acc.user, "accreditation-suspended", {"accreditation": acc, "reason": reason.strip()},
                url=reverse("auditors:my-network"))

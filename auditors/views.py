@@ -175,7 +175,8 @@ def offer_accept(request: HttpRequest, pk: int) -> HttpResponse:
     offer = access.get_offer_for_user(request.user, pk)
     form = f.AcceptOfferForm(request.POST)
     try:
-        engagement = assignment_offers.accept_offer(offer, request.user, confidentiality=form.is_valid(), request=request)
+        engagement = assignment_offers.accept_offer(offer, request.user, confidentiality=form.is_valid(),
+                                                    request=request)
     except WorkflowError as exc:
         _error(request, exc)
         return redirect("auditors:offer-detail", offer.pk)
@@ -292,7 +293,8 @@ def engagement_report(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             if "file" in request.POST:
-                auditor_reports.file_report(engagement, request.user, form.report_data(), form.cleaned_data["conditions"],
+                auditor_reports.file_report(engagement, request.user, form.report_data(),
+                                            form.cleaned_data["conditions"],
                                      signed_file=form.cleaned_data.get("signed_file"), request=request)
                 messages.success(request, _("Report filed. It is now locked."))
                 return redirect("auditors:engagement-detail", engagement.pk)
@@ -567,7 +569,8 @@ def staff_override(request: HttpRequest, pk: int) -> HttpResponse:
     if acc is None:
         raise Http404
     try:
-        assignment_offers.override_conflict(app, acc, request.user, form.cleaned_data["code"], form.cleaned_data["reason"],
+        assignment_offers.override_conflict(app, acc, request.user, form.cleaned_data["code"],
+                                            form.cleaned_data["reason"],
                                    request=request)
         messages.success(request, _("Potential conflict overridden; the reason is in the audit log."))
     except WorkflowError as exc:

@@ -369,7 +369,8 @@ def main() -> int:
         year = timezone.now().year - 1
         staff = User.objects.get(pk=1)
         staff.groups.add(staff_group())
-        transparency_services.publish(year, staff, transparency_services.draft_digest(transparency_services.build_draft(year)))
+        transparency_services.publish(year, staff,
+                                      transparency_services.draft_digest(transparency_services.build_draft(year)))
         global urlpatterns
         urlpatterns = [path("bench/bare/", bare_json), path("", include(settings.ROOT_URLCONF))]
         with override_settings(ROOT_URLCONF=__name__):

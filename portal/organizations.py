@@ -249,7 +249,7 @@ def remove_member(membership: Membership, actor: User, request=None) -> None:
         membership.delete()
 
 
-# --- people (queries the certification apps use) ---------------------------------------------------------------------------------
+# --- people (queries the certification apps use) ----------------------------------------------------------------------
 
 
 def org_admins(org: Organization):

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from auditors import conflicts
 from auditors.assignment.facts import Facts, load
-from auditors.assignment.suggestions import _domains_text
+from auditors.assignment.suggestions import domains_text
 from auditors.conflicts import AuditorFacts
 from certification.releases.models import Application
 
@@ -342,11 +342,11 @@ def _problem(arrays: BatchArrays, eligible: Eligibility, r: int, groups: np.ndar
         union |= p
     missing = [name for b, name in enumerate(arrays.domain_names) if remaining & ~union & (1 << b)]
     if missing:
-        return _("No eligible auditor is accredited in %(d)s.") % {"d": _domains_text(missing)}
+        return _("No eligible auditor is accredited in %(d)s.") % {"d": domains_text(missing)}
     if _choose(remaining, k, classes) is None:
         flagged = [name for b, name in enumerate(arrays.domain_names) if remaining & (1 << b)]
         return _("No %(k)d eligible auditors together cover every flagged domain (%(d)s).") % {
-            "k": k, "d": _domains_text(flagged)}
+            "k": k, "d": domains_text(flagged)}
     return ""
 
 

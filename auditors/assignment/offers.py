@@ -5,6 +5,8 @@ withdrawal, reassignment, and the reminders and overdue notices of offers and re
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -25,10 +27,10 @@ from auditors.models import (
 from auditors.services import (
     OFFER_KIND,
     REPORT_KIND,
-    _engagement_url,
-    _load_app,
-    _offer_url,
-    _org,
+    engagement_url,
+    load_application,
+    offer_url,
+    organization_of,
     staff_contacts,
 )
 from certification.framework import rules
@@ -42,7 +44,7 @@ from portal.notifications import notify
 
 
 def conflicts_for(app: Application, acc: Accreditation) -> list[conflicts.Conflict]:
-    facts = assignment_facts.load([_load_app(app)])
+    facts = assignment_facts.load([load_application(app)])
     auditor = facts.by_id.get(acc.pk)
     if auditor is None:
         return []
@@ -63,7 +65,8 @@ def override_conflict(app: Application, acc: Accreditation, actor: User, code: s
     with transaction.atomic():
         record = ConflictRecord.objects.create(application=app, accreditation=acc, kind=ConflictRecord.Kind.OVERRIDE,
                                                code=code, reason=reason.strip(), recorded_by=actor)
-        audit.log("auditors.conflict.overridden", actor=actor, obj=app, organization=_org(app), request=request,
+        audit.log("auditors.conflict.overridden", actor=actor, obj=app, organization=organization_of(app),
+                  request=request,
                   payload={"code": code, "staff_only": {"auditor": acc.user.pseudonym,
                                                         "conflict": found[code].reason, "reason": reason.strip()}})
     return record
@@ -79,7 +82,8 @@ def declare_conflict(app: Application, acc: Accreditation, actor: User, reason: 
     with transaction.atomic():
         record = ConflictRecord.objects.create(application=app, accreditation=acc, kind=ConflictRecord.Kind.DECLARED,
                                                reason=reason.strip(), recorded_by=actor)
-        audit.log("auditors.conflict.declared", actor=actor, obj=app, organization=_org(app), request=request,
+        audit.log("auditors.conflict.declared", actor=actor, obj=app, organization=organization_of(app),
+                  request=request,
                   payload={"staff_only": {"auditor": acc.user.pseudonym, "reason": reason.strip()}})
         offer = Offer.objects.open().filter(application=app, accreditation=acc).first()
         if offer is not None:
@@ -112,7 +116,7 @@ def send_offer(app: Application, acc: Accreditation, actor: User | None, request
     """Offer a seat to an eligible auditor (staff, or the system passing an offer on)."""
     if actor is not None:
         require_staff(actor)
-    app = _load_app(app)
+    app = load_application(app)
     if app.status != Application.Status.IN_REVIEW:
         raise WorkflowError(_("Offers go out only for applications in review."))
     seats = assignment_facts.seats_required(app)
@@ -135,10 +139,10 @@ def send_offer(app: Application, acc: Accreditation, actor: User | None, request
             offer = Offer.objects.create(application=app, accreditation=acc, sent_by=actor, sent_at=now,
                                          expires_at=now + length)
             deadlines.open_deadline(offer, OFFER_KIND, offer.expires_at)
-            audit.log("auditors.offer.sent", actor=actor, obj=offer, organization=_org(app), request=request,
+            audit.log("auditors.offer.sent", actor=actor, obj=offer, organization=organization_of(app), request=request,
                       payload={"application": app.pk, "staff_only": {"auditor": acc.user.pseudonym}})
             notify(acc.user, "offer-sent", {"offer": offer, "application": app, "days": length.days},
-                   url=_offer_url(offer))
+                   url=offer_url(offer))
     except IntegrityError as exc:
         raise WorkflowError(_("This auditor already has an open offer for this application.")) from exc
     return offer
@@ -147,7 +151,7 @@ def send_offer(app: Application, acc: Accreditation, actor: User | None, request
 def send_next_offer(app: Application, actor: User | None = None) -> Offer | None:
     """After a decline, an expiry or a reassignment: offer the best eligible auditor
     the seat, keeping Tier 4 coverage possible; tell staff when none is left."""
-    app = _load_app(app)
+    app = load_application(app)
     if app.status != Application.Status.IN_REVIEW:
         return None
     suggestion = suggestions.suggest(app)
@@ -160,7 +164,7 @@ def send_next_offer(app: Application, actor: User | None = None) -> Offer | None
         notify(staff_contacts(app), "offer-none-left",
                {"application": app, "problem": suggestion.problem, "open_seats": suggestion.open_seats},
                url=reverse("auditors:staff-application", args=[app.pk]))
-        audit.log("auditors.offer.none_left", obj=app, organization=_org(app),
+        audit.log("auditors.offer.none_left", obj=app, organization=organization_of(app),
                   payload={"problem": suggestion.problem})
         return None
     acc = Accreditation.objects.select_related("user").get(pk=choice.auditor.accreditation_id)
@@ -170,7 +174,7 @@ def send_next_offer(app: Application, actor: User | None = None) -> Offer | None
 def send_initial_offers(app: Application, actor: User, request=None) -> list[Offer]:
     """One offer per open seat, to the proposed auditors (DESIGN §5)."""
     require_staff(actor)
-    suggestion = suggestions.suggest(_load_app(app))
+    suggestion = suggestions.suggest(load_application(app))
     if suggestion.open_seats and not suggestion.proposal:
         raise WorkflowError(suggestion.problem or _("No eligible auditor is left."))
     offers = []
@@ -204,7 +208,7 @@ def accept_offer(offer: Offer, user: User, *, confidentiality: bool, request=Non
             raise WorkflowError(_("Your accreditation is not active."))
         if app.status != Application.Status.IN_REVIEW:
             raise WorkflowError(_("The application is no longer in review."))
-        app = _load_app(app)
+        app = load_application(app)
         seats = assignment_facts.seats_required(app)
         if (app.tier or 0) not in {int(t) for t in acc.tiers}:
             raise WorkflowError(_("You are not accredited for Tier %(t)d.") % {"t": app.tier})
@@ -234,7 +238,7 @@ def accept_offer(offer: Offer, user: User, *, confidentiality: bool, request=Non
         offer.status, offer.responded_at, offer.confidentiality_accepted_at = Offer.Status.ACCEPTED, now, now
         deadlines.close_deadlines(offer, OFFER_KIND)
         deadlines.open_deadline(engagement, REPORT_KIND, engagement.report_due_at)
-        audit.log("auditors.offer.accepted", actor=user, obj=offer, organization=_org(app), request=request,
+        audit.log("auditors.offer.accepted", actor=user, obj=offer, organization=organization_of(app), request=request,
                   payload={"application": app.pk, "seat": seat, "confidentiality_accepted_at": now.isoformat(),
                            "report_due_at": engagement.report_due_at.isoformat()})
         notify(staff_contacts(app), "offer-accepted", {"application": app, "engagement": engagement,
@@ -242,7 +246,7 @@ def accept_offer(offer: Offer, user: User, *, confidentiality: bool, request=Non
                url=reverse("auditors:staff-application", args=[app.pk]))
         if len(holders) + 1 >= seats:
             for other in Offer.objects.open().filter(application=app).select_related("accreditation__user"):
-                _withdraw_offer(other, None, _("Every seat of this audit is now filled."))
+                withdraw_open_offer(other, None, _("Every seat of this audit is now filled."))
     return engagement
 
 
@@ -270,7 +274,7 @@ def decline_offer(offer: Offer, user: User, reason: str, note: str = "", request
                                           kind=ConflictRecord.Kind.DECLARED,
                                           reason=note.strip() or _("Declared when declining the offer."),
                                           recorded_by=user)
-        audit.log("auditors.offer.declined", actor=user, obj=offer, organization=_org(app), request=request,
+        audit.log("auditors.offer.declined", actor=user, obj=offer, organization=organization_of(app), request=request,
                   payload={"reason": reason, "staff_only": {"note": note.strip()}})
         notify(staff_contacts(app), "offer-declined", {"offer": offer, "application": app,
                                                        "reason": offer.get_decline_reason_display()},
@@ -288,23 +292,24 @@ def expire_offer(offer: Offer) -> bool:
             return False
         offer.status = Offer.Status.EXPIRED
         app = offer.application
-        audit.log("auditors.offer.expired", obj=offer, organization=_org(app), payload={"application": app.pk})
+        audit.log("auditors.offer.expired", obj=offer, organization=organization_of(app),
+                  payload={"application": app.pk})
         notify(offer.accreditation.user, "offer-expired", {"offer": offer, "application": app},
-               url=_offer_url(offer))
+               url=offer_url(offer))
         send_next_offer(app)
     return True
 
 
-def _withdraw_offer(offer: Offer, actor: User | None, why: str) -> None:
+def withdraw_open_offer(offer: Offer, actor: User | None, why: str) -> None:
     updated = Offer.objects.filter(pk=offer.pk, status=Offer.Status.OPEN).update(
         status=Offer.Status.WITHDRAWN, responded_at=timezone.now())
     if not updated:
         return
     offer.status = Offer.Status.WITHDRAWN
     deadlines.close_deadlines(offer, OFFER_KIND, state="cancelled")
-    audit.log("auditors.offer.withdrawn", actor=actor, obj=offer, organization=_org(offer.application),
+    audit.log("auditors.offer.withdrawn", actor=actor, obj=offer, organization=organization_of(offer.application),
               payload={"why": why})
-    notify(offer.accreditation.user, "offer-withdrawn", {"offer": offer, "why": why}, url=_offer_url(offer))
+    notify(offer.accreditation.user, "offer-withdrawn", {"offer": offer, "why": why}, url=offer_url(offer))
 
 
 def withdraw_offer(offer: Offer, actor: User, request=None) -> Offer:
@@ -312,14 +317,14 @@ def withdraw_offer(offer: Offer, actor: User, request=None) -> Offer:
     if offer.status != Offer.Status.OPEN:
         raise WorkflowError(_("This offer is no longer open."))
     with transaction.atomic():
-        _withdraw_offer(offer, actor, _("Withdrawn by Alliance staff."))
+        withdraw_open_offer(offer, actor, _("Withdrawn by Alliance staff."))
     return offer
 
 
 def offer_reminder(offer: Offer, offset: timedelta) -> None:
     if offer.status == Offer.Status.OPEN:
         notify(offer.accreditation.user, "offer-reminder",
-               {"offer": offer, "application": offer.application, "days_left": offset.days}, url=_offer_url(offer))
+               {"offer": offer, "application": offer.application, "days_left": offset.days}, url=offer_url(offer))
 
 
 # --- engagements ---------------------------------------------------------------------------------
@@ -338,7 +343,7 @@ def reassign(engagement: Engagement, actor: User, reason: str, request=None, off
         engagement.status = Engagement.Status.ENDED
         deadlines.close_deadlines(engagement, REPORT_KIND, state="cancelled")
         app = engagement.application
-        audit.log("auditors.engagement.reassigned", actor=actor, obj=engagement, organization=_org(app),
+        audit.log("auditors.engagement.reassigned", actor=actor, obj=engagement, organization=organization_of(app),
                   request=request, payload={"application": app.pk,
                                             "staff_only": {"auditor": engagement.accreditation.user.pseudonym,
                                                            "reason": reason.strip()}})
@@ -353,25 +358,22 @@ def report_reminder(engagement: Engagement, offset: timedelta) -> None:
     if engagement.status == Engagement.Status.ACTIVE:
         notify(engagement.accreditation.user, "report-reminder",
                {"engagement": engagement, "application": engagement.application, "days_left": offset.days,
-                "due_at": engagement.report_due_at}, url=_engagement_url(engagement))
+                "due_at": engagement.report_due_at}, url=engagement_url(engagement))
 
 
 def report_overdue(engagement: Engagement, number: int) -> None:
     """Overdue notice ``number`` (1 at the due time, then one every ``repeat_every_days`` of the version)."""
     if engagement.status != Engagement.Status.ACTIVE:
         return
-    app = _load_app(engagement.application_id)
+    app = load_application(engagement.application_id)
     recipients = [engagement.accreditation.user, *staff_contacts(app)]
     notify(recipients, "report-overdue", {"engagement": engagement, "application": app, "number": number,
-                                          "due_at": engagement.report_due_at}, url=_engagement_url(engagement))
-    audit.log("auditors.report.overdue_notice", obj=engagement, organization=_org(app), payload={"number": number})
+                                          "due_at": engagement.report_due_at}, url=engagement_url(engagement))
+    audit.log("auditors.report.overdue_notice", obj=engagement, organization=organization_of(app),
+              payload={"number": number})
 
 
 # --- batch offers --------------------------------------------------------------------------------
-# Appended as its own section (imports kept here so the rest of the module stays untouched).
-
-from collections.abc import Iterable  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
 
 
 @dataclass
@@ -420,7 +422,7 @@ def send_batch_offers(assignments: Iterable[tuple[int, int]], actor: User, reque
                     raise WorkflowError(_("This auditor's accreditation no longer exists."))
                 if Offer.objects.open().filter(application=app, accreditation=acc).exists():
                     raise WorkflowError(_("This auditor already has an open offer for this application."))
-                seats = assignment_facts.seats_required(_load_app(app))
+                seats = assignment_facts.seats_required(load_application(app))
                 # Not in review, or no audit for the tier: ``send_offer`` refuses with its own message.
                 if app.status == Application.Status.IN_REVIEW and seats:
                     held = (Engagement.objects.current().filter(application=app).count()

@@ -63,7 +63,7 @@ class Suggestion:
         }
 
 
-def _domains_text(domains) -> str:
+def domains_text(domains) -> str:
     return ", ".join(sorted(domains)) or _("none")
 
 
@@ -104,7 +104,7 @@ def evaluate(auditor: AuditorFacts, app: ApplicationFacts, state: AppState, toda
     reasons.append(_("Accredited for Tier %(tier)d.") % {"tier": app.tier})
     if app.flagged_domains:
         reasons.append(_("Accredited in %(mine)s; covers %(n)d of %(m)d still uncovered flagged domains.")
-                       % {"mine": _domains_text(auditor.domains), "n": len(covers), "m": len(remaining)})
+                       % {"mine": domains_text(auditor.domains), "n": len(covers), "m": len(remaining)})
     reasons.append(_("Spare capacity %(spare)d of %(c)d (load %(load)d%%).")
                    % {"spare": auditor.spare, "c": auditor.capacity, "load": round(auditor.load_ratio * 100)})
     past_with_org = app.engagements_with_org.get(acc, 0)
@@ -136,14 +136,14 @@ def find_cover(candidates: list[Candidate], k: int, remaining: frozenset[str],
     union = frozenset().union(*(c.auditor.domains for c in pool))
     missing = remaining - union
     if missing:
-        return None, _("No eligible auditor is accredited in %(d)s.") % {"d": _domains_text(missing)}
+        return None, _("No eligible auditor is accredited in %(d)s.") % {"d": domains_text(missing)}
     for n, combo in enumerate(itertools.combinations(pool, k)):
         if n >= MAX_COMBINATIONS:
             break
         if remaining <= frozenset().union(*(c.auditor.domains for c in combo)):
             return list(combo), ""
     return None, _("No %(k)d eligible auditors together cover every flagged domain (%(d)s).") % {
-        "k": k, "d": _domains_text(remaining)}
+        "k": k, "d": domains_text(remaining)}
 
 
 def suggest_from(facts: Facts, app_id: int, today: date | None = None, explain: bool = True) -> Suggestion:

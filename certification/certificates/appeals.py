@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from certification.certificates import services as certificate_services
 from certification.certificates.models import Appeal, AppealVote, Decision
-from certification.certificates.services import _require_reason
+from certification.certificates.services import require_reason
 from certification.framework import rules, tiers
 from certification.framework.services import WorkflowError, require_staff
 from certification.releases import applications
@@ -63,7 +63,7 @@ def file_appeal(app: Application, actor: User, grounds: str, request=None) -> Ap
     """The organization appeals a rejection: once, within 30 days."""
     if not organizations.is_org_admin(actor, app.release.organization):
         raise WorkflowError(_("Only an admin of the organization can appeal."))
-    grounds = _require_reason(grounds, "grounds")
+    grounds = require_reason(grounds, "grounds")
     if app.status != S.REJECTED:
         raise WorkflowError(_("Only a rejected application can be appealed."))
     if Appeal.objects.filter(application=app).exists():
@@ -74,7 +74,7 @@ def file_appeal(app: Application, actor: User, grounds: str, request=None) -> Ap
         try:
             with transaction.atomic():
                 appeal = Appeal.objects.create(application=app, grounds=grounds, filed_by=actor)
-                applications._move(app, S.APPEALED, actor, [S.REJECTED])
+                applications.move_application(app, S.APPEALED, actor, [S.REJECTED])
         except IntegrityError:
             raise WorkflowError(_("This rejection has already been appealed, or another application for the "
                                   "release is open.")) from None
@@ -95,7 +95,7 @@ def decide_appeal(appeal: Appeal, actor: User, outcome: str, reasons: str, reque
     """A staff member who took no part in the rejection grants or denies the appeal.
     It is decided once the tier's number of distinct staff agree (two for Tier 3/4)."""
     require_staff(actor)
-    reasons = _require_reason(reasons, "reasons")
+    reasons = require_reason(reasons, "reasons")
     if outcome not in AppealVote.Outcome.values:
         raise WorkflowError(_("Choose to grant or deny the appeal."), field="outcome")
     app = appeal.application
@@ -120,10 +120,10 @@ def decide_appeal(appeal: Appeal, actor: User, outcome: str, reasons: str, reque
         appeal.status, appeal.decided_at = final, now
         deadlines.close_deadlines(appeal, "appeal_decision")
         if final == Appeal.Status.GRANTED:
-            applications._move(app, S.DECISION_PENDING, actor, [S.APPEALED])
+            applications.move_application(app, S.DECISION_PENDING, actor, [S.APPEALED])
             certificate_services.issue_certificate(app, actor)
         else:
-            applications._move(app, S.REJECTED, actor, [S.APPEALED], decided_at=now)
+            applications.move_application(app, S.REJECTED, actor, [S.APPEALED], decided_at=now)
         audit.log(f"certification.appeal.{final}", actor=actor, obj=app, organization=app.release.organization,
                   request=request)
         notify(organizations.org_admins(app.release.organization), "appeal-decided",

@@ -56,7 +56,8 @@ def _release(org: Organization, admin: User, *, name: str, slug: str, version: s
 
 
 def _certify(app: Application, admin: User, staff: User, second_staff: User) -> Certificate:
-    release_applications.submit_application(app, admin, signer_name=admin.display_name, signer_title="Chief Technology Officer",
+    release_applications.submit_application(app, admin, signer_name=admin.display_name,
+                                            signer_title="Chief Technology Officer",
                                 affirmed=[1, 2, 3, 4, 5, 6])
     release_applications.start_screening(app, staff)
     release_applications.accept_into_review(app, staff)
@@ -64,7 +65,8 @@ def _certify(app: Application, admin: User, staff: User, second_staff: User) -> 
     if (app.tier or 1) <= 2:
         release_applications.complete_review(app, staff)
     elif not release_applications.advance_if_ready(app, staff):
-        release_applications._move(app, S.DECISION_PENDING, staff, [S.IN_REVIEW])  # demo only: see the module docstring
+        release_applications.move_application(app, S.DECISION_PENDING, staff,
+                                              [S.IN_REVIEW])  # demo only: see the module docstring
     certificate_services.approve(app, staff)
     if (app.tier or 1) >= 3:
         certificate_services.approve(app, second_staff)

@@ -29,7 +29,7 @@ from certification.framework import rules, tiers
 from certification.framework import services as framework_services
 from certification.framework.services import require_staff
 from certification.releases import services as release_services
-from certification.releases.applications import _move
+from certification.releases.applications import move_application
 from certification.releases.models import Application, Documentation
 from portal import audit, deadlines
 from portal import organizations as portal_organizations
@@ -69,7 +69,7 @@ def issue_certificate(app: Application, actor: User | None) -> Certificate:
     now = timezone.now()
     rules = app.framework_version.rules
     validity = tiers.tier_settings(rules, app.tier or 1).get("certificate_validity_days", 365)
-    _move(app, S.CERTIFIED, actor, [S.DECISION_PENDING], decided_at=now)
+    move_application(app, S.CERTIFIED, actor, [S.DECISION_PENDING], decided_at=now)
     deadlines.close_deadlines(app, "staff_decision")
     release = app.release
     cert = Certificate.objects.create(
@@ -95,7 +95,7 @@ def reject(app: Application, actor: User, reasons: str, request=None) -> Applica
     if not reasons.strip():
         raise WorkflowError(_("Give the reasons for the rejection."), field="reasons")
     with transaction.atomic():
-        _move(app, S.REJECTED, actor, [S.DECISION_PENDING], decided_at=timezone.now())
+        move_application(app, S.REJECTED, actor, [S.DECISION_PENDING], decided_at=timezone.now())
         Decision.objects.create(application=app, outcome=Decision.Outcome.REJECT, decided_by=actor, reasons=reasons)
         deadlines.close_deadlines(app, "staff_decision")
         audit.log("certification.application.rejected", actor=actor, obj=app,
@@ -147,7 +147,7 @@ def _set_status(cert: Certificate, to: str, from_statuses: list[str], **extra) -
         setattr(cert, key, value)
 
 
-def _require_reason(reason: str, field_name: str = "reason") -> str:
+def require_reason(reason: str, field_name: str = "reason") -> str:
     if not (reason or "").strip():
         raise WorkflowError(_("Give the reason."), field=field_name)
     return reason.strip()
@@ -162,7 +162,7 @@ def suspend(cert: Certificate, actor: User, reason: str, concern: ConcernReport 
             request=None) -> Certificate:
     """One staff member suspends a valid certificate, with a reason."""
     framework_services.require_staff(actor)
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     if cert.effective_status() == "expired":
         raise WorkflowError(_("This certificate has expired; suspending it changes nothing."))
     with transaction.atomic():
@@ -178,7 +178,7 @@ def suspend(cert: Certificate, actor: User, reason: str, concern: ConcernReport 
 
 def reinstate(cert: Certificate, actor: User, reason: str, request=None) -> Certificate:
     framework_services.require_staff(actor)
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     with transaction.atomic():
         _set_status(cert, C.VALID, [C.SUSPENDED], status_reason=reason)
         audit.log("certification.certificate.reinstated", actor=actor, obj=cert, organization=cert.organization,
@@ -194,7 +194,7 @@ def open_revocation(cert: Certificate) -> RevocationProposal | None:
 def propose_revocation(cert: Certificate, actor: User, reason: str, request=None) -> RevocationProposal:
     """The first of the two staff members: proposes, with the reason."""
     framework_services.require_staff(actor)
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     if cert.status not in (C.VALID, C.SUSPENDED):
         raise WorkflowError(_("Only a valid or suspended certificate can be revoked."))
     try:
@@ -267,7 +267,8 @@ def add_months(value: dt.datetime, months: int) -> dt.datetime:
 
 
 def renewal_opens_at(cert: Certificate) -> dt.datetime:
-    return add_months(cert.issued_at, rules.setting(cert.framework_version.rules, "certificates", "renewal_after_months"))
+    return add_months(cert.issued_at, rules.setting(cert.framework_version.rules, "certificates",
+                                                    "renewal_after_months"))
 
 
 def renewal_of(cert: Certificate) -> Application | None:

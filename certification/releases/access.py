@@ -16,7 +16,7 @@ from portal.models import Membership
 # --- access helpers (STYLE §5) --------------------------------------------------------------
 
 
-def _membership(request, org) -> Membership | None:
+def membership_of(request, org) -> Membership | None:
     return Membership.objects.filter(user=request.user, organization=org).first()
 
 
@@ -53,7 +53,7 @@ def get_application_for_user(request: HttpRequest, pk: int) -> Application:
 
 def require_member(request, org) -> Membership:
     """Writing needs membership; staff read everything but do not edit drafts."""
-    membership = _membership(request, org)
+    membership = membership_of(request, org)
     if membership is None:
         raise PermissionDenied
     return membership
@@ -66,7 +66,7 @@ def require_admin(request, org) -> Membership:
     return membership
 
 
-def _workflow_error(request, exc: services.WorkflowError, form=None) -> None:
+def show_workflow_error(request, exc: services.WorkflowError, form=None) -> None:
     if form is not None:
         for field, errors in exc.errors.items():
             for error in errors:
@@ -80,7 +80,7 @@ def get_evidence_for_user(request: HttpRequest, pk: int) -> EvidenceFile:
     ev = EvidenceFile.objects.select_related("release__ai_model__organization").filter(pk=pk).first()
     if ev is None:
         raise Http404
-    if request.user.is_alliance_staff or _membership(request, ev.release.organization) is not None:
+    if request.user.is_alliance_staff or membership_of(request, ev.release.organization) is not None:
         return ev
     for check in EVIDENCE_ACCESS_CHECKS:  # engaged auditors, enrolled evaluators (later work items)
         if check(request.user, ev):

@@ -264,7 +264,8 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         serializer = SectionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            release_services.update_section(release, request.user, section, serializer.validated_data["data"], request=request)
+            release_services.update_section(release, request.user, section, serializer.validated_data["data"],
+                                            request=request)
         except framework_services.WorkflowError as exc:
             _raise(exc)
         return Response({"data": serializer.validated_data["data"]})

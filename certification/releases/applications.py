@@ -87,7 +87,7 @@ def revision_content(release: Release, tier: int, fv: FrameworkVersion) -> dict:
 # --- applications -----------------------------------------------------------------------------------
 
 
-def _move(app: Application, to: str, actor: User | None, from_statuses, **extra) -> None:
+def move_application(app: Application, to: str, actor: User | None, from_statuses, **extra) -> None:
     """Conditional UPDATE: the transition happens once even under concurrent requests."""
     now = timezone.now()
     updated = Application.objects.filter(pk=app.pk, status__in=list(from_statuses)).update(
@@ -177,7 +177,7 @@ def submit_application(
             revision_sha256=revision.sha256, signed_at=now,
         )
         was = app.status
-        _move(app, S.SUBMITTED, actor, [S.DRAFT, S.CHANGES_REQUESTED], submitted_at=now, tier=tier,
+        move_application(app, S.SUBMITTED, actor, [S.DRAFT, S.CHANGES_REQUESTED], submitted_at=now, tier=tier,
               first_submitted_at=app.first_submitted_at or now)
         if was == S.CHANGES_REQUESTED:
             ChangeRequest.objects.filter(application=app, resolved_at__isnull=True).update(resolved_at=now)
@@ -194,7 +194,7 @@ def start_screening(app: Application, actor: User, request=None) -> Application:
     """The screener becomes the owner."""
     require_staff(actor)
     with transaction.atomic():
-        _move(app, S.SCREENING, actor, [S.SUBMITTED], owner=actor)
+        move_application(app, S.SCREENING, actor, [S.SUBMITTED], owner=actor)
         audit.log("certification.application.screening_started", actor=actor, obj=app,
                   organization=app.release.organization, request=request)
     return app
@@ -219,7 +219,7 @@ def hand_over(app: Application, actor: User, new_owner: User, request=None) -> A
 
 def _request_changes(app: Application, actor: User, comments: dict, request=None, from_statuses=None) -> None:
     revision = app.revisions.order_by("-number").first()
-    _move(app, S.CHANGES_REQUESTED, actor, from_statuses or [S.SCREENING])
+    move_application(app, S.CHANGES_REQUESTED, actor, from_statuses or [S.SCREENING])
     ChangeRequest.objects.create(application=app, revision=revision, requested_by=actor, comments=comments)
     length = rules.deadline_length(app.framework_version.rules, "changes_requested")
     deadlines.open_deadline(app, "changes_requested", timezone.now() + length)
@@ -243,7 +243,7 @@ def request_changes(app: Application, actor: User, comments: dict[str, str], req
 def accept_into_review(app: Application, actor: User, request=None) -> Application:
     require_staff(actor)
     with transaction.atomic():
-        _move(app, S.IN_REVIEW, actor, [S.SCREENING])
+        move_application(app, S.IN_REVIEW, actor, [S.SCREENING])
         audit.log("certification.application.accepted_into_review", actor=actor, obj=app,
                   organization=app.release.organization, request=request)
         for hook in REVIEW_STARTED_HOOKS:
@@ -276,7 +276,7 @@ def advance_if_ready(app: Application, actor: User | None = None) -> bool:
     """Move to decision_pending by itself once every gate holds."""
     if app.status != S.IN_REVIEW or open_gates(app):
         return False
-    _move(app, S.DECISION_PENDING, actor, [S.IN_REVIEW])
+    move_application(app, S.DECISION_PENDING, actor, [S.IN_REVIEW])
     length = rules.deadline_length(app.framework_version.rules, "staff_decision")
     deadlines.open_deadline(app, "staff_decision", timezone.now() + length)
     audit.log("certification.application.decision_pending", actor=actor, obj=app,
@@ -306,7 +306,7 @@ def withdraw(app: Application, actor: User, request=None) -> Application:
     if not is_org_admin(actor, app.release.organization):
         raise WorkflowError(_("Only an organization admin can withdraw an application."))
     with transaction.atomic():
-        _move(app, S.WITHDRAWN, actor,
+        move_application(app, S.WITHDRAWN, actor,
               [S.DRAFT, S.SUBMITTED, S.SCREENING, S.CHANGES_REQUESTED, S.IN_REVIEW, S.DECISION_PENDING])
         deadlines.close_deadlines(app, state="cancelled")
         audit.log("certification.application.withdrawn", actor=actor, obj=app,
@@ -319,7 +319,7 @@ def withdraw(app: Application, actor: User, request=None) -> Application:
 
 def lapse(app: Application) -> None:
     """Changes were not made within the deadline."""
-    _move(app, S.LAPSED, None, [S.CHANGES_REQUESTED])
+    move_application(app, S.LAPSED, None, [S.CHANGES_REQUESTED])
     audit.log("certification.application.lapsed", obj=app, organization=app.release.organization)
     notify(org_admins(app.release.organization), "application-lapsed", {"application": app},
            url=reverse("certification:application-detail", args=[app.pk]))

@@ -29,4 +29,5 @@ def dashboard_counts(user: User, org: Organization | None) -> dict:
 
 
 def staff_console_counts(user: User) -> dict:
-    return {"queue_count": Application.objects.filter(status__in=[S.SUBMITTED, S.SCREENING, S.DECISION_PENDING]).count()}
+    return {"queue_count": Application.objects.filter(status__in=[S.SUBMITTED, S.SCREENING,
+                                                                  S.DECISION_PENDING]).count()}

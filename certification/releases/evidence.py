@@ -131,7 +131,8 @@ def store(release: Release, uploaded, actor, *, section: str = "", is_public: bo
                 release=release, section=section, display_name=display_name, stored_name=stored_name,
                 family=family, size=size, sha256=digest.hexdigest(), is_public=is_public, uploaded_by=actor,
             )
-            audit.log("certification.releases.evidence.uploaded", actor=actor, obj=evidence, organization=release.organization,
+            audit.log("certification.releases.evidence.uploaded", actor=actor, obj=evidence,
+                      organization=release.organization,
                       request=request, payload={"sha256": evidence.sha256, "size": size, "section": section})
     except BaseException:
         target.unlink(missing_ok=True)

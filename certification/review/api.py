@@ -309,7 +309,8 @@ class WindowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if acc is None:
             raise ValidationError({"evaluator": ["No evaluator has this email address."]})
         try:
-            record = review_services.override_conflict(window, acc, request.user, data["code"], data["reason"], request=request)
+            record = review_services.override_conflict(window, acc, request.user, data["code"], data["reason"],
+                                                       request=request)
         except services.WorkflowError as exc:
             _raise(exc)
         return Response({"code": record.code, "reason": record.reason}, status=status.HTTP_201_CREATED)
@@ -422,7 +423,8 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             duplicate = review_findings.findings_visible_to(request.user).filter(pk=data["duplicate_of"]).first()
             if duplicate is None:
                 raise ValidationError({"duplicate_of": ["No such finding."]})
-        return self._act(review_findings.triage, data["outcome"], data.get("note", ""), severity=data.get("severity") or None,
+        return self._act(review_findings.triage, data["outcome"], data.get("note", ""),
+                         severity=data.get("severity") or None,
                          severity_reason=data.get("severity_reason", ""), duplicate_of=duplicate)
 
     @extend_schema(request=FindingResponseInputSerializer, responses=FindingSerializer)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from certification.framework import rules
 from certification.review.models import Finding, FindingResponse, ReviewWindow
-from certification.review.services import F, _finding_url, _window_url, close_window, enrolled_users
+from certification.review.services import F, close_window, enrolled_users, finding_url, window_url
 from portal import deadlines, organizations
 from portal.notifications import notify
 
@@ -20,7 +20,7 @@ def _window_reminder(deadline, window: ReviewWindow, offset: timedelta) -> None:
         return
     notify(enrolled_users(window), "window-closing-reminder",
            {"window": window, "application": window.application, "closes_at": window.closes_at,
-            "days_left": offset.days}, url=_window_url(window))
+            "days_left": offset.days}, url=window_url(window))
 
 
 def _window_due(deadline, window: ReviewWindow) -> None:
@@ -32,14 +32,14 @@ def _triage_reminder(deadline, finding: Finding, offset: timedelta) -> None:
     if finding.status == F.SUBMITTED and app.owner:
         notify(app.owner, "finding-triage-reminder", {"finding": finding, "application": app,
                                                       "due_at": deadline.due_at, "days_left": offset.days},
-               url=_finding_url(finding))
+               url=finding_url(finding))
 
 
 def _triage_due(deadline, finding: Finding) -> None:
     if finding.status == F.SUBMITTED:
         notify(organizations.staff_users(), "finding-triage-overdue",
                {"finding": finding, "application": finding.window.application, "due_at": deadline.due_at},
-               url=_finding_url(finding))
+               url=finding_url(finding))
 
 
 def _response_reminder(deadline, finding: Finding, offset: timedelta) -> None:
@@ -47,14 +47,14 @@ def _response_reminder(deadline, finding: Finding, offset: timedelta) -> None:
     if finding.status == F.ACCEPTED and not FindingResponse.objects.filter(finding=finding).exists():
         notify(organizations.org_admins(app.release.organization), "response-reminder",
                {"finding": finding, "application": app, "due_at": deadline.due_at, "days_left": offset.days},
-               url=_finding_url(finding))
+               url=finding_url(finding))
 
 
 def _response_due_handler(deadline, finding: Finding) -> None:
     app = finding.window.application
     if finding.status == F.ACCEPTED and not FindingResponse.objects.filter(finding=finding).exists() and app.owner:
         notify(app.owner, "response-overdue", {"finding": finding, "application": app, "due_at": deadline.due_at},
-               url=_finding_url(finding))
+               url=finding_url(finding))
 
 
 deadlines.register(rules.deadline_kind(

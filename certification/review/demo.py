@@ -115,7 +115,8 @@ def _tier4_window(org: Organization, admin: User, staff: User) -> ReviewWindow:
         sample.fill_documentation(release, admin)
     app = release_services.editable_application(release) or applications.start_application(release, admin)
     if app.status == Application.Status.DRAFT:
-        applications.submit_application(app, admin, signer_name=admin.display_name, signer_title="Head of Responsible AI",
+        applications.submit_application(app, admin, signer_name=admin.display_name,
+                                        signer_title="Head of Responsible AI",
                                     affirmed=[1, 2, 3, 4, 5, 6])
     if app.status == Application.Status.SUBMITTED:
         applications.start_screening(app, staff)

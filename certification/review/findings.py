@@ -25,12 +25,12 @@ from certification.releases.models import Application
 from certification.review.models import Finding, FindingAttachment, FindingResponse, Rejoinder, ReviewWindow
 from certification.review.services import (
     F,
-    _finding_url,
-    _owner_and_admins,
-    _response_due,
-    _schedule_response,
     advance,
+    finding_url,
     has_access,
+    owner_and_admins,
+    response_due,
+    schedule_response,
 )
 from portal import audit, deadlines, organizations
 from portal.models import User
@@ -154,7 +154,7 @@ def submit_finding(finding: Finding, user: User, request=None) -> Finding:
                   payload={"severity": finding.severity, "category": finding.category})
         if app.owner:
             notify(app.owner, "finding-submitted", {"finding": finding, "application": app, "days": length.days},
-                   url=_finding_url(finding))
+                   url=finding_url(finding))
     return finding
 
 
@@ -263,18 +263,18 @@ def triage(finding: Finding, actor: User, outcome: str, note: str = "", *, sever
             setattr(finding, key, value)
         deadlines.close_deadlines(finding, "finding_triage")
         if outcome == F.ACCEPTED:
-            _schedule_response(finding, window)
+            schedule_response(finding, window)
         audit.log("certification.review.finding_triaged", actor=actor, obj=finding,
                   organization=app.release.organization, request=request,
                   payload={"outcome": outcome, "severity": finding.severity,
                            "severity_from": old_severity if changes_severity else None,
                            "duplicate_of": duplicate_of.pk if duplicate_of else None})
         notify(finding.author, "finding-triaged", {"finding": finding, "application": app},
-               url=_finding_url(finding))
+               url=finding_url(finding))
         if outcome == F.ACCEPTED:
             notify(organizations.org_admins(app.release.organization), "finding-accepted",
-                   {"finding": finding, "application": app, "due_at": _response_due(finding, window)},
-                   url=_finding_url(finding))
+                   {"finding": finding, "application": app, "due_at": response_due(finding, window)},
+                   url=finding_url(finding))
         advance(app)
     return finding
 
@@ -317,7 +317,7 @@ def respond(finding: Finding, actor: User, kind: str, details: str, fixed_in: st
         audit.log("certification.review.response_filed", actor=actor, obj=finding, organization=org,
                   request=request, payload={"kind": kind, "fixed_in": fixed_in})
         notify(finding.author, "response-filed", {"finding": finding, "response": response, "application": app},
-               url=_finding_url(finding))
+               url=finding_url(finding))
         advance(app)
     return response
 
@@ -339,8 +339,8 @@ def add_rejoinder(finding: Finding, user: User, text: str, request=None) -> Rejo
         rejoinder = Rejoinder.objects.create(finding=finding, text=text, author=user)
         audit.log("certification.review.rejoinder_added", actor=user, obj=finding,
                   organization=app.release.organization, request=request)
-        notify(_owner_and_admins(app), "finding-rejoinder", {"finding": finding, "rejoinder": rejoinder,
-                                                             "application": app}, url=_finding_url(finding))
+        notify(owner_and_admins(app), "finding-rejoinder", {"finding": finding, "rejoinder": rejoinder,
+                                                             "application": app}, url=finding_url(finding))
     return rejoinder
 
 

@@ -88,11 +88,11 @@ def org_of(window: ReviewWindow):
     return window.application.release.ai_model.organization
 
 
-def _window_url(window: ReviewWindow) -> str:
+def window_url(window: ReviewWindow) -> str:
     return reverse("certification:review-window", args=[window.pk])
 
 
-def _finding_url(finding: Finding) -> str:
+def finding_url(finding: Finding) -> str:
     return reverse("certification:finding-detail", args=[finding.pk])
 
 
@@ -104,7 +104,7 @@ def enrolled_users(window: ReviewWindow):
     return User.objects.filter(enrolments__window=window, enrolments__withdrawn_at__isnull=True, is_active=True)
 
 
-def _owner_and_admins(app: Application) -> list[User]:
+def owner_and_admins(app: Application) -> list[User]:
     people = list(organizations.org_admins(app.release.organization))
     if app.owner and app.owner not in people:
         people.append(app.owner)
@@ -173,13 +173,13 @@ def on_tier_raised(app: Application, actor: User | None, tier: int) -> ReviewWin
         deadlines.close_deadlines(window, "review_window", state="cancelled")
         deadlines.open_deadline(window, "review_window", window.closes_at)
         for finding in window.findings.unanswered():
-            _schedule_response(finding, window)
+            schedule_response(finding, window)
         audit.log("certification.review.window_extended" if was_open else "certification.review.window_reopened",
                   actor=actor, obj=window, organization=app.release.organization,
                   payload={"tier": tier, "closes_at": window.closes_at.isoformat()})
         recipients = {u.pk: u for u in [*enrolled_users(window), *organizations.org_admins(app.release.organization)]}
         notify(list(recipients.values()), "window-extended",
-               {"window": window, "application": app, "reopened": not was_open}, url=_window_url(window))
+               {"window": window, "application": app, "reopened": not was_open}, url=window_url(window))
     return window
 
 
@@ -200,7 +200,7 @@ def close_window(window: ReviewWindow) -> bool:
         }
         audit.log("certification.review.window_closed", obj=window, organization=app.release.organization,
                   payload=counts)
-        notify(_owner_and_admins(app), "window-closed", {"window": window, "application": app, **counts},
+        notify(owner_and_admins(app), "window-closed", {"window": window, "application": app, **counts},
                url=_org_findings_url(app))
         advance(app)
     return True
@@ -418,11 +418,11 @@ def register_hooks() -> None:
 # --- triage ----------------------------------------------------------------------------------------
 
 
-def _response_due(finding: Finding, window: ReviewWindow) -> datetime:
+def response_due(finding: Finding, window: ReviewWindow) -> datetime:
     length = rules.deadline_length(window.application.framework_version.rules, "finding_response")
     return max(finding.triaged_at or timezone.now(), window.closes_at) + length
 
 
-def _schedule_response(finding: Finding, window: ReviewWindow) -> None:
+def schedule_response(finding: Finding, window: ReviewWindow) -> None:
     """14 days after triage or after the window closes, whichever is later (DESIGN §2.4)."""
-    deadlines.open_deadline(finding, "finding_response", _response_due(finding, window))
+    deadlines.open_deadline(finding, "finding_response", response_due(finding, window))

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from auditors.models import Accreditation
 from certification.framework import services as framework_services
 from certification.releases import evidence
-from certification.releases.access import _workflow_error, get_application_for_user
+from certification.releases.access import get_application_for_user, show_workflow_error
 from certification.releases.models import Application, Release
 from certification.review import findings as review_findings
 from certification.review import forms
@@ -57,7 +57,7 @@ def get_finding_for_user(request: HttpRequest, pk: int) -> Finding:
 
 
 def _error(request, exc: framework_services.WorkflowError, form=None) -> None:
-    _workflow_error(request, exc, form)
+    show_workflow_error(request, exc, form)
 
 
 # --- windows -----------------------------------------------------------------------------------------
@@ -119,7 +119,8 @@ def window_enrol(request: HttpRequest, pk: int) -> HttpResponse:
     form = forms.EnrolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            review_services.enrol(window, request.user, confidentiality=form.cleaned_data["confidentiality"], request=request)
+            review_services.enrol(window, request.user, confidentiality=form.cleaned_data["confidentiality"],
+                                  request=request)
         except framework_services.WorkflowError as exc:
             # The reasons, not the conflict codes (those are for API clients).
             messages.error(request, " ".join(exc.errors.get("non_field_errors") or [str(exc)]))
@@ -352,7 +353,8 @@ def finding_respond(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            review_findings.respond(finding, request.user, data["kind"], data["details"], data["fixed_in"], request=request)
+            review_findings.respond(finding, request.user, data["kind"], data["details"], data["fixed_in"],
+                                    request=request)
         except framework_services.WorkflowError as exc:
             _error(request, exc, form)
         else:

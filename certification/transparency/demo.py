@@ -59,7 +59,8 @@ def _application(org, admin, name: str, slug: str, params: int, **facts) -> Appl
          "sha256": hashlib.sha256(f"{org.slug}-{slug}".encode()).hexdigest()}])
     sample.fill_documentation(release, admin)
     app = release_applications.start_application(release, admin)
-    release_applications.submit_application(app, admin, signer_name=admin.display_name, signer_title="Head of Responsible AI",
+    release_applications.submit_application(app, admin, signer_name=admin.display_name,
+                                            signer_title="Head of Responsible AI",
                                 affirmed=AFFIRMED)
     return app
 
@@ -103,7 +104,8 @@ def _certified(org, admin, staff, name, slug, params, first, decided, changes=No
     release_applications.start_screening(app, staff)
     if changes:
         release_applications.request_changes(app, staff, {"model_card": "State the known limitations in more detail."})
-        release_applications.submit_application(app, admin, signer_name=admin.display_name, signer_title="Head of Responsible AI",
+        release_applications.submit_application(app, admin, signer_name=admin.display_name,
+                                                signer_title="Head of Responsible AI",
                                     affirmed=AFFIRMED)
         release_applications.start_screening(app, staff)
     release_applications.accept_into_review(app, staff)

@@ -110,7 +110,7 @@ def _year(field):
 
 
 @dataclass
-class _Tally:
+class Tally:
     """Counters of one (year, tier) while computing."""
 
     organizations: int = 0
@@ -193,7 +193,7 @@ def _years_spanned(start: dt.datetime, end: dt.datetime) -> range:
     return range(start.astimezone(UTC).year, last + 1)
 
 
-def _certificate_figures(tally, as_of: dt.datetime, members: set[int], years: range) -> None:
+def certificate_figures(tally, as_of: dt.datetime, members: set[int], years: range) -> None:
     """Adoption, certificates issued / suspended / revoked / expired, releases certified.
 
     Certificates never suspended (nearly all) are counted in the database: issued,
@@ -379,7 +379,7 @@ def _plain_certificates_sql(tally, as_of: dt.datetime, years: range,
 
 def _decision_days_sql(as_of: dt.datetime, years: range | None = None) -> list[tuple[int, int, int, tuple]]:
     """PostgreSQL: (year, tier, decisions, (median, p90, median excl., p90 excl.)) in one pass."""
-    y = _Years(years or range(_first_year(as_of), as_of.astimezone(UTC).year + 1))
+    y = _Years(years or range(first_year(as_of), as_of.astimezone(UTC).year + 1))
     app = Application._meta.db_table
     tr = ApplicationTransition._meta.db_table
     # date_part of an epoch (double precision), not EXTRACT (numeric since PostgreSQL 14): several times faster.
@@ -477,7 +477,7 @@ def _add_responses_due(tally, rows) -> None:
             t.responses_on_time += on_time
 
 
-def _review_figures(tally, finding_cells, as_of: dt.datetime, years: range) -> None:
+def review_figures(tally, finding_cells, as_of: dt.datetime, years: range) -> None:
     """Audits performed and on time; findings by category and severity; responses."""
     if connection.vendor == "postgresql":
         _review_figures_sql(tally, finding_cells, as_of, years)
@@ -575,7 +575,7 @@ def _review_figures_sql(tally, finding_cells, as_of: dt.datetime, years: range) 
                                if part == 3 and year is not None])
 
 
-def _first_year(as_of: dt.datetime) -> int:
+def first_year(as_of: dt.datetime) -> int:
     candidates = [
         Certificate.objects.order_by("issued_at").values_list("issued_at", flat=True).first(),
         Application.objects.filter(first_submitted_at__isnull=False).order_by("first_submitted_at")

@@ -48,18 +48,18 @@ from certification.transparency.figures import (
     ALL,
     TIERS,
     UTC,
-    _certificate_figures,
-    _first_year,
-    _review_figures,
-    _Tally,
+    Tally,
+    certificate_figures,
     decision_days,
+    first_year,
+    review_figures,
 )
 from certification.transparency.models import ReportFindingRollup, ReportTierRollup
 from portal import audit
 from portal.models import Organization
 
 
-def _lock_refresh(sort_memory: bool = False) -> None:
+def lock_refresh(sort_memory: bool = False) -> None:
     """Serialize refreshes (PostgreSQL; SQLite transactions are serialized already).
     With ``sort_memory``, the transaction's sorts (distinct counts, percentiles) get
     enough memory to stay off the disk, and JIT compilation, which costs far more
@@ -80,34 +80,34 @@ def refresh_rollups(as_of: dt.datetime | None = None) -> int:
     """
     as_of = as_of or timezone.now()
     with transaction.atomic():
-        _lock_refresh(sort_memory=True)
+        lock_refresh(sort_memory=True)
         return _refresh(as_of)
 
 
 def _refresh(as_of: dt.datetime) -> int:
     members = set(Organization.objects.filter(is_alliance_member=True).values_list("pk", flat=True))
-    tallies: dict[tuple[int, int], _Tally] = {}
+    tallies: dict[tuple[int, int], Tally] = {}
 
-    def tally(year: int, tier: int) -> _Tally:
+    def tally(year: int, tier: int) -> Tally:
         key = (year, tier)
         if key not in tallies:
-            tallies[key] = _Tally()
+            tallies[key] = Tally()
         return tallies[key]
 
     finding_cells: dict[tuple[int, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    years = range(_first_year(as_of), as_of.astimezone(UTC).year + 1)
-    _certificate_figures(tally, as_of, members, years)
+    years = range(first_year(as_of), as_of.astimezone(UTC).year + 1)
+    certificate_figures(tally, as_of, members, years)
     for year, tier, n, days in decision_days(as_of, years):
         if tier not in (ALL, *TIERS):
             continue  # applications without a tier count in "all tiers" only
         t = tally(year, tier)
         t.decisions, t.days = n, days
-    _review_figures(tally, finding_cells, as_of, years)
+    review_figures(tally, finding_cells, as_of, years)
 
     tier_rows = []
     for year in years:
         for tier in (ALL, *TIERS):
-            t = tallies.get((year, tier)) or _Tally()
+            t = tallies.get((year, tier)) or Tally()
             tier_rows.append(ReportTierRollup(
                 year=year, tier=tier, member_organizations=len(members), organizations_certified=t.organizations,
                 certificates_issued=t.issued, certificates_suspended=t.suspended, certificates_revoked=t.revoked,

@@ -19,7 +19,7 @@ from certification.framework.services import WorkflowError, require_staff
 from certification.review.models import Finding, FindingResponse
 from certification.transparency.figures import ALL, SCHEMA, TIERS, UTC, year_bounds
 from certification.transparency.models import ReportFindingRollup, ReportSnapshot, ReportTierRollup
-from certification.transparency.rollups import _lock_refresh
+from certification.transparency.rollups import lock_refresh
 from portal import audit
 from portal.canonical import canonical_sha256
 
@@ -172,7 +172,7 @@ def publish(year: int, actor, draft_sha256: str, request=None, now: dt.datetime 
     if now < end:
         raise WorkflowError(_("The report of %(year)s can be published once the year is over.") % {"year": year})
     with transaction.atomic():
-        _lock_refresh()
+        lock_refresh()
         data = build_draft(year)
         if data is None:
             raise WorkflowError(_("There are no figures for %(year)s yet: refresh them first.") % {"year": year})

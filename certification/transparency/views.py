@@ -172,7 +172,8 @@ def render_body(data: dict, draft: bool) -> str:
             tables.append(table)
         sections.append({"id": section_id, "heading": heading, "definition": definition,
                          "charts": [charts[c] for c in chart_names], "tables": tables})
-    return render_to_string("certification/transparency/_body.html", {"data": data, "sections": sections, "draft": draft})
+    return render_to_string("certification/transparency/_body.html", {"data": data, "sections": sections,
+                                                                      "draft": draft})
 
 
 def _published(year: int, fields=("year", "sha256", "published_at")) -> ReportSnapshot:
@@ -230,7 +231,8 @@ def _table_response(data: dict, name: str, fmt: str, etag: str | None = None) ->
         raise Http404
     filename = f"transparency-report-{data['year']}-{name}.{fmt}"
     if fmt == "csv":
-        response = HttpResponse(transparency_services.table_csv(data["tables"][name]), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(transparency_services.table_csv(data["tables"][name]),
+                                content_type="text/csv; charset=utf-8")
     else:
         response = JsonResponse(transparency_services.table_json(data, name))
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -146,7 +146,8 @@ def test_override_of_a_potential_conflict_is_logged_and_makes_the_auditor_eligib
         assignment_offers.override_conflict(app, acc, staff, conflicts.RECENT_AFFILIATION, "  ")
     with pytest.raises(WorkflowError):
         assignment_offers.override_conflict(app, acc, f.UserFactory(), conflicts.RECENT_AFFILIATION, "Reason")
-    assignment_offers.override_conflict(app, acc, staff, conflicts.RECENT_AFFILIATION, "One short engagement, long ago.")
+    assignment_offers.override_conflict(app, acc, staff, conflicts.RECENT_AFFILIATION,
+                                        "One short engagement, long ago.")
     entry = AuditEntry.objects.get(action="auditors.conflict.overridden")
     assert entry.actor == staff and entry.payload["code"] == conflicts.RECENT_AFFILIATION
     assert entry.payload["staff_only"]["reason"] == "One short engagement, long ago."
@@ -398,7 +399,8 @@ def test_batch_keeps_versatile_auditors_for_the_applications_that_need_them():
     t4 = ApplicationFacts(application_id=1, organization_id=1, organization_names=("One",), tier=4, seats=2,
                           flagged_domains=frozenset({"biology", "cybersecurity"}))
     t3 = ApplicationFacts(application_id=2, organization_id=2, organization_names=("Two",), tier=3, seats=1)
-    facts = assignment_facts.Facts(auditors, {1: t4, 2: t3}, {1: assignment_facts.AppState(), 2: assignment_facts.AppState()})
+    facts = assignment_facts.Facts(auditors, {1: t4, 2: t3}, {1: assignment_facts.AppState(),
+                                                              2: assignment_facts.AppState()})
     proposal = assignment_batch.propose_batch([], today=TODAY, facts=facts)
     assert proposal.unservable == {}
     assert proposal.assignments[2] == [2] and 1 in proposal.assignments[1]

@@ -117,7 +117,8 @@ def test_sign_certificates_signs_unsigned_ones_once(framework, org, org_admin, s
     call_command("sign_certificates")
     cert.refresh_from_db()
     first = bytes(cert.attestation)
-    assert attestations.verify_envelope(first, certificate_keys.verification_keys()).predicate["certificate"] == cert.number
+    assert attestations.verify_envelope(first,
+                                        certificate_keys.verification_keys()).predicate["certificate"] == cert.number
     assert cert.subjects.count() == 1
     call_command("sign_certificates")
     cert.refresh_from_db()
@@ -364,7 +365,8 @@ def test_iso_times_are_utc_with_z():
 
 
 def test_add_months_clamps_to_the_month_end():
-    assert certificate_services.add_months(dt.datetime(2025, 8, 31, tzinfo=dt.timezone.utc), 6).date() == dt.date(2026, 2, 28)
+    assert certificate_services.add_months(dt.datetime(2025, 8, 31, tzinfo=dt.timezone.utc),
+                                           6).date() == dt.date(2026, 2, 28)
 
 
 def test_renewal_opens_exactly_six_months_after_issue(framework, org, org_admin, staff):

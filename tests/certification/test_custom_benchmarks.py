@@ -24,7 +24,8 @@ def _benchmark_problems(release, framework):
 def test_custom_benchmark_counts_only_once_established(framework, client, org, org_admin, staff):
     release = make_release(org, org_admin, fill=False)
     for slug in ("realtoxicityprompts", "bbq"):
-        release_services.add_benchmark_result(release, org_admin, benchmark=Benchmark.objects.get(slug=slug), metric="m",
+        release_services.add_benchmark_result(release, org_admin, benchmark=Benchmark.objects.get(slug=slug),
+                                              metric="m",
                                       value="1", run_date=dt.date(2025, 1, 1))
     client.force_login(org_admin)
     url = reverse("certification:section-edit", args=[release.pk, "safety_benchmarks"])

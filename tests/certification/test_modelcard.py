@@ -377,7 +377,8 @@ def test_export_then_import_round_trips_the_main_fields(client_for, framework, o
 
 
 def test_exported_empty_sections_import_as_empty(client_for, framework, org, org_member, release):
-    release_services.update_section(release, org_member, "model_card", {"intended_uses": "Drafting.", "out_of_scope_uses": "",
+    release_services.update_section(release, org_member, "model_card", {"intended_uses": "Drafting.",
+                                                                        "out_of_scope_uses": "",
                                                                  "limitations": ""})
     client = client_for(org_member)
     text = client.get(export_url(release)).content.decode()

@@ -373,7 +373,7 @@ def _tallies():
     out: dict = {}
 
     def tally(year, tier):
-        return out.setdefault((year, tier), figures._Tally())
+        return out.setdefault((year, tier), figures.Tally())
 
     return out, tally
 
@@ -384,7 +384,7 @@ def test_postgres_statements_give_the_same_figures_as_the_orm_queries(world, as_
     """The PostgreSQL path (hand-written statements, years as buckets) against the
     portable ORM path, piece by piece, on the hand-computed world."""
     assert connection.vendor == "postgresql"
-    years = range(figures._first_year(as_of), as_of.year + 1)
+    years = range(figures.first_year(as_of), as_of.year + 1)
     special = sorted(figures._suspension_events(as_of))
     # b1 and b2 (suspended from April 2025) follow the event-by-event path, not these statements.
     assert bool(special) == (as_of >= at("2025-04-01"))

@@ -94,7 +94,8 @@ def test_no_findings_after_the_close(window, author):
 
 def test_attachments_follow_the_evidence_rules(window, author):
     finding = draft(window, author)
-    attachment = review_findings.add_attachment(finding, author, SimpleUploadedFile("transcript.md", b"# Transcript\n\nhi\n"))
+    attachment = review_findings.add_attachment(finding, author, SimpleUploadedFile("transcript.md",
+                                                                                    b"# Transcript\n\nhi\n"))
     assert attachment.family == "markdown" and len(attachment.sha256) == 64
     assert (review_findings.attachment_dir() / attachment.stored_name).exists()
     with pytest.raises(services.WorkflowError) as err:
@@ -160,7 +161,8 @@ def test_triage_accepts_with_a_severity_change_and_a_reason(window, author, staf
     with pytest.raises(services.WorkflowError) as err:
         review_findings.triage(finding, staff, F.ACCEPTED, severity="critical")
     assert "severity_reason" in err.value.errors
-    review_findings.triage(finding, staff, F.ACCEPTED, "Reproduced.", severity="critical", severity_reason="Works unauthenticated.")
+    review_findings.triage(finding, staff, F.ACCEPTED, "Reproduced.", severity="critical",
+                           severity_reason="Works unauthenticated.")
     finding.refresh_from_db()
     assert finding.status == F.ACCEPTED and finding.severity == "critical" and finding.submitted_severity == "high"
     assert Notification.objects.filter(user=author, kind="finding-triaged").exists()

@@ -84,7 +84,8 @@ def test_accepted_finding_without_response_blocks_until_answered(app, staff, org
     try:
         assert _status(app) == S.IN_REVIEW
         assert services.review_gates(app) == ["1 accepted finding has no response from the organization yet."]
-        review_findings.respond(Finding.objects.get(pk=finding.pk), org_admin, "accepted_risk", "Low exposure; monitored.")
+        review_findings.respond(Finding.objects.get(pk=finding.pk), org_admin, "accepted_risk",
+                                "Low exposure; monitored.")
         assert _status(app) == S.DECISION_PENDING
     finally:
         traveller.stop()

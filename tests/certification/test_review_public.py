@@ -47,7 +47,8 @@ def certified(framework, org, org_admin, staff):
     findings.triage(hazard, staff, F.ACCEPTED)
     findings.triage(invalid, staff, F.OUT_OF_SCOPE, "Latency is not a safety property.")
     findings.respond(Finding.objects.get(pk=plain.pk), org_admin, "mitigated", "Debiased the career prompts.", "1.0.1")
-    findings.respond(Finding.objects.get(pk=hazard.pk), org_admin, "mitigated", "Refusal training on synthesis.", "1.0.1")
+    findings.respond(Finding.objects.get(pk=hazard.pk), org_admin, "mitigated", "Refusal training on synthesis.",
+                     "1.0.1")
     findings.add_rejoinder(Finding.objects.get(pk=plain.pk), author, "Partly fixed; nursing prompts still skewed.")
     with time_machine.travel(window.closes_at + timedelta(minutes=1), tick=False):
         deadlines.sweep()

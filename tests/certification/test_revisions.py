@@ -33,7 +33,8 @@ def resubmitted(framework, org, org_admin, staff):
     services.update_section(app.release, org_admin, "model_card", card)
     evidence.store(app.release, ContentFile(b"# Extra bias analysis\n", name="extra.md"), org_admin,
                    section="bias_report")
-    release_applications.submit_application(app, org_admin, signer_name="Ada Admin", signer_title="CTO", affirmed=[1, 2, 3, 6])
+    release_applications.submit_application(app, org_admin, signer_name="Ada Admin", signer_title="CTO", affirmed=[1,
+        2, 3, 6])
     return app
 
 

@@ -69,7 +69,8 @@ def test_verify_answers_false_unless_valid(framework, org, org_admin, staff, sta
     else:
         cert = backdate(cert, 200)
         app = certificate_services.start_renewal(cert, org_admin)
-        release_applications.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3, 4, 5, 6])
+        release_applications.submit_application(app, org_admin, signer_name="A", signer_title="B", affirmed=[1, 2, 3,
+                                                                                                             4, 5, 6])
         release_applications.start_screening(app, staff)
         release_applications.accept_into_review(app, staff)
         release_applications.complete_review(app, staff)
@@ -93,7 +94,8 @@ def test_several_matches_are_listed_and_status_is_the_best(framework, org, org_a
 
 def test_drafts_and_rejected_applications_never_verify(framework, org, org_admin, staff, client):
     draft_release = make_release(org, org_admin, version="d")
-    release_services.replace_artifacts(draft_release, org_admin, [{"path": "w.safetensors", "size": 1, "sha256": SHA_A}])
+    release_services.replace_artifacts(draft_release, org_admin, [{"path": "w.safetensors", "size": 1,
+                                                                   "sha256": SHA_A}])
     release_applications.start_application(draft_release, org_admin)
     AIModel.objects.filter(organization=org).update(hub_repo_id="acme/hidden")
     rejected = decision_pending(org, org_admin, staff, version="r", digests=(SHA_B,))

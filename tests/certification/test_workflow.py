@@ -56,7 +56,8 @@ def test_incomplete_documentation_cannot_be_submitted(framework, org, org_admin)
 
 def test_tier3_release_needs_a_rollout_plan(framework, org, org_admin):
     release = make_release(org, org_admin, parameter_count=80_000_000_000)
-    release_services.update_section(release, org_admin, "rollout_plan", {"stages": [{"audience": "all", "planned_date": "2026-01-01"}]})
+    release_services.update_section(release, org_admin, "rollout_plan", {"stages": [{"audience": "all",
+                                                                                     "planned_date": "2026-01-01"}]})
     app = applications.start_application(release, org_admin)
     assert app.tier == 3
     with pytest.raises(framework_services.WorkflowError) as err:

@@ -342,7 +342,8 @@ def _report_year(w: SimpleNamespace) -> int:
 
         w.report_year = timezone.now().year - 1
         rollups.refresh_rollups()
-        transparency_services.publish(w.report_year, w.users["staff"], transparency_services.draft_digest(transparency_services.build_draft(w.report_year)))
+        transparency_services.publish(w.report_year, w.users["staff"],
+            transparency_services.draft_digest(transparency_services.build_draft(w.report_year)))
     return w.report_year
 
 
@@ -389,7 +390,8 @@ def _review(w):
         applications.start_screening(app, staff)
         applications.accept_into_review(app, staff)
         window = app.review_window
-        review_services.override_conflict(window, evaluator.accreditations.get(), staff, "shared_email_domain", "Test world")
+        review_services.override_conflict(window, evaluator.accreditations.get(), staff, "shared_email_domain",
+                                          "Test world")
         review_services.enrol(window, evaluator)
         finding = review_findings.create_finding(window, evaluator, {
             "title": "Leak", "category": "privacy_leakage", "severity": "medium", "reproduction_steps": "Ask.",

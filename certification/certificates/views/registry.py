@@ -34,7 +34,7 @@ from certification.certificates.models import Appeal, Certificate, ConcernReport
 from certification.framework import services as framework_services
 from certification.framework import tiers
 from certification.releases import evidence
-from certification.releases.access import _workflow_error, get_application_for_user, require_admin
+from certification.releases.access import get_application_for_user, require_admin, show_workflow_error
 from certification.releases.modelcard import render_card
 from certification.releases.models import EvidenceFile
 from certification.review import findings
@@ -356,7 +356,7 @@ def certificate_concern(request: HttpRequest, number: str) -> HttpResponse:
         try:
             certificate_concerns.report_concern(cert, reporter=request.user, request=request, **form.cleaned_data)
         except framework_services.WorkflowError as exc:
-            _workflow_error(request, exc, form)
+            show_workflow_error(request, exc, form)
         else:
             messages.success(request, _("Thank you. Your concern was sent to the organization's vulnerability "
                                         "contact and to Alliance staff."))
@@ -383,7 +383,7 @@ def concern_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
         certificate_concerns.dismiss_concern(concern, request.user, request=request)
         messages.success(request, _("Concern dismissed."))
     except framework_services.WorkflowError as exc:
-        _workflow_error(request, exc)
+        show_workflow_error(request, exc)
     return redirect("certification:concern-list")
 
 
@@ -403,7 +403,7 @@ def _reason_action(request, number: str, title: str, intro: str, run, success: s
         try:
             run(cert, form.cleaned_data["reason"], concern)
         except framework_services.WorkflowError as exc:
-            _workflow_error(request, exc, form)
+            show_workflow_error(request, exc, form)
         else:
             messages.success(request, success)
             return redirect("certification:certificate-detail", cert.number)
@@ -438,7 +438,8 @@ def certificate_revoke(request: HttpRequest, number: str) -> HttpResponse:
         return _reason_action(
             request, number, _("Propose revocation"),
             _("Revocation is final. Another staff member must confirm it before it takes effect."),
-            lambda c, reason, concern: certificate_services.propose_revocation(c, request.user, reason, request=request),
+            lambda c, reason, concern: certificate_services.propose_revocation(c, request.user, reason,
+                                                                               request=request),
             _("Revocation proposed; another staff member must confirm it."))
     if request.method == "POST":
         action = request.POST.get("action")
@@ -450,7 +451,7 @@ def certificate_revoke(request: HttpRequest, number: str) -> HttpResponse:
                 certificate_services.confirm_revocation(cert, request.user, request=request)
                 messages.success(request, _("The certificate is revoked."))
         except framework_services.WorkflowError as exc:
-            _workflow_error(request, exc)
+            show_workflow_error(request, exc)
             return redirect("certification:certificate-revoke", cert.number)
         return redirect("certification:certificate-detail", cert.number)
     return render(request, "certification/certificates/revoke_confirm.html", {
@@ -471,7 +472,7 @@ def certificate_renew(request: HttpRequest, number: str) -> HttpResponse:
         try:
             app = certificate_services.start_renewal(cert, request.user, request=request)
         except framework_services.WorkflowError as exc:
-            _workflow_error(request, exc)
+            show_workflow_error(request, exc)
             return redirect("certification:certificate-detail", cert.number)
         messages.success(request, _("Renewal started, pre-filled from the certified documentation. Check it, "
                                     "update what changed and file the attestation."))
@@ -492,7 +493,7 @@ def application_appeal(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             certificate_appeals.file_appeal(app, request.user, form.cleaned_data["grounds"], request=request)
         except framework_services.WorkflowError as exc:
-            _workflow_error(request, exc, form)
+            show_workflow_error(request, exc, form)
         else:
             messages.success(request, _("Your appeal was filed. Staff who took no part in the rejection will decide "
                                         "it within 30 days."))
@@ -524,7 +525,7 @@ def appeal_decide(request: HttpRequest, pk: int) -> HttpResponse:
             certificate_appeals.decide_appeal(appeal, request.user, form.cleaned_data["outcome"],
                                        form.cleaned_data["reasons"], request=request)
         except framework_services.WorkflowError as exc:
-            _workflow_error(request, exc, form)
+            show_workflow_error(request, exc, form)
         else:
             messages.success(request, _("Your decision on the appeal was recorded."))
             return redirect("certification:appeal-decide", appeal.pk)

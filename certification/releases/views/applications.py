@@ -21,12 +21,12 @@ from certification.releases import applications as release_applications
 from certification.releases import checklist, forms
 from certification.releases import services as release_services
 from certification.releases.access import (
-    _membership,
-    _workflow_error,
     get_application_for_user,
     get_release_for_user,
+    membership_of,
     require_admin,
     require_member,
+    show_workflow_error,
 )
 from certification.releases.models import Application, Documentation, DocumentationRevision
 
@@ -41,7 +41,7 @@ def application_start(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         app = release_applications.start_application(release, request.user, request=request)
     except framework_services.WorkflowError as exc:
-        _workflow_error(request, exc)
+        show_workflow_error(request, exc)
         return redirect("certification:release-detail", release.pk)
     return redirect("certification:application-attest", app.pk)
 
@@ -50,7 +50,7 @@ def application_start(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_application_for_user(request, pk)
-    membership = _membership(request, app.release.organization)
+    membership = membership_of(request, app.release.organization)
     revisions = list(app.revisions.order_by("number").select_related("attestation"))
     context = {
         "application": app,
@@ -98,7 +98,7 @@ def application_attest(request: HttpRequest, pk: int) -> HttpResponse:
                     signer_title=form.cleaned_data["signer_title"], affirmed=form.affirmed(), request=request,
                 )
             except framework_services.WorkflowError as exc:
-                _workflow_error(request, exc, form)
+                show_workflow_error(request, exc, form)
             else:
                 return render(request, "certification/releases/submitted.html", {"application": app})
     doc = Documentation.objects.filter(release=app.release).first()
@@ -127,7 +127,7 @@ def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
             release_applications.withdraw(app, request.user, request=request)
             messages.success(request, _("The application was withdrawn."))
         except framework_services.WorkflowError as exc:
-            _workflow_error(request, exc)
+            show_workflow_error(request, exc)
         return redirect("certification:application-detail", app.pk)
     return render(request, "certification/releases/confirm.html", {
         "application": app, "title": _("Withdraw the application?"),

@@ -18,7 +18,12 @@ from certification.framework import services as framework_services
 from certification.framework import tiers
 from certification.releases import evidence, forms
 from certification.releases import services as release_services
-from certification.releases.access import _workflow_error, get_evidence_for_user, get_release_for_user, require_member
+from certification.releases.access import (
+    get_evidence_for_user,
+    get_release_for_user,
+    require_member,
+    show_workflow_error,
+)
 
 # --- evidence ----------------------------------------------------------------------------------
 
@@ -44,7 +49,8 @@ def _evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
     if getattr(request, "upload_too_large", False):
         messages.error(request, _("The file is larger than the limit of %(size)s.") % {"size": filesizeformat(evidence.max_size())})
         return _upload_done(request, back)
-    form = forms.EvidenceForm(request.POST, request.FILES, sections=[(s, s) for s in tiers.section_ids(release_services.rules_for_release(release))])
+    form = forms.EvidenceForm(request.POST, request.FILES, sections=[(s,
+        s) for s in tiers.section_ids(release_services.rules_for_release(release))])
     if not form.is_valid():
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
         return _upload_done(request, back)
@@ -87,5 +93,5 @@ def evidence_delete(request: HttpRequest, pk: int) -> HttpResponse:
         evidence.delete(ev, request.user, request=request)
         messages.success(request, _("File deleted."))
     except framework_services.WorkflowError as exc:
-        _workflow_error(request, exc)
+        show_workflow_error(request, exc)
     return redirect("certification:release-detail", release.pk)

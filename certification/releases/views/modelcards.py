@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 from certification.framework import services as framework_services
 from certification.releases import modelcard
 from certification.releases import services as release_services
-from certification.releases.access import _membership, get_release_for_user
+from certification.releases.access import get_release_for_user, membership_of
 
 
 class ModelCardImportForm(forms.Form):
@@ -56,7 +56,7 @@ def _editable_problem(release) -> str | None:
 @login_required
 def import_card(request: HttpRequest, pk: int) -> HttpResponse:
     release = get_release_for_user(request, pk)
-    is_member = _membership(request, release.organization) is not None
+    is_member = membership_of(request, release.organization) is not None
     locked = _editable_problem(release)
     posted = request.method == "POST"
     form = ModelCardImportForm(request.POST if posted else None, request.FILES if posted else None)

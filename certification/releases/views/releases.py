@@ -26,11 +26,11 @@ from certification.releases import applications as release_applications
 from certification.releases import checklist, forms
 from certification.releases import services as release_services
 from certification.releases.access import (
-    _membership,
-    _workflow_error,
     get_model_for_user,
     get_release_for_user,
+    membership_of,
     require_member,
+    show_workflow_error,
 )
 from certification.releases.models import (
     AIModel,
@@ -84,7 +84,7 @@ def model_create(request: HttpRequest) -> HttpResponse:
         try:
             model = release_services.register_model(org, request.user, request=request, **form.cleaned_data)
         except framework_services.WorkflowError as exc:
-            _workflow_error(request, exc, form)
+            show_workflow_error(request, exc, form)
         else:
             messages.success(request, _("Model %(name)s registered. Add its first release.") % {"name": model.name})
             return redirect("certification:release-create", model.pk)
@@ -123,7 +123,7 @@ def release_create(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             release = release_services.create_release(model, request.user, _release_form_data(form), request=request)
         except framework_services.WorkflowError as exc:
-            _workflow_error(request, exc, form)
+            show_workflow_error(request, exc, form)
         else:
             messages.success(request, _("Release %(v)s registered.") % {"v": release.version})
             return redirect("certification:release-detail", release.pk)
@@ -144,7 +144,7 @@ def release_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             release_services.update_release(release, request.user, changed, request=request)
         except framework_services.WorkflowError as exc:
-            _workflow_error(request, exc, form)
+            show_workflow_error(request, exc, form)
         else:
             messages.success(request, _("Release facts saved."))
             return redirect("certification:release-detail", release.pk)
@@ -196,7 +196,7 @@ def release_artifacts(request: HttpRequest, pk: int) -> HttpResponse:
         except ManifestError as exc:
             form.add_error(field, str(exc))
         except framework_services.WorkflowError as exc:
-            _workflow_error(request, exc, form)
+            show_workflow_error(request, exc, form)
         else:
             messages.success(request, _("%(n)d artifacts saved.") % {"n": len(artifacts)})
             return redirect("certification:release-detail", release.pk)
@@ -217,7 +217,7 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tier = release_services.effective_tier(release, rules)
     doc = Documentation.objects.filter(release=release).first()
     items = checklist.build(release, tier, rules, doc)
-    membership = _membership(request, release.organization)
+    membership = membership_of(request, release.organization)
     context = {
         "release": release,
         "model": release.ai_model,
@@ -293,7 +293,7 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
     kind = tiers.check_kind(requirement)
     doc, _created = Documentation.objects.get_or_create(release=release)
     current = doc.section(section)
-    can_edit = _membership(request, release.organization) is not None
+    can_edit = membership_of(request, release.organization) is not None
     form = _section_form(requirement, release, rules, request.POST if request.method == "POST" else None, current)
     formset = None
     if kind == "training_data":
@@ -350,7 +350,7 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
                             send_contact_confirmation(release, data["email"])
                             messages.info(request, _("We sent a confirmation link to %(email)s.") % data)
             except framework_services.WorkflowError as exc:
-                _workflow_error(request, exc, form)
+                show_workflow_error(request, exc, form)
             else:
                 messages.success(request, _("%(section)s saved.") % {"section": requirement["title"]})
                 if kind == "safety_benchmarks":
@@ -386,7 +386,7 @@ def benchmark_delete(request: HttpRequest, pk: int, result_pk: int) -> HttpRespo
         release_services.delete_benchmark_result(result, request.user, request=request)
         messages.success(request, _("Result removed."))
     except framework_services.WorkflowError as exc:
-        _workflow_error(request, exc)
+        show_workflow_error(request, exc)
     return redirect("certification:section-edit", release.pk, "safety_benchmarks")
 
 
@@ -404,5 +404,6 @@ def contact_confirm(request: HttpRequest, token: str) -> HttpResponse:
                 audit.log("certification.documentation.contact_confirmed", obj=confirmation.release,
                           organization=confirmation.release.organization, request=request,
                           payload={"email": confirmation.email})
-        return render(request, "certification/releases/contact_confirm.html", {"confirmation": confirmation, "done": True})
+        return render(request, "certification/releases/contact_confirm.html", {"confirmation": confirmation,
+                                                                               "done": True})
     return render(request, "certification/releases/contact_confirm.html", {"confirmation": confirmation})

@@ -19,7 +19,7 @@ from certification.framework import tiers
 from certification.releases import applications as release_applications
 from certification.releases import forms
 from certification.releases import services as release_services
-from certification.releases.access import _workflow_error, get_application_for_user, get_release_for_user
+from certification.releases.access import get_application_for_user, get_release_for_user, show_workflow_error
 from certification.releases.models import Application
 from portal.views import staff_required
 
@@ -56,41 +56,42 @@ def screening_queue(request: HttpRequest) -> HttpResponse:
                                                                    "page": page, "now": timezone.now()})
 
 
-def _staff_action(request, pk: int, action, success: str) -> HttpResponse:
+def staff_action(request, pk: int, action, success: str) -> HttpResponse:
     app = get_application_for_user(request, pk)
     try:
         action(app, request.user, request=request)
         messages.success(request, success)
     except framework_services.WorkflowError as exc:
-        _workflow_error(request, exc)
+        show_workflow_error(request, exc)
     return redirect("certification:application-detail", app.pk)
 
 
 @staff_required
 @require_POST
 def application_screen(request: HttpRequest, pk: int) -> HttpResponse:
-    return _staff_action(request, pk, release_applications.start_screening, _("You are screening this application and own it."))
+    return staff_action(request, pk, release_applications.start_screening,
+                        _("You are screening this application and own it."))
 
 
 @staff_required
 @require_POST
 def application_accept(request: HttpRequest, pk: int) -> HttpResponse:
-    return _staff_action(request, pk, release_applications.accept_into_review, _("Accepted into review."))
+    return staff_action(request, pk, release_applications.accept_into_review, _("Accepted into review."))
 
 
 @staff_required
 @require_POST
 def application_complete_review(request: HttpRequest, pk: int) -> HttpResponse:
-    return _staff_action(request, pk, release_applications.complete_review, _("Review marked complete."))
+    return staff_action(request, pk, release_applications.complete_review, _("Review marked complete."))
 
 
-def _form_action(request, form, run, success: str, done_url: str, context: dict) -> HttpResponse:
+def staff_form_action(request, form, run, success: str, done_url: str, context: dict) -> HttpResponse:
     """GET shows the form; a valid POST runs the service, its error lands on the form."""
     if request.method == "POST" and form.is_valid():
         try:
             run(form.cleaned_data)
         except framework_services.WorkflowError as exc:
-            _workflow_error(request, exc, form)
+            show_workflow_error(request, exc, form)
         else:
             messages.success(request, success)
             return redirect(done_url)
@@ -100,7 +101,7 @@ def _form_action(request, form, run, success: str, done_url: str, context: dict)
 @staff_required
 def application_hand_over(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_application_for_user(request, pk)
-    return _form_action(
+    return staff_form_action(
         request, forms.HandOverForm(request.POST or None),
         lambda data: release_applications.hand_over(app, request.user, data["owner"], request=request),
         _("Ownership handed over."), reverse("certification:application-detail", args=[app.pk]),
@@ -123,7 +124,7 @@ def application_request_changes(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             release_applications.request_changes(app, request.user, form.cleaned_data, request=request)
         except framework_services.WorkflowError as exc:
-            _workflow_error(request, exc, form)
+            show_workflow_error(request, exc, form)
         else:
             messages.success(request, _("Changes requested; the organization has been told."))
             return redirect("certification:application-detail", app.pk)
@@ -135,9 +136,10 @@ def application_request_changes(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 def raise_tier(request: HttpRequest, pk: int) -> HttpResponse:
     release = get_release_for_user(request, pk)
-    return _form_action(
+    return staff_form_action(
         request, forms.RaiseTierForm(request.POST or None),
-        lambda data: release_applications.raise_tier(release, request.user, data["tier"], data["reason"], request=request),
+        lambda data: release_applications.raise_tier(release, request.user, data["tier"], data["reason"],
+                                                     request=request),
         _("Tier raised."), reverse("certification:release-detail", args=[release.pk]),
         {"release": release, "title": _("Raise the tier")},
     )
@@ -154,7 +156,7 @@ def benchmark_list(request: HttpRequest) -> HttpResponse:
             release_services.establish_benchmark(benchmark, request.user, request=request)
             messages.success(request, _("%(name)s is now established.") % {"name": benchmark.name})
         except framework_services.WorkflowError as exc:
-            _workflow_error(request, exc)
+            show_workflow_error(request, exc)
         return redirect("certification:benchmark-list")
     return render(request, "certification/releases/benchmark_list.html", {
         "proposed": Benchmark.objects.filter(established=False).select_related("proposed_by"),
