@@ -22,7 +22,7 @@ def reading_engagements(user):
 
 
 def engaged_auditor_may_read_evidence(user, evidence: EvidenceFile) -> bool:
-    """Registered in certification.views.EVIDENCE_ACCESS_CHECKS."""
+    """Registered in ``certification.releases.access.EVIDENCE_ACCESS_CHECKS`` by ``AuditorsConfig.ready``."""
     if not user.is_authenticated:
         return False
     return reading_engagements(user).filter(application__release_id=evidence.release_id).exists()

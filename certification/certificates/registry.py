@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from certification.certificates.models import Certificate
+from certification.framework import tiers
 
 PAGE_SIZE = 25
 API_PAGE_SIZE = 50
@@ -260,8 +261,14 @@ def verify_result(certs: list[Certificate], at: dt.datetime | None = None) -> di
 
 # --- the public model card --------------------------------------------------------------------------
 
-# Shown only to engaged auditors and enrolled evaluators (DESIGN §6), never in public.
-PRIVATE_SECTIONS = {"access_instructions"}
+# Requirements of these kinds are shown only to engaged auditors and enrolled evaluators
+# (DESIGN §6), never in public.
+PRIVATE_KINDS = {"access_instructions"}
+
+
+def private_sections(rules: dict) -> set[str]:
+    """The ids of the version's sections that stay private."""
+    return {r["id"] for r in rules.get("requirements", []) if tiers.check_kind(r) in PRIVATE_KINDS}
 
 
 def _label(key: str) -> str:
@@ -299,9 +306,10 @@ def public_sections(content: dict, rules: dict) -> list[dict]:
     order = [r["id"] for r in rules.get("requirements", [])]
     sections = content.get("sections", {}) or {}
     keys = [k for k in order if k in sections] + sorted(k for k in sections if k not in order)
+    private = private_sections(rules)
     result = []
     for key in keys:
-        if key in PRIVATE_SECTIONS or not sections[key]:
+        if key in private or not sections[key]:
             continue
         data = sections[key]
         fields = [{"label": _label(k), **_value(v)} for k, v in data.items()] if isinstance(data, dict) else [

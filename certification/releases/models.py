@@ -224,7 +224,8 @@ class ApplicationQuerySet(OrganizationScopedQuerySet):
 class Application(models.Model):
     """A request to certify one release under one framework version (DESIGN §4).
 
-    ``status`` changes only in ``certification.services``.
+    ``status`` changes only in ``certification.releases.applications`` (and the decision in
+    ``certification.certificates.services``).
     """
 
     class Status(models.TextChoices):

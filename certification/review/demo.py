@@ -2,7 +2,7 @@
 Acme Large 1.0 with three enrolled evaluators and findings in every state (triaged,
 answered, a rejoinder, one awaiting triage, one awaiting a response), and a Tier 4
 window (Acme Cyber 2.0 unless the story already has a Tier 4 release in review).
-Call after ``certification.demo.load``."""
+A step of the story after the releases' (``CertificationConfig.ready`` registers it)."""
 
 from __future__ import annotations
 

@@ -223,7 +223,7 @@ ROUTES: dict[str, Row] = {
     "api/v1/^applications/(?P<pk>[^/.]+)/screen/$": api(405, kwargs=lambda w: {"pk": w.application.pk}),
     "api/v1/^applications/(?P<pk>[^/.]+)/submit/$": api(405, kwargs=lambda w: {"pk": w.application.pk}),
     "api/v1/^applications/(?P<pk>[^/.]+)/withdraw/$": api(405, kwargs=lambda w: {"pk": w.application.pk}),
-    # --- community review (certification/review_views.py, review_api.py) -----------------------
+    # --- community review (certification/review/views.py, api.py) ------------------------------
     # Window pages name unreleased models: vetted evaluators and staff only, 404 for everyone else.
     "review/windows/": row(404, evaluator=200, staff=200),
     "review/windows/<int:pk>/": row(404, evaluator=200, staff=200, kwargs=lambda w: {"pk": _review(w).window.pk}),
@@ -275,8 +275,8 @@ ROUTES: dict[str, Row] = {
     "api/schema/": public(),
     "api/docs/": public(),
     "api/redoc/": public(),
-    # --- certificates, registry, verification, appeals, concerns (certification/registry_views.py,
-    # certification/api_registry.py) -----------------------------------------------------------
+    # --- certificates, registry, verification, appeals, concerns (certification/certificates/views/,
+    # certification/certificates/api.py) --------------------------------------------------------
     "registry/": public(),
     "registry/<str:number>/": public(kwargs=lambda w: {"number": _certificate(w).number}),
     "registry/<str:number>/print/": public(kwargs=lambda w: {"number": _certificate(w).number}),

@@ -237,8 +237,8 @@ def certificate_modelcard(request: HttpRequest, number: str) -> HttpResponse:
     cert = get_certificate(number)
     revision = _revision(cert)
     content = dict(revision.content)
-    content["sections"] = {k: v for k, v in content.get("sections", {}).items()
-                           if k not in registry.PRIVATE_SECTIONS}
+    private = registry.private_sections(cert.framework_version.rules)
+    content["sections"] = {k: v for k, v in content.get("sections", {}).items() if k not in private}
     response = HttpResponse(render_card(content), content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{cert.number}-README.md"'
     return response
