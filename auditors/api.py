@@ -10,7 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -24,6 +24,8 @@ from auditors.models import Accreditation, Affiliation, AuditReport, Engagement,
 from certification.framework.services import WorkflowError
 from certification.releases import evidence
 from certification.releases.models import Application
+from portal.parsers import JSONParser, max_body_bytes
+from portal.parsing import ParseError, load_json
 
 
 def _raise(exc: WorkflowError):
@@ -526,12 +528,10 @@ class EngagementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         self._mine(engagement)
         raw = request.data.get("report")
         if isinstance(raw, str) and raw:
-            import json
-
             try:
-                raw = json.loads(raw)
-            except ValueError as exc:
-                raise ValidationError({"report": ["Not valid JSON."]}) from exc
+                raw = load_json(raw, max_bytes=max_body_bytes())
+            except ParseError as exc:
+                raise ValidationError({"report": [str(exc)]}) from exc
         data, conditions = _report_input(raw or {})
         try:
             report = reports.file_report(engagement, request.user, data, conditions,

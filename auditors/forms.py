@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from auditors import conflicts
 from auditors.models import Accreditation, Affiliation, AuditReport, Offer
 from certification.framework.models import FrameworkVersion
+from portal.validators import plain_text
 
 TIER_CHOICES = [(3, _("Tier 3")), (4, _("Tier 4"))]
 
@@ -28,7 +29,7 @@ class JoinForm(forms.Form):
     """Applying to join the network; evaluators get the lighter shape."""
 
     kind = forms.ChoiceField(label=_("Kind"), choices=Accreditation.Kind.choices)
-    firm = forms.CharField(label=_("Firm or institution"), max_length=200)
+    firm = forms.CharField(label=_("Firm or institution"), max_length=200, validators=[plain_text])
     requested_tiers = forms.TypedMultipleChoiceField(
         label=_("Tiers you ask to audit"), choices=TIER_CHOICES, coerce=int, widget=forms.CheckboxSelectMultiple)
     requested_domains = forms.MultipleChoiceField(
@@ -56,7 +57,8 @@ class JoinForm(forms.Form):
 
 
 class AffiliationForm(forms.Form):
-    organization_name = forms.CharField(label=_("Organization"), max_length=200, required=False)
+    organization_name = forms.CharField(label=_("Organization"), max_length=200, required=False,
+                                        validators=[plain_text])
     relation = forms.ChoiceField(label=_("Relation"), choices=[("", "—"), *Affiliation.Relation.choices],
                                  required=False)
     started_on = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from certification.framework.models import Severity
+from portal.validators import plain_text
 
 
 class AccreditationQuerySet(models.QuerySet):
@@ -62,7 +63,7 @@ class Accreditation(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="accreditations")
     role = models.CharField(max_length=10, choices=Role.choices, db_index=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.INDEPENDENT_LAB)
-    firm = models.CharField(_("firm or institution"), max_length=200, blank=True)
+    firm = models.CharField(_("firm or institution"), max_length=200, blank=True, validators=[plain_text])
     # When the firm is itself an organization of the portal: "own firm is the applicant".
     firm_organization = models.ForeignKey(
         "portal.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -125,7 +126,7 @@ class Affiliation(models.Model):
     organization = models.ForeignKey(
         "portal.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    organization_name = models.CharField(_("organization"), max_length=200)
+    organization_name = models.CharField(_("organization"), max_length=200, validators=[plain_text])
     relation = models.CharField(max_length=20, choices=Relation.choices)
     started_on = models.DateField(_("from"), null=True, blank=True)
     ended_on = models.DateField(_("to"), null=True, blank=True, help_text=_("Leave empty while it lasts"))

@@ -18,6 +18,13 @@ class CertificationConfig(AppConfig):
 
         review_services.register_hooks()
 
+        from django.core.checks import register
+
+        from certification.certificates import checks as certificate_checks
+        from portal import checks as portal_checks
+
+        register(certificate_checks.check_signing_key, portal_checks.TAG)
+
         from certification.certificates import demo as certificate_demo
         from certification.releases import dashboard
         from certification.releases import demo as release_demo

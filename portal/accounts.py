@@ -2,22 +2,50 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+import logging
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.login import get_authentication_records
 from allauth.account.models import EmailAddress
+from allauth.account.utils import filter_users_by_email
+from allauth.core.internal import ratelimit
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import transaction
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from portal import audit
 from portal.models import STAFF_GROUP, ApiToken, Membership, User, hash_secret
+
+
+log = logging.getLogger(__name__)
+
+# Failed sign-ins are counted in the shared cache by allauth's rate limiter, under two actions
+# of ACCOUNT_RATE_LIMITS: "login_failed" (strict: per client address, and per client address +
+# account) and LOGIN_FAILED_ACCOUNT (a much higher ceiling per account, from any address).
+# A stranger's wrong passwords therefore lock only the stranger's address out of the account;
+# only many failures from many addresses lock the account itself, and that emails the owner.
+LOGIN_FAILED_ACCOUNT = "login_failed_account"
+LOGIN_THROTTLED_KIND = "login-throttled"
+_RL_APP = "allauth.account"
+
+
+def _login_of(credentials: dict) -> str:
+    """The account a sign-in names, as allauth normalizes it (the address, lower-cased)."""
+    return (credentials.get("email") or credentials.get("username") or credentials.get("phone") or "").lower()
+
+
+def _throttle_notice_key(login: str) -> str:
+    return "portal:login-throttled:" + hashlib.sha256(login.encode()).hexdigest()
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -26,6 +54,75 @@ class AccountAdapter(DefaultAccountAdapter):
         # host ("Hello from localhost!"); name it after the portal instead.
         site = SimpleNamespace(name=settings.SITE_NAME, domain=urlsplit(settings.SITE_URL).netloc)
         super().send_mail(template_prefix, email, {**context, "current_site": site})
+
+    # --- client address and failed sign-in throttling -----------------------------------
+
+    def get_client_ip(self, request) -> str:
+        """The address the audit log records (behind our proxy: the last X-Forwarded-For hop),
+        so allauth's per-address rate limits count clients, not the proxy."""
+        ip = audit.client_ip(request)
+        if ip is None:
+            return super().get_client_ip(request)
+        address = ipaddress.ip_address(ip)
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            # allauth truncates IPv6 addresses to their /64, which would lump every
+            # IPv4-mapped client together: count them as the IPv4 address they are.
+            return str(address.ipv4_mapped)
+        return ip
+
+    def _get_login_attempts_cache_key(self, request, **credentials) -> str:
+        # The "key" of allauth's login_failed limit (its default is host + login, which
+        # let anyone lock the account for everyone): client address + login. The host is
+        # left out on purpose, since a client chooses the Host header (and its port).
+        return f"{ratelimit.get_ip(request)}:{_login_of(credentials)}"
+
+    def pre_authenticate(self, request, **credentials) -> None:
+        # Strict limits first: an address refused there does not count against the account.
+        super().pre_authenticate(request, **credentials)
+        login = _login_of(credentials)
+        usage = ratelimit.consume(request, app=_RL_APP, action=LOGIN_FAILED_ACCOUNT, key=login)
+        if not usage:
+            # No password was tried, so this is no failure of this address: give its share
+            # back, or an owner retrying during the lock would lock their own address too.
+            self._rollback_login_failed_rl_usage()
+            self._account_throttled(request, login)
+            raise self.validation_error("too_many_login_attempts")
+        # allauth rolls this usage back when the password is right (a successful sign-in
+        # is not a failure); the account's share goes back with it.
+        self._login_failed_rl_usage.usage.extend(usage.usage)
+
+    def authentication_failed(self, request, **credentials) -> None:
+        super().authentication_failed(request, **credentials)
+        login = _login_of(credentials)
+        # This failure may have filled the account's ceiling: the next attempt, the
+        # owner's included, will be refused, so tell the owner now.
+        if not ratelimit.consume(request, app=_RL_APP, action=LOGIN_FAILED_ACCOUNT, key=login, dry_run=True):
+            self._account_throttled(request, login)
+
+    def _delete_login_attempts_cached_email(self, request, **credentials) -> None:
+        # Called by allauth after a successful password reset: the owner proved control of
+        # the address, so lift the account's lock too (allauth clears only its own keys).
+        super()._delete_login_attempts_cached_email(request, **credentials)
+        login = _login_of(credentials)
+        ratelimit.clear(request, app=_RL_APP, action=LOGIN_FAILED_ACCOUNT, key=login)
+        cache.delete(_throttle_notice_key(login))
+
+    def _account_throttled(self, request, login: str) -> None:
+        """Email the owner once per lockout window (however many attempts are refused)."""
+        rates = ratelimit.get_rates(app=_RL_APP, action=LOGIN_FAILED_ACCOUNT)
+        window = max((rate.duration for rate in rates), default=0)
+        if not login or not window:
+            return
+        marker = _throttle_notice_key(login)
+        if not cache.add(marker, True, timeout=window):
+            return
+        try:
+            users = filter_users_by_email(login, is_active=True, prefer_verified=True)
+            if users:
+                notify_login_throttled(users[0], minutes=max(1, round(window / 60)))
+        except Exception:  # noqa: BLE001 - a failed notice must not break the sign-in page
+            cache.delete(marker)  # the next refused attempt tries again
+            log.exception("could not notify the owner of a throttled account")
 
 
 class MFAAdapter(DefaultMFAAdapter):
@@ -37,6 +134,28 @@ class MFAAdapter(DefaultMFAAdapter):
         if authenticator.type == Authenticator.Type.TOTP and authenticator.user.requires_mfa:
             return False
         return super().can_delete_authenticator(authenticator)
+
+
+def notify_login_throttled(user: User, *, minutes: int) -> None:
+    """The in-app notification and an immediate email (through the outbox, like every portal
+    email). A security notice must not wait for the daily digest, whatever the user chose
+    for other kinds, so the outbox row is written here rather than by ``notify()``'s email."""
+    from portal.models import OutboxEmail
+    from portal.notifications import enqueue_delivery, notify, render_email
+
+    url = reverse("account_reset_password")
+    context = {"minutes": minutes}
+    with transaction.atomic():
+        notes = notify(user, LOGIN_THROTTLED_KIND, context, url=url, email=False)
+        if not notes:  # an inactive account gets nothing
+            return
+        note = notes[0]
+        with translation.override(settings.LANGUAGE_CODE):
+            _subject, _text, html = render_email(LOGIN_THROTTLED_KIND, {"user": user, "url": url, **context})
+        row = OutboxEmail.objects.create(
+            notification=note, to=user.email, subject=note.subject, body_text=note.body, body_html=html
+        )
+        transaction.on_commit(lambda: enqueue_delivery([row.pk]))
 
 
 def session_passed_mfa(request) -> bool:
@@ -139,6 +258,7 @@ __all__ = [
     "MFAAdapter",
     "anonymize_user",
     "create_api_token",
+    "notify_login_throttled",
     "revoke_api_token",
     "session_passed_mfa",
     "settings",

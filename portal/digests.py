@@ -25,7 +25,7 @@ from portal.models import DigestItem, Notification, NotificationPreference, Outb
 Delivery = NotificationPreference.Delivery
 
 # Kinds that must reach the person at once, whatever they chose (and the digest itself).
-ALWAYS_IMMEDIATE = frozenset({"digest", "invitation", "contact-confirmation", "test"})
+ALWAYS_IMMEDIATE = frozenset({"digest", "invitation", "contact-confirmation", "login-throttled", "test"})
 
 # Labels of kinds whose template name alone would read poorly; others are derived from the name.
 KIND_LABELS: dict[str, str] = {}

@@ -6,12 +6,13 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import ApiToken, Membership, Organization, User
+from portal.validators import plain_text, web_url
 
 TIME_ZONE_CHOICES = [(tz, tz) for tz in sorted(zoneinfo.available_timezones()) if "/" in tz or tz == "UTC"]
 
 
 class OrganizationForm(forms.ModelForm):
-    website = forms.URLField(label=_("Website"), required=False, assume_scheme="https")
+    website = forms.URLField(label=_("Website"), required=False, assume_scheme="https", validators=[web_url])
 
     class Meta:
         model = Organization
@@ -47,7 +48,8 @@ class ProfileForm(forms.ModelForm):
 
 
 class ApiTokenForm(forms.Form):
-    name = forms.CharField(label=_("Token name"), max_length=100, help_text=_("What the token is for, e.g. CI"))
+    name = forms.CharField(label=_("Token name"), max_length=100, help_text=_("What the token is for, e.g. CI"),
+                           validators=[plain_text])
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)

@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from portal.validators import plain_text, web_url
+
 STAFF_GROUP = "Alliance staff"
 
 # Roles granted by apps above the portal (``register_role_provider`` in their AppConfig.ready):
@@ -56,7 +58,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     Alliance staff are the members of the ``Alliance staff`` group."""
 
     email = models.EmailField(_("email address"), unique=True)
-    name = models.CharField(_("full name"), max_length=150, blank=True)
+    name = models.CharField(_("full name"), max_length=150, blank=True, validators=[plain_text])
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     # Kept after deletion so audit entries and attestations still point at someone.
     pseudonym = models.CharField(max_length=32, unique=True, default=_pseudonym, editable=False)
@@ -120,10 +122,10 @@ class OrganizationQuerySet(models.QuerySet):
 
 
 class Organization(models.Model):
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name"), max_length=200, validators=[plain_text])
     slug = models.SlugField(_("short name"), max_length=80, unique=True)
-    legal_name = models.CharField(_("legal name"), max_length=300, blank=True)
-    website = models.URLField(_("website"), blank=True)
+    legal_name = models.CharField(_("legal name"), max_length=300, blank=True, validators=[plain_text])
+    website = models.URLField(_("website"), blank=True, validators=[web_url])
     country = models.CharField(_("country"), max_length=2, blank=True, help_text=_("ISO 3166 two-letter code"))
     # Set by Alliance staff only; the transparency report counts these.
     is_alliance_member = models.BooleanField(_("Alliance member"), default=False)
@@ -209,7 +211,7 @@ class ApiToken(models.Model):
     PREFIX = "rrp_"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, validators=[plain_text])
     key_hash = models.CharField(max_length=64, unique=True)
     hint = models.CharField(max_length=12, help_text="First characters, to recognise the token in lists")
     created_at = models.DateTimeField(default=timezone.now)

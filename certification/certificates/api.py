@@ -44,6 +44,7 @@ from certification.framework import services as framework_services
 from certification.releases.api import ApplicationActions, ApplicationSerializer, ReasonsSerializer
 from certification.releases.models import Application
 from portal import audit, organizations
+from portal.validators import plain_text
 
 app_name = "registry-api"
 
@@ -290,7 +291,7 @@ class RevocationsView(PublicView):
 
 
 class ConcernInput(serializers.Serializer):
-    summary = serializers.CharField(max_length=200)
+    summary = serializers.CharField(max_length=200, validators=[plain_text])
     details = serializers.CharField()
     reporter_email = serializers.EmailField(required=False, allow_blank=True)
 

@@ -27,7 +27,6 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from portal.canonical import canonical_json
+from portal.parsing import ParseError, load_json
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -188,18 +188,16 @@ def envelope_bytes(envelope: dict[str, Any]) -> bytes:
 # --- verification -------------------------------------------------------------------
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        # Two parsers may pick different duplicates: refuse rather than guess.
-        raise ValueError("duplicate key")
-    return result
+# Envelopes, statements and revocation lists as read from outside (a signed revocation list
+# grows with the revoked certificates: room for far more than there will be).
+MAX_JSON_BYTES = 16 * 1024 * 1024
 
 
 def _loads(data: bytes | str, what: str) -> Any:
     try:
-        return json.loads(data, object_pairs_hook=_no_duplicate_keys)
-    except (ValueError, UnicodeDecodeError) as exc:
+        # Duplicate keys refused: two parsers may pick different duplicates.
+        return load_json(data, max_bytes=MAX_JSON_BYTES, unique_keys=True)
+    except ParseError as exc:
         raise VerificationError(VerificationError.MALFORMED, f"{what} is not JSON: {exc}") from None
 
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from certification.framework.models import FrameworkVersion
 from certification.releases.models import Application, Release
 from portal.models import Organization
+from portal.validators import plain_text
 
 
 class Decision(models.Model):
@@ -189,7 +190,7 @@ class ConcernReport(models.Model):
         DISMISSED = "dismissed", _("Dismissed")
 
     certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, related_name="concerns")
-    summary = models.CharField(_("summary"), max_length=200)
+    summary = models.CharField(_("summary"), max_length=200, validators=[plain_text])
     details = models.TextField(_("details"))
     reporter_email = models.EmailField(_("your email (optional)"), blank=True)
     reporter = models.ForeignKey(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,21 +14,29 @@ from django.utils import timezone
 
 from certification.certificates import attestations
 from certification.certificates.signing import REVOCATIONS_PAYLOAD_TYPE, REVOCATIONS_TYPE
+from portal.parsing import ParseError, load_json
 
 # --- verification of files (offline command and the verify page) ---------------------------------
 
 
 def parse_keys(data: bytes | str | dict) -> list[attestations.PublicKeyInfo]:
-    """Keys in the shape of ``GET /api/v1/keys/``."""
-    body = json.loads(data) if isinstance(data, (bytes, str)) else data
+    """Keys in the shape of ``GET /api/v1/keys/``; ValueError naming what is wrong."""
+    body = load_json(data, max_bytes=attestations.MAX_JSON_BYTES) if isinstance(data, (bytes, str)) else data
+    entries = body.get("keys", []) if isinstance(body, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError('the keys file is not an object with a "keys" list')
     keys = []
-    for entry in body.get("keys", []):
-        until = entry.get("valid_until")
-        keys.append(attestations.PublicKeyInfo(
-            entry["keyid"], base64.b64decode(entry["public_key"], validate=True),
-            dt.datetime.fromisoformat(entry["valid_from"].replace("Z", "+00:00")),
-            dt.datetime.fromisoformat(until.replace("Z", "+00:00")) if until else None,
-        ))
+    for number, entry in enumerate(entries, 1):
+        try:
+            until = entry.get("valid_until")
+            keys.append(attestations.PublicKeyInfo(
+                entry["keyid"], base64.b64decode(entry["public_key"], validate=True),
+                dt.datetime.fromisoformat(entry["valid_from"].replace("Z", "+00:00")),
+                dt.datetime.fromisoformat(until.replace("Z", "+00:00")) if until else None,
+            ))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"key {number} lacks a string keyid, public_key (base64) or valid_from (ISO 8601 time): "
+                             f"{type(exc).__name__} {exc}") from None
     return keys
 
 
@@ -53,8 +60,12 @@ def verify_revocation_list(data: bytes, keys: list[attestations.PublicKeyInfo], 
             Ed25519PublicKey.from_public_bytes(key.public_key_raw).verify(sig, message)
         except InvalidSignature:
             continue
-        body = json.loads(payload)
-        if body.get("_type") != REVOCATIONS_TYPE:
+        try:
+            body = load_json(payload, max_bytes=attestations.MAX_JSON_BYTES)
+        except ParseError as exc:
+            raise attestations.VerificationError(attestations.VerificationError.MALFORMED,
+                                                 f"payload is not JSON: {exc}") from None
+        if not isinstance(body, dict) or body.get("_type") != REVOCATIONS_TYPE:
             raise attestations.VerificationError(attestations.VerificationError.MALFORMED, "not a revocation list")
         return body
     raise attestations.VerificationError(attestations.VerificationError.BAD_SIGNATURE,

@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_datetime
 
 from certification.certificates.models import Certificate
 from certification.framework import tiers
+from portal.parsing import load_json
 
 PAGE_SIZE = 25
 API_PAGE_SIZE = 50
@@ -86,11 +87,46 @@ class Row(dict):
         return Certificate.effective_status(self, at)
 
 
+# The widest offsets in use are UTC-12:00 and UTC+14:00; PostgreSQL refuses some larger ones.
+MAX_UTC_OFFSET = dt.timedelta(hours=14)
+MAX_ID = 2**63 - 1
+_TIME_EXAMPLE = "2025-06-01T00:00:00Z"
+
+
+def parse_time(field: str, value: str) -> dt.datetime:
+    """An ISO 8601 time given by a client, in UTC (a time without offset is UTC), or
+    BadQuery naming ``field``: not a time, an offset beyond +-14:00, or out of range in UTC."""
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:  # well formed but not a date, e.g. month 13
+        parsed = None
+    if parsed is None:
+        raise BadQuery(field, f"{field} is an ISO 8601 time, e.g. {_TIME_EXAMPLE}")
+    if timezone.is_naive(parsed):
+        return parsed.replace(tzinfo=dt.timezone.utc)
+    offset = parsed.utcoffset()
+    if abs(offset) > MAX_UTC_OFFSET:
+        raise BadQuery(field, f"{field} has a UTC offset beyond +-14:00; e.g. {_TIME_EXAMPLE}")
+    try:
+        return parsed.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise BadQuery(field, f"{field} is out of range (years 1 to 9999 in UTC)") from None
+
+
+def _no_nul(field: str, value: str) -> str:
+    # PostgreSQL cannot compare text with a NUL character (a ValueError, so a 500 without this).
+    if "\x00" in value:
+        raise BadQuery(field, f"{field} contains a NUL character")
+    return value
+
+
 def search(params, at: dt.datetime | None = None) -> QuerySet[Certificate]:
     """Apply the registry filters: ``q``, ``organization`` (slug), ``tier``,
     ``status`` (as read, ``expired`` included), ``framework_version``, ``updated_since``."""
     at = at or timezone.now()
     qs = row_queryset()
+    for name in ("q", "organization", "framework_version"):
+        _no_nul(name, params.get(name) or "")
     q = (params.get("q") or "").strip()
     if q:
         qs = qs.filter(
@@ -113,12 +149,7 @@ def search(params, at: dt.datetime | None = None) -> QuerySet[Certificate]:
         qs = qs.filter(framework_version__version=params["framework_version"])
     since = params.get("updated_since")
     if since:
-        parsed = parse_datetime(since)
-        if parsed is None:
-            raise BadQuery("updated_since", "updated_since is an ISO 8601 time, e.g. 2025-06-01T00:00:00Z")
-        if timezone.is_naive(parsed):
-            parsed = timezone.make_aware(parsed, dt.timezone.utc)
-        qs = qs.filter(updated_at__gte=parsed)
+        qs = qs.filter(updated_at__gte=parse_time("updated_since", since))
     return qs
 
 
@@ -136,12 +167,14 @@ def _encode(data: dict) -> str:
 
 
 def _decode(cursor: str) -> dict:
+    bad = BadQuery("cursor", "the cursor is not valid; start again from the first page")
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise BadQuery("cursor", "the cursor is not valid; start again from the first page") from None
-    if not isinstance(data, dict) or not isinstance(data.get("id"), int):
-        raise BadQuery("cursor", "the cursor is not valid; start again from the first page")
+        data = load_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), max_bytes=1024, max_depth=1)
+    except (binascii.Error, ValueError):
+        raise bad from None
+    identifier = data.get("id") if isinstance(data, dict) else None
+    if type(identifier) is not int or not 0 <= identifier <= MAX_ID:
+        raise bad
     return data
 
 
@@ -154,9 +187,10 @@ def paginate(qs: QuerySet[Certificate], cursor: str | None, size: int, change_fe
         qs = qs.order_by("updated_at", "id")
         if cursor:
             data = _decode(cursor)
-            at = parse_datetime(str(data.get("u", "")))
-            if at is None:
-                raise BadQuery("cursor", "the cursor is not valid; start again from the first page")
+            try:
+                at = parse_time("cursor", str(data.get("u", "")))
+            except BadQuery:
+                raise BadQuery("cursor", "the cursor is not valid; start again from the first page") from None
             qs = qs.filter(Q(updated_at__gt=at) | Q(updated_at=at, id__gt=data["id"]))
     else:
         qs = qs.order_by("-id")
@@ -232,6 +266,8 @@ def verify_lookup(certificate: str = "", sha256: str = "", model: str = "") -> l
     """Certificates matching one of: a number, an artifact sha256, a hub repo id
     with an optional ``@revision``. One query each (the attestation is not loaded)."""
     qs = row_queryset()
+    for name, value in (("certificate", certificate), ("sha256", sha256), ("model", model)):
+        _no_nul(name, value or "")
     if certificate:
         # Unique: no ORDER BY (the model's default ordering costs planning time here).
         return list(qs.filter(number=certificate.strip().upper()).order_by())

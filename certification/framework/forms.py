@@ -5,7 +5,6 @@ in, never from code."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from typing import Any
 
@@ -15,11 +14,20 @@ from django.utils.translation import gettext_lazy as _
 
 from certification.framework import tiers
 from portal.canonical import canonical_json
+from portal.parsing import ParseError, load_json
 
 # Thousands separators people type ("70,000,000,000", "7 000 000 000", "7_000_000_000").
 _SEPARATORS = re.compile(r"[\s,_'\u00a0\u202f]")
 
 YES, NO = "yes", "no"
+MAX_RULES_BYTES = 2 * 1024 * 1024  # a version's rules are tens of kilobytes
+
+
+def parse_parameter_count(text: str) -> int | None:
+    """A parameter count as people type it ("7000000000", "7,000,000,000", "7 000 000 000"),
+    or None when it is not a whole number; its range is the classifier's to check."""
+    raw = _SEPARATORS.sub("", text)
+    return int(raw) if raw and raw.isascii() and raw.isdigit() else None
 
 
 class _UncheckedMultipleChoiceField(forms.MultipleChoiceField):
@@ -89,11 +97,11 @@ class TierCheckForm(forms.Form):
         }
 
     def clean_parameter_count(self) -> int:
-        raw = _SEPARATORS.sub("", self.cleaned_data["parameter_count"])
-        if not raw.isascii() or not raw.isdigit():
+        count = parse_parameter_count(self.cleaned_data["parameter_count"])
+        if count is None:
             raise forms.ValidationError(self._count_message(), code="invalid")
         # Range errors come from the classifier, like every other rule of the version.
-        return int(raw)
+        return count
 
     def _messages_for(self, field: str) -> str:
         """The translated message for a field the classifier refused, naming the allowed values."""
@@ -160,13 +168,14 @@ class FrameworkRulesForm(forms.Form):
     def clean_rules(self) -> dict[str, Any]:
         text = self.cleaned_data["rules"]
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                _("This is not valid JSON: %(error)s (line %(line)d, column %(column)d).")
-                % {"error": exc.msg, "line": exc.lineno, "column": exc.colno},
-                code="invalid_json",
-            ) from exc
+            value = load_json(text, max_bytes=MAX_RULES_BYTES)
+        except ParseError as exc:
+            if exc.kind == ParseError.SYNTAX and exc.line is not None:
+                message = _("This is not valid JSON: %(error)s (line %(line)d, column %(column)d).") % {
+                    "error": exc.problem, "line": exc.line, "column": exc.column}
+            else:
+                message = str(exc)
+            raise forms.ValidationError(message, code="invalid_json") from exc
         if not isinstance(value, dict):
             raise forms.ValidationError(_("The rules must be one JSON object ({...})."), code="not_object")
         try:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Organization
+from portal.validators import plain_text
 
 
 class Severity(models.TextChoices):
@@ -79,10 +80,10 @@ class Benchmark(models.Model):
         OTHER = "other", _("Other")
 
     slug = models.SlugField(max_length=60, unique=True)
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, validators=[plain_text])
     category = models.CharField(max_length=30, choices=Category.choices)
-    headline_metric = models.CharField(max_length=200)
-    better_when = models.CharField(max_length=60)
+    headline_metric = models.CharField(max_length=200, validators=[plain_text])
+    better_when = models.CharField(max_length=60, validators=[plain_text])
     established = models.BooleanField(default=False)
     # Null for the seeded catalogue; the organization that proposed a custom one.
     proposed_by = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -7,11 +7,12 @@ from __future__ import annotations
 from django.db.models import Q
 from django.http import Http404
 from django.template.defaultfilters import filesizeformat
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
@@ -21,9 +22,12 @@ from certification.framework.models import Benchmark
 from certification.releases import applications as release_applications
 from certification.releases import checklist, evidence
 from certification.releases import services as release_services
+from certification.releases.forms import MODALITIES
 from certification.releases.manifest import ManifestError, parse_manifest
 from certification.releases.models import AIModel, Application, BenchmarkResult, Documentation, EvidenceFile, Release
 from portal.models import Membership, Organization
+from portal.parsers import JSONParser
+from portal.validators import plain_text
 
 
 def _raise(exc: framework_services.WorkflowError):
@@ -42,6 +46,9 @@ def _member(user, org) -> Membership:
 
 class AIModelSerializer(serializers.ModelSerializer):
     organization = serializers.SlugRelatedField(slug_field="slug", queryset=Organization.objects.none())
+    # Not the model's free JSON: a list of the modalities the page offers.
+    modalities = serializers.ListField(child=serializers.ChoiceField(choices=MODALITIES), required=False,
+                                       max_length=len(MODALITIES))
 
     class Meta:
         model = AIModel
@@ -61,8 +68,50 @@ class ArtifactSerializer(serializers.Serializer):
     sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$")
 
 
+class ClassifierInputField(serializers.Field):
+    """A release fact as sent, unconverted: the release services check it with the classifier
+    (``tiers.validate_inputs``), so this API refuses what ``POST /api/v1/classify/`` refuses
+    ("1000", 1000.0 or true as a parameter count, "true" as a boolean), with its messages."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field(OpenApiTypes.INT64)
+class ParameterCountField(ClassifierInputField):
+    pass
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class NamesField(ClassifierInputField):
+    pass
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class FlagField(ClassifierInputField):
+    pass
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class TextField(ClassifierInputField):
+    pass
+
+
 class ReleaseSerializer(serializers.ModelSerializer):
     model = serializers.PrimaryKeyRelatedField(source="ai_model", queryset=AIModel.objects.none())
+    parameter_count = ParameterCountField(help_text="Total parameters, a JSON integer (not a string, float or "
+                                                    "boolean); required when registering")
+    capabilities = NamesField(help_text="Capability ids of the framework version")
+    sensitive_domains = NamesField(help_text="Sensitive domain ids of the framework version")
+    emergent_capabilities = FlagField()
+    emergent_description = TextField(help_text="Required when emergent_capabilities is true")
     artifacts = ArtifactSerializer(many=True, required=False)
     tier = serializers.SerializerMethodField()
     rules_fired = serializers.SerializerMethodField()
@@ -165,8 +214,8 @@ class ApplicationSerializer(serializers.ModelSerializer):
 
 
 class AttestationInputSerializer(serializers.Serializer):
-    signer_name = serializers.CharField(max_length=200)
-    signer_title = serializers.CharField(max_length=200)
+    signer_name = serializers.CharField(max_length=200, validators=[plain_text])
+    signer_title = serializers.CharField(max_length=200, validators=[plain_text])
     affirmed = serializers.ListField(child=serializers.IntegerField(), help_text="Numbers of the statements affirmed")
 
 

@@ -6,7 +6,6 @@ sha256 recorded, private storage, downloads only through an access-checking view
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import unicodedata
 import uuid
@@ -21,6 +20,8 @@ from django.utils.translation import gettext as _
 
 from certification.releases.models import EvidenceFile, Release
 from portal import audit
+from portal.parsing import ParseError, load_json
+from portal.validators import BIDI_CONTROLS
 
 EXTENSIONS = {
     ".pdf": EvidenceFile.Family.PDF,
@@ -32,8 +33,8 @@ EXTENSIONS = {
 }
 MAX_NAME_LENGTH = 200
 CHUNK = 64 * 1024
-# Characters that can disguise a name: bidirectional overrides and isolates, marks.
-_BIDI = {"\u200e", "\u200f", "\u061c", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
+# JSON evidence is only checked to be JSON, never interpreted: a generous nesting limit.
+MAX_JSON_DEPTH = 256
 
 
 class EvidenceError(ValueError):
@@ -63,7 +64,7 @@ def check_name(name: str) -> tuple[str, str]:
         raise EvidenceError(_("The file has no name."))
     if "\x00" in name or any(unicodedata.category(c) == "Cc" for c in name):
         raise EvidenceError(_("The file name contains control characters."))
-    if any(c in _BIDI for c in name):
+    if any(c in BIDI_CONTROLS for c in name):
         raise EvidenceError(_("The file name contains right-to-left or other direction marks."))
     if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
         raise EvidenceError(_("The file name must not contain a path."))
@@ -92,9 +93,12 @@ def check_content(path: Path, family: str, head: bytes) -> None:
         raise EvidenceError(_("The file contains NUL bytes: it is not text."))
     if family == EvidenceFile.Family.JSON:
         try:
-            json.loads(text)
-        except ValueError:
-            raise EvidenceError(_("The file is not valid JSON.")) from None
+            # NaN and Infinity allowed: Python tools write them in results files.
+            load_json(text, max_bytes=max_size(), max_depth=MAX_JSON_DEPTH, allow_nan=True)
+        except ParseError as exc:
+            if exc.kind == ParseError.SYNTAX:
+                raise EvidenceError(_("The file is not valid JSON.")) from None
+            raise EvidenceError(str(exc)) from None
 
 
 def storage_dir() -> Path:

@@ -7,8 +7,10 @@ from django import forms
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from certification.framework.forms import parse_parameter_count
 from certification.framework.models import Benchmark
 from certification.releases.models import AIModel, BenchmarkResult, EvidenceFile
+from portal.validators import plain_text, web_url
 
 MODALITIES = [("text", _("Text")), ("image", _("Image")), ("audio", _("Audio")), ("video", _("Video")),
               ("code", _("Code")), ("other", _("Other"))]
@@ -40,10 +42,15 @@ def domain_choices(rules: dict):
 
 
 class ReleaseForm(forms.Form):
-    version = forms.CharField(label=_("Release version"), max_length=60, help_text=_("For example 1.0 or 2025-06"))
-    parameter_count = forms.IntegerField(
-        label=_("Parameter count"), min_value=1, max_value=10**15,
-        help_text=_("The exact number of parameters, e.g. 7000000000 for 7B."),
+    """The release facts. The count is read as on the tier check page; its range and every
+    other fact are checked by the classifier in the release services, as for the API."""
+
+    version = forms.CharField(label=_("Release version"), max_length=60, help_text=_("For example 1.0 or 2025-06"),
+                              validators=[plain_text])
+    parameter_count = forms.CharField(
+        label=_("Parameter count"), max_length=40,
+        help_text=_("The exact number of parameters, e.g. 7000000000 (or 7,000,000,000) for 7B."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"}),
     )
     capabilities = forms.MultipleChoiceField(label=_("Capabilities"), widget=forms.CheckboxSelectMultiple, required=False)
     sensitive_domains = forms.MultipleChoiceField(
@@ -59,12 +66,20 @@ class ReleaseForm(forms.Form):
         choices=[("", _("Use the computed tier")), (2, "2"), (3, "3"), (4, "4")],
         help_text=_("You may declare a higher tier than computed, never a lower one."),
     )
-    hub_revision = forms.CharField(label=_("Model hub revision"), max_length=100, required=False)
+    hub_revision = forms.CharField(label=_("Model hub revision"), max_length=100, required=False,
+                                   validators=[plain_text])
 
     def __init__(self, *args, rules: dict, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["capabilities"].choices = capability_choices(rules)
         self.fields["sensitive_domains"].choices = domain_choices(rules)
+
+    def clean_parameter_count(self) -> int:
+        count = parse_parameter_count(self.cleaned_data["parameter_count"])
+        if count is None:
+            raise forms.ValidationError(_("Enter the parameter count as a whole number, e.g. 7000000000."),
+                                        code="invalid")
+        return count
 
 
 class ArtifactsForm(forms.Form):
@@ -113,7 +128,7 @@ class TrainingDataForm(SectionForm):
 
 
 class SourceForm(forms.Form):
-    name = forms.CharField(label=_("Source name"), max_length=200, required=False)
+    name = forms.CharField(label=_("Source name"), max_length=200, required=False, validators=[plain_text])
     kind = forms.CharField(label=_("Kind"), max_length=100, required=False, help_text=_("e.g. web crawl, licensed, synthetic"))
     license = forms.CharField(label=_("License"), max_length=100, required=False)
     share_pct = forms.DecimalField(label=_("Share (%)"), min_value=0, max_value=100, decimal_places=2, required=False)
@@ -130,8 +145,10 @@ SourceFormSet = forms.formset_factory(SourceForm, extra=2, max_num=50)
 
 class LicenseForm(SectionForm):
     spdx_id = forms.CharField(label=_("SPDX license id"), max_length=100, required=False, help_text=_("e.g. apache-2.0 or Apache-2.0"))
-    custom_name = forms.CharField(label=_("Or custom license name"), max_length=200, required=False)
-    custom_url = forms.URLField(label=_("Custom license link"), required=False, assume_scheme="https")
+    custom_name = forms.CharField(label=_("Or custom license name"), max_length=200, required=False,
+                                  validators=[plain_text])
+    custom_url = forms.URLField(label=_("Custom license link"), required=False, assume_scheme="https",
+                                validators=[web_url])
     permitted_uses = _text(_("Permitted uses"))
     prohibited_uses = _text(_("Prohibited uses"))
 
@@ -145,7 +162,8 @@ class LicenseForm(SectionForm):
 class ContactForm(SectionForm):
     email = forms.EmailField(label=_("Vulnerability contact email"), required=False,
                              help_text=_("We send a confirmation link to this address."))
-    disclosure_policy_url = forms.URLField(label=_("Disclosure policy URL"), required=False, assume_scheme="https")
+    disclosure_policy_url = forms.URLField(label=_("Disclosure policy URL"), required=False, assume_scheme="https",
+                                           validators=[web_url])
 
 
 class ComputeForm(SectionForm):
@@ -247,8 +265,8 @@ class EvidenceForm(forms.Form):
 
 
 class AttestationForm(forms.Form):
-    signer_name = forms.CharField(label=_("Your full name"), max_length=200)
-    signer_title = forms.CharField(label=_("Your title or role"), max_length=200)
+    signer_name = forms.CharField(label=_("Your full name"), max_length=200, validators=[plain_text])
+    signer_title = forms.CharField(label=_("Your title or role"), max_length=200, validators=[plain_text])
 
     def __init__(self, *args, statements: list[dict], **kwargs):
         super().__init__(*args, **kwargs)

@@ -9,7 +9,6 @@ them for each file.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Callable
@@ -17,11 +16,15 @@ from pathlib import Path
 
 from django.utils.translation import gettext as _
 
+from portal.parsing import ParseError, load_json
+
 CHUNK_SIZE = 1024 * 1024  # 1 MiB read at a time: memory stays flat on multi-GB shards.
 PROGRESS_EVERY = 256 * 1024 * 1024
 MAX_PATH_LENGTH = 500  # Artifact.path
 MAX_SIZE = 2**63 - 1  # PositiveBigIntegerField
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+MAX_MANIFEST_BYTES = 5 * 1024 * 1024
+MAX_MANIFEST_DEPTH = 16  # {"artifacts": [{...}]} is 3; room for fields of an entry this import ignores
 
 # progress(relative path, bytes done, file size)
 Progress = Callable[[str, int, int], None]
@@ -135,14 +138,21 @@ def parse_manifest(data: bytes) -> list[dict]:
     Accepts ``{"artifacts": [...]}`` or a bare list. Raises ``ManifestError``
     (a ValueError) naming the entry (numbered from 1) and the field at fault."""
     try:
-        document = json.loads(data.decode("utf-8-sig") if isinstance(data, bytes) else data)
-    except UnicodeDecodeError:
-        raise ManifestError(_("The manifest is not UTF-8 text.")) from None
-    except json.JSONDecodeError as exc:
-        raise ManifestError(
-            _("The manifest is not valid JSON: %(msg)s (line %(line)d, column %(col)d).")
-            % {"msg": exc.msg, "line": exc.lineno, "col": exc.colno}
-        ) from None
+        document = load_json(data, max_bytes=MAX_MANIFEST_BYTES, max_depth=MAX_MANIFEST_DEPTH)
+    except ParseError as exc:
+        if exc.kind == ParseError.TOO_LARGE:
+            raise ManifestError(_("The manifest is larger than 5 MB.")) from None
+        if exc.kind == ParseError.ENCODING:
+            raise ManifestError(_("The manifest is not UTF-8 text.")) from None
+        if exc.kind == ParseError.SYNTAX and exc.line is not None:
+            raise ManifestError(
+                _("The manifest is not valid JSON: %(msg)s (line %(line)d, column %(col)d).")
+                % {"msg": exc.problem, "line": exc.line, "col": exc.column}
+            ) from None
+        if exc.kind == ParseError.TOO_DEEP:
+            raise ManifestError(_("The manifest is nested more than %(n)d levels deep.")
+                                % {"n": MAX_MANIFEST_DEPTH}) from None
+        raise ManifestError(_("The manifest is not valid JSON: %(problem)s") % {"problem": exc.problem}) from None
     if isinstance(document, dict):
         if "artifacts" not in document:
             raise ManifestError(_("The manifest has no \"artifacts\" list."), field="artifacts")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 import yaml
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -30,6 +31,8 @@ from certification.releases import services as release_services
 from certification.releases.models import BenchmarkResult, Documentation, Release
 from portal import audit
 from portal.models import User
+from portal.parsing import ParseError, load_yaml
+from portal.validators import text_problem, web_url
 
 MAX_CARD_BYTES = 1024 * 1024
 # The Hub's own front matter pattern (huggingface_hub.repocard.REGEX_YAML_BLOCK).
@@ -103,7 +106,8 @@ def parse_card(text: str) -> ParsedCard:
     """Split the front matter from the body and check the metadata's shape.
 
     Steps: find the front matter with the Hub's pattern; load it with
-    ``yaml.safe_load``; require a mapping; check the keys this import reads;
+    ``portal.parsing.load_yaml`` (``yaml.safe_load`` with depth and alias limits);
+    require a mapping; check the keys this import reads;
     pick the model card texts out of the body's headings."""
     if len(text.encode("utf-8")) > MAX_CARD_BYTES:
         raise ModelCardError(_("The model card is larger than 1 MB."))
@@ -113,17 +117,18 @@ def parse_card(text: str) -> ParsedCard:
     if match:
         body = text[match.end():]
         try:
-            metadata = yaml.safe_load(match.group(2))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            problem = getattr(exc, "problem", None) or str(exc)
-            if mark is not None:
-                # +2: the opening "---" line, and marks count from zero.
+            metadata = load_yaml(match.group(2), max_bytes=MAX_CARD_BYTES)
+        except ParseError as exc:
+            if exc.kind == ParseError.SYNTAX and exc.line is not None:
+                # +1: the opening "---" line.
                 raise ModelCardError(
                     _("The YAML front matter is not valid: %(problem)s (line %(line)d of the file).")
-                    % {"problem": problem, "line": mark.line + 2}
+                    % {"problem": exc.problem, "line": exc.line + 1}
                 ) from None
-            raise ModelCardError(_("The YAML front matter is not valid: %(problem)s.") % {"problem": problem}) from None
+            if exc.kind == ParseError.SYNTAX:
+                raise ModelCardError(
+                    _("The YAML front matter is not valid: %(problem)s.") % {"problem": exc.problem}) from None
+            raise ModelCardError(_("The YAML front matter cannot be read: %(problem)s") % {"problem": exc}) from None
         if metadata is None:
             metadata = {}
         if not isinstance(metadata, dict):
@@ -152,6 +157,13 @@ def _check_metadata(meta: dict) -> None:
     for key in ("license", "license_name", "license_link"):
         if key in meta and meta[key] is not None and not isinstance(meta[key], str):
             raise ModelCardError(_("%(key)s must be a single text value.") % {"key": key})
+        problem = text_problem(meta.get(key) or "")
+        if problem:
+            raise ModelCardError(_("%(key)s: %(problem)s") % {"key": key, "problem": problem})
+    try:
+        web_url((meta.get("license_link") or "").strip())
+    except ValidationError as exc:
+        raise ModelCardError(_("license_link: %(problem)s") % {"problem": " ".join(exc.messages)}) from None
     datasets = meta.get("datasets")
     if datasets is not None and not isinstance(datasets, str):
         if not isinstance(datasets, list) or not all(isinstance(d, str) for d in datasets):
@@ -196,6 +208,10 @@ def _model_index_entries(index) -> list[dict]:
                         _("%(where)s, metric %(k)d: the value must be a number or a short text "
                           "(60 characters at most).") % {"where": where, "k": k}
                     )
+                problem = text_problem(f"{metric.get('name') or metric.get('type')} {value}")
+                if problem:
+                    raise ModelCardError(_("%(where)s, metric %(k)d: %(problem)s")
+                                         % {"where": where, "k": k, "problem": problem})
                 entries.append({
                     "dataset_type": str(dataset.get("type") or ""),
                     "dataset_name": str(dataset.get("name") or ""),

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from certification.framework.models import Benchmark, FrameworkVersion
 from portal.models import Organization
+from portal.validators import plain_text
 
 
 class OrganizationScopedQuerySet(models.QuerySet):
@@ -40,12 +41,12 @@ class AIModel(models.Model):
     """A model an organization develops; its releases are certified one by one."""
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="ai_models")
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name"), max_length=200, validators=[plain_text])
     slug = models.SlugField(_("short name"), max_length=100)
     description = models.TextField(_("description"), blank=True)
     modalities = models.JSONField(_("modalities"), default=list, blank=True)
     hub_repo_id = models.CharField(
-        _("model hub repository id"), max_length=200, blank=True, db_index=True,
+        _("model hub repository id"), max_length=200, blank=True, db_index=True, validators=[plain_text],
         help_text=_("For example acme/acme-7b, as on the model hub"),
     )
     created_at = models.DateTimeField(default=timezone.now)
@@ -69,13 +70,13 @@ class Release(models.Model):
     """One release of a model, with the facts its tier is computed from (DESIGN §2.1)."""
 
     ai_model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="releases")
-    version = models.CharField(_("version"), max_length=60)
+    version = models.CharField(_("version"), max_length=60, validators=[plain_text])
     parameter_count = models.BigIntegerField(_("parameter count"))
     capabilities = models.JSONField(_("capabilities"), default=list, blank=True)
     sensitive_domains = models.JSONField(_("sensitive domains"), default=list, blank=True)
     emergent_capabilities = models.BooleanField(_("emergent capabilities"), default=False)
     emergent_description = models.TextField(_("description of the emergent capabilities"), blank=True)
-    hub_revision = models.CharField(_("model hub revision"), max_length=100, blank=True)
+    hub_revision = models.CharField(_("model hub revision"), max_length=100, blank=True, validators=[plain_text])
     # An organization may declare a higher tier than computed; staff may raise it.
     declared_tier = models.PositiveSmallIntegerField(_("declared tier"), null=True, blank=True)
     raised_tier = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -177,9 +178,10 @@ class BenchmarkResult(models.Model):
 
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="benchmark_results")
     benchmark = models.ForeignKey(Benchmark, on_delete=models.PROTECT, related_name="results")
-    metric = models.CharField(_("metric"), max_length=200)
-    value = models.CharField(_("value"), max_length=60, help_text=_("As reported, e.g. 0.123 or Good"))
-    harness = models.CharField(_("harness and version"), max_length=200, blank=True)
+    metric = models.CharField(_("metric"), max_length=200, validators=[plain_text])
+    value = models.CharField(_("value"), max_length=60, help_text=_("As reported, e.g. 0.123 or Good"),
+                             validators=[plain_text])
+    harness = models.CharField(_("harness and version"), max_length=200, blank=True, validators=[plain_text])
     settings_text = models.TextField(_("settings"), blank=True)
     run_date = models.DateField(_("run date"))
     run_by = models.CharField(_("run by"), max_length=20, choices=RunBy.choices, default=RunBy.SELF)
@@ -336,8 +338,8 @@ class Attestation(models.Model):
     application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="attestations")
     revision = models.OneToOneField(DocumentationRevision, on_delete=models.PROTECT, related_name="attestation")
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    signer_name = models.CharField(max_length=200)
-    signer_title = models.CharField(max_length=200)
+    signer_name = models.CharField(max_length=200, validators=[plain_text])
+    signer_title = models.CharField(max_length=200, validators=[plain_text])
     statements = models.JSONField(help_text="Each statement of the framework version, with affirmed=true")
     revision_sha256 = models.CharField(max_length=64)
     signed_at = models.DateTimeField(default=timezone.now)

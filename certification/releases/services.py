@@ -8,6 +8,7 @@ audit entry. The application workflow is in ``certification.releases.application
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +21,7 @@ from portal import audit
 from portal.models import Organization, User
 from portal.notifications import notify
 from portal.organizations import staff_users
+from portal.validators import web_url
 
 S = Application.Status
 
@@ -46,13 +48,13 @@ def effective_tier(release: Release, rules: dict) -> int:
     return max(computed, release.declared_tier or 0, release.raised_tier or 0)
 
 
-def validate_release_facts(data: dict, rules: dict) -> tiers.Classification:
+def validate_release_facts(data: dict, rules: dict) -> tuple[dict, tiers.Classification]:
+    """The facts of ``data`` (``tiers.FIELDS``) checked as ``POST /api/v1/classify/`` checks
+    them, values as sent (the API passes them unconverted: "1000" is not a parameter count),
+    and cleaned; with their classification. WorkflowError keyed by field otherwise."""
     try:
-        return tiers.classify(
-            {k: data.get(k) for k in ("parameter_count", "capabilities", "sensitive_domains",
-                                      "emergent_capabilities", "emergent_description")},
-            rules,
-        )
+        cleaned = tiers.validate_inputs({k: data[k] for k in tiers.FIELDS if k in data}, rules)
+        return cleaned, tiers.classify(cleaned, rules)
     except tiers.ClassificationError as exc:
         raise WorkflowError(_("Check the release facts."), errors=exc.errors) from exc
 
@@ -66,7 +68,8 @@ def _check_declared(declared: int | None, computed: int) -> None:
 
 def create_release(model: AIModel, actor: User, data: dict, artifacts: list[dict] | None = None, request=None) -> Release:
     rules = version_in_force().rules
-    classification = validate_release_facts(data, rules)
+    cleaned, classification = validate_release_facts(data, rules)
+    data = {**data, **cleaned}
     _check_declared(data.get("declared_tier"), classification.tier)
     if Release.objects.filter(ai_model=model, version=data["version"]).exists():
         raise WorkflowError(_("This model already has a release with this version."), field="version")
@@ -104,7 +107,8 @@ def update_release(release: Release, actor: User, data: dict, request=None) -> R
     ensure_release_editable(release)
     rules = version_in_force().rules
     merged = {**release.classification_inputs(), **data}
-    classification = validate_release_facts(merged, rules)
+    cleaned, classification = validate_release_facts(merged, rules)
+    data = {k: cleaned.get(k, v) for k, v in data.items()}
     _check_declared(data.get("declared_tier", release.declared_tier), max(classification.tier, release.raised_tier or 0))
     with transaction.atomic():
         for key, value in data.items():
@@ -129,9 +133,26 @@ def replace_artifacts(release: Release, actor: User, artifacts: list[dict], requ
 # --- documentation ---------------------------------------------------------------------------------
 
 
+def check_section_links(data: dict) -> None:
+    """A section's links (its keys ending in ``_url``) are http or https: pages show them as links."""
+    errors = {}
+    for key, value in data.items():
+        if not key.endswith("_url") or value in (None, ""):
+            continue
+        try:
+            if not isinstance(value, str):
+                raise ValidationError(_("Enter a web address starting with http:// or https://."))
+            web_url(value)
+        except ValidationError as exc:
+            errors[key] = exc.messages
+    if errors:
+        raise WorkflowError(_("Check the links."), errors=errors)
+
+
 def update_section(release: Release, actor: User, section_id: str, data: dict, request=None) -> Documentation:
     if section_id not in tiers.section_ids(rules_for_release(release)):
         raise WorkflowError(_("Unknown section."), field="section")
+    check_section_links(data)
     ensure_release_editable(release)
     with transaction.atomic():
         doc, _created = Documentation.objects.select_for_update().get_or_create(release=release)

@@ -16,7 +16,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
@@ -28,6 +28,8 @@ from certification.releases.models import Release
 from certification.review import findings as review_findings
 from certification.review import services as review_services
 from certification.review.models import Finding, FindingResponse, ReviewWindow
+from portal.parsers import JSONParser
+from portal.validators import plain_text
 
 
 def _raise(exc: services.WorkflowError):
@@ -189,7 +191,7 @@ class FindingResponseInputSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="mitigated (what changed, fixed_in required), accepted_risk "
                                            "(rationale) or disputed (reason).")
     details = serializers.CharField(allow_blank=True)
-    fixed_in = serializers.CharField(required=False, allow_blank=True,
+    fixed_in = serializers.CharField(required=False, allow_blank=True, validators=[plain_text],
                                      help_text="The release with the change (mitigated).")
 
 

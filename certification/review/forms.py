@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from auditors import conflicts
 from certification.review.models import Finding, FindingResponse
+from portal.validators import plain_text
 
 TEXTAREA = {"rows": 5}
 
@@ -93,7 +94,7 @@ class ResponseForm(forms.Form):
                     "release is certified."),
     )
     fixed_in = forms.CharField(label=_("Release with the change"), max_length=60, required=False,
-                               help_text=_("Required when mitigated, e.g. 1.0.1"))
+                               help_text=_("Required when mitigated, e.g. 1.0.1"), validators=[plain_text])
 
 
 class RejoinderForm(forms.Form):

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from certification.framework.models import Severity
 from certification.releases.models import Application, EvidenceFile
+from portal.validators import plain_text
 
 # --- community review (DESIGN §6) ------------------------------------------------------------------
 
@@ -123,12 +124,13 @@ class Finding(models.Model):
     window = models.ForeignKey(ReviewWindow, on_delete=models.CASCADE, related_name="findings")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="findings")
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.DRAFT, db_index=True)
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(_("title"), max_length=200, validators=[plain_text])
     category = models.CharField(_("category"), max_length=30, choices=Category.choices)
     severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
     prevalence = models.CharField(_("prevalence"), max_length=10, choices=Prevalence.choices,
                                   default=Prevalence.UNKNOWN)
-    affected_capability = models.CharField(_("affected capability"), max_length=200, blank=True)
+    affected_capability = models.CharField(_("affected capability"), max_length=200, blank=True,
+                                           validators=[plain_text])
     reproduction_steps = models.TextField(_("reproduction steps"), blank=True)
     expected_behaviour = models.TextField(_("expected behaviour"), blank=True)
     observed_behaviour = models.TextField(_("observed behaviour"), blank=True)
@@ -192,7 +194,7 @@ class FindingResponse(models.Model):
     kind = models.CharField(max_length=15, choices=Kind.choices)
     # What changed (mitigated), the rationale (accepted risk) or the reason (disputed).
     details = models.TextField()
-    fixed_in = models.CharField(_("release with the change"), max_length=60, blank=True)
+    fixed_in = models.CharField(_("release with the change"), max_length=60, blank=True, validators=[plain_text])
     responded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     responded_at = models.DateTimeField(default=timezone.now)
 

@@ -40,6 +40,7 @@ from certification.releases.models import EvidenceFile
 from certification.review import findings
 from portal import audit
 from portal import organizations as portal_organizations
+from portal.validators import plain_text
 from portal.views import staff_required
 
 # --- forms ------------------------------------------------------------------------------------------
@@ -63,7 +64,8 @@ class ReasonForm(forms.Form):
 
 
 class ConcernForm(forms.Form):
-    summary = forms.CharField(label=gettext_lazy("Summary of the concern"), max_length=200)
+    summary = forms.CharField(label=gettext_lazy("Summary of the concern"), max_length=200,
+                              validators=[plain_text])
     details = forms.CharField(label=gettext_lazy("Details"), widget=forms.Textarea(attrs={"rows": 6}),
                               help_text=gettext_lazy("What you observed, how to reproduce it, and why it matters. "
                                                      "Do not include instructions that would cause harm."))
@@ -333,6 +335,9 @@ def check_envelope_upload(upload) -> dict:
     try:
         verified = attestations.verify_envelope(data, keys.verification_keys())
     except attestations.VerificationError as exc:
+        if exc.reason == attestations.VerificationError.MALFORMED:
+            return {"ok": False, "problem": _("The file is not an attestation envelope (%(detail)s).")
+                    % {"detail": exc.detail}}
         return {"ok": False, "problem": _("The signature does not verify against the published keys (%(reason)s).")
                 % {"reason": exc.reason}}
     number = str(verified.predicate.get("certificate", ""))

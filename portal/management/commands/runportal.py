@@ -13,9 +13,9 @@ import sys
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from portal import demo
+from portal import checks, demo
 
 
 class Command(BaseCommand):
@@ -26,6 +26,13 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
 
     def handle(self, *args, port: int, host: str, **options):
+        if not settings.DEBUG:
+            # Refuse before starting anything, even with --skip-checks: the deployment checks
+            # too, each error naming the variable to set (portal.checks).
+            try:
+                checks.refuse_to_start("The portal")
+            except checks.StartupCheckFailed as exc:
+                raise CommandError(str(exc)) from None
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
         commands = {
