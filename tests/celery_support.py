@@ -63,6 +63,9 @@ def current_database_url() -> str:
 def child_env(**overrides: str | None) -> dict[str, str]:
     """The test process's environment without service variables, plus ``overrides`` (None removes)."""
     env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
+    # Set in this process while the browser tests' Playwright loop lives (tests/browser/conftest.py);
+    # a real worker or web process must not inherit it (its start-up checks refuse it, async.E001).
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env["PYTHONUNBUFFERED"] = "1"
     for key, value in overrides.items():
         if value is None:

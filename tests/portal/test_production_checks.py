@@ -385,5 +385,8 @@ def test_refuse_to_start_lists_every_error(prod):
     assert "(portal.E006)" in text and "REDIS_URL" in text and "(portal.E007)" in text
 
 
-def test_refuse_to_start_passes_a_good_configuration(prod):
+def test_refuse_to_start_passes_a_good_configuration(prod, monkeypatch):
+    # The browser tests set it for this process while their Playwright loop lives; a real web
+    # process has no reason to (and async.E001 rightly refuses it).
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
     checks.refuse_to_start("The web process")
