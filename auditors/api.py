@@ -32,6 +32,11 @@ def _raise(exc: WorkflowError):
     raise ValidationError(exc.errors) from exc
 
 
+def _is_id(value: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` is also true of "²", which ``int()`` refuses."""
+    return value.isascii() and value.isdigit()
+
+
 def _staff(request) -> None:
     if not request.user.is_alliance_staff:
         raise PermissionDenied("Only Alliance staff may do this.")
@@ -358,7 +363,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         _staff(request)
         raw = request.query_params.get("application", "")
         app = (Application.objects.select_related("release__ai_model__organization", "framework_version")
-               .filter(pk=int(raw)).first()) if raw.isdigit() else None
+               .filter(pk=int(raw)).first()) if _is_id(raw) else None
         if app is None:
             raise ValidationError({"application": ["Give the id of an application."]})
         return Response(assignment_suggestions.suggest(app).to_dict())
@@ -492,7 +497,7 @@ class EngagementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["get"])
     def submission(self, request, pk=None, format=None):
         """The frozen submission and the model-access instructions, only while engaged."""
-        engagement = access.get_submission_engagement(request.user, int(pk) if str(pk).isdigit() else 0)
+        engagement = access.get_submission_engagement(request.user, int(pk) if _is_id(str(pk)) else 0)
         revision = engagement.application.revisions.order_by("-number").first()
         if revision is None:
             raise Http404
@@ -505,7 +510,7 @@ class EngagementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["get", "put"])
     def report(self, request, pk=None, format=None):
         """Read the report (staff, the auditor, the applicant once filed); PUT saves the auditor's draft."""
-        engagement = access.get_report_engagement(request.user, int(pk) if str(pk).isdigit() else 0)
+        engagement = access.get_report_engagement(request.user, int(pk) if _is_id(str(pk)) else 0)
         if request.method == "GET":
             report = AuditReport.objects.get_or_create(engagement=engagement)[0]
             return Response(ReportSerializer(report).data)

@@ -90,7 +90,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response, static files included (see the CSP block).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.outages.OutageMiddleware",  # above the session and user middleware: see its docstring
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -128,7 +131,12 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("CONN_MAX_AGE", 60))}
+    DATABASES = {"default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=envint("CONN_MAX_AGE", 60),
+        # A persistent connection that PostgreSQL dropped (restart, failover) is replaced at the
+        # first query of the next request instead of failing it (tests/portal/test_faults.py).
+        conn_health_checks=True,
+    )}
 else:
     DATABASES = {
         "default": {
@@ -273,6 +281,29 @@ if not DEBUG:
     # /healthz is probed over plain HTTP by load balancers.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# --- Content-Security-Policy (django-csp) -------------------------------------------
+# Every response carries this policy (tests/portal/test_csp.py checks the exact header; the
+# browser tests fail on any violation). Every script and stylesheet is a file under static/:
+# no inline <script>, no on*= handler, no style= attribute, no CDN; the API docs load their
+# initializer from static/js/swagger-init.js. The one relaxation is per view: /api/redoc/ accepts
+# the <style> elements Redoc makes at run time (portal/urls.py, REDOC_STYLE_SRC). To relax a
+# directive, prefer one view (csp.decorators.csp_update) to the whole site, write beside the
+# source which page needs it and why, and update the expected policy in tests/portal/test_csp.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # data: for the small icons that the CSS of the self-hosted Swagger UI inlines.
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        # Also said by X_FRAME_OPTIONS; browsers that know CSP follow this one.
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -315,6 +346,7 @@ ACCOUNT_RATE_LIMITS = {
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Certification Portal"
+MFA_TOTP_TOLERANCE = 1  # a code typed as the 30-second step turns over is still accepted
 MFA_ADAPTER = "portal.accounts.MFAAdapter"
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
@@ -330,7 +362,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["portal.api_auth.IsAuthenticatedAndMFACompliant"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.schema.AutoSchema",  # documents every operation's error responses
     # JSON read with size and depth limits; Django's refusal of a body answered in JSON (portal/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
         "portal.parsers.JSONParser",
@@ -358,6 +390,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No deep links: Swagger UI puts them as <a> inside each operation's <button> (axe: nested-interactive).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "role" or "kind" field with different choices: name them apart.

@@ -1,9 +1,15 @@
-"""Validation of free text, in one place: single-line names and web links.
+"""Validation of free text, in one place: single-line names, multi-line prose and web links.
 
 ``plain_text`` is for single-line text people read as a name (model, release, organization,
 person, benchmark, finding title): no control characters (line breaks, tabs, NUL, escape
 codes), no line or paragraph separators, no lone surrogates, and no bidirectional controls,
 which can make "gnp.exe" display as "exe.png". Any script is welcome.
+
+``prose_text`` is for multi-line text people write and read as prose (descriptions, reasons,
+findings, responses): line breaks and tabs are welcome, other control characters are not, and
+neither are the bidirectional embeddings, overrides and isolates that can make a paragraph read
+differently from what it holds (the "Trojan Source" trick). The direction marks (LRM, RLM, ALM)
+stay allowed: right-to-left prose needs them, and they cannot reorder what surrounds them.
 
 ``web_url`` is for links the portal shows as ``<a href>``: http or https only, never
 ``javascript:``, ``data:`` or ``ftp:``. Empty values pass (blank fields); ``required`` is the
@@ -28,6 +34,10 @@ BIDI_CONTROLS = frozenset({"\u200e", "\u200f", "\u061c", *map(chr, range(0x202A,
 # Control characters, line and paragraph separators, surrogates.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})
 
+# In prose: the controls that reorder text (embeddings, overrides, isolates), not the marks.
+REORDERING_CONTROLS = BIDI_CONTROLS - {"\u200e", "\u200f", "\u061c"}
+_PROSE_WHITESPACE = frozenset("\n\r\t")
+
 _http_url = URLValidator(schemes=["http", "https"])
 
 
@@ -49,6 +59,25 @@ def plain_text(value) -> None:
     problem = text_problem(value)
     if problem:
         raise ValidationError(problem, code="plain_text")
+
+
+def prose_problem(value: str) -> str | None:
+    """Why ``value`` is not acceptable multi-line prose, or None."""
+    for char in value:
+        if char in REORDERING_CONTROLS:
+            return _("Remove the character that changes the direction of text (U+%(code)04X).") % {
+                "code": ord(char)}
+        if char not in _PROSE_WHITESPACE and unicodedata.category(char) in _REFUSED_CATEGORIES:
+            return _("Remove the control character (U+%(code)04X).") % {"code": ord(char)}
+    return None
+
+
+def prose_text(value) -> None:
+    if not isinstance(value, str):
+        return
+    problem = prose_problem(value)
+    if problem:
+        raise ValidationError(problem, code="prose_text")
 
 
 def web_url(value) -> None:

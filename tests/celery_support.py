@@ -284,3 +284,98 @@ def celery_broker(url: str) -> Iterator[None]:
     finally:
         reset_pools()
         app.conf.broker_url = previous
+
+
+class WebServer:
+    def __init__(self, proc: subprocess.Popen, port: int, log_path: Path):
+        self.proc = proc
+        self.port = port
+        self.log_path = log_path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def get(self, path: str, *, cookies: dict[str, str] | None = None, timeout: float = 20) -> HttpAnswer:
+        """One GET without following redirects; any status is an answer, never an exception."""
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        headers = {"Host": "127.0.0.1", "Accept": "text/html,application/json"}
+        if cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        try:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            return HttpAnswer(response.status, {k.lower(): v for k, v in response.getheaders()},
+                              response.read().decode(errors="replace"))
+        finally:
+            conn.close()
+
+
+class HttpAnswer:
+    def __init__(self, status: int, headers: dict[str, str], body: str):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"<HttpAnswer {self.status} {self.body[:300]!r}>"
+
+
+@contextlib.contextmanager
+def web_server(
+    var_dir: Path,
+    *,
+    database_url: str | None = CURRENT,
+    redis_url: str | None = CURRENT,
+    env: dict[str, str | None] | None = None,
+    ready_timeout: float = 60,
+) -> Iterator[WebServer]:
+    """Serve the portal with gunicorn (one sync worker, as deployed) until the block ends.
+
+    Same defaults as ``celery_worker``: the current test database, the test's ``REDIS_URL``,
+    ``PORTAL_VAR_DIR=var_dir``. The worker's persistent database connection
+    (``CONN_MAX_AGE``) is what an outage test needs: one process that outlives the outage.
+    """
+    var_dir.mkdir(parents=True, exist_ok=True)
+    overrides: dict[str, str | None] = {"PORTAL_VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    if database_url == CURRENT:
+        overrides["DATABASE_URL"] = current_database_url()
+    elif database_url:
+        overrides["DATABASE_URL"] = database_url
+    if redis_url == CURRENT:
+        redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        overrides["REDIS_URL"] = redis_url
+    overrides.update(env or {})
+    port = free_port()
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    cmd = [str(gunicorn), "portal.wsgi", "--workers", "1", "--bind", f"127.0.0.1:{port}",
+           "--timeout", "60", "--access-logfile", "-", "--error-logfile", "-"]
+    log_path = var_dir / f"web-{uuid.uuid4().hex[:6]}.log"
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(
+            cmd, cwd=BASE_DIR, env=child_env(**overrides), stdin=subprocess.DEVNULL,
+            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    server = WebServer(proc, port, log_path)
+    try:
+        def answers() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"gunicorn exited with {proc.returncode}:\n{server.log()[-4000:]}")
+            try:
+                return server.get("/healthz", timeout=5).status in (200, 503)
+            except OSError:
+                return False
+
+        try:
+            wait_for(answers, ready_timeout, interval=0.3, what="gunicorn to answer")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n--- web log ---\n{server.log()[-4000:]}") from None
+        yield server
+    finally:
+        stop_process_group(proc)

@@ -186,8 +186,6 @@ class KeyListSerializer(serializers.Serializer):
     keys = VerificationKeySerializer(many=True)
 
 
-Problem = inline_serializer("RegistryProblem", {"detail": serializers.CharField()})
-
 FILTERS = [
     OpenApiParameter("q", str, description="Search number, organization, model, hub repo id or release version"),
     OpenApiParameter("organization", str, description="Organization slug"),
@@ -202,8 +200,8 @@ CONDITIONAL = [
     OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, description="An ETag from an earlier answer"),
     OpenApiParameter("If-Modified-Since", str, OpenApiParameter.HEADER),
 ]
-COMMON = {304: OpenApiResponse(description="Not modified"),
-          429: OpenApiResponse(Problem, description="Too many requests; see Retry-After")}
+# The errors (400, 404, 429; bodies as DRF sends them) are added by portal.schema.AutoSchema.
+COMMON = {304: OpenApiResponse(description="Not modified")}
 
 
 # --- public views ------------------------------------------------------------------------------------
@@ -211,7 +209,7 @@ COMMON = {304: OpenApiResponse(description="Not modified"),
 
 class CertificateListView(PublicView):
     @extend_schema(operation_id="certificates_list", summary="The registry of certificates",
-                   parameters=FILTERS + CONDITIONAL, responses={200: CertificateListSerializer, 400: Problem, **COMMON},
+                   parameters=FILTERS + CONDITIONAL, responses={200: CertificateListSerializer, **COMMON},
                    auth=[], tags=["public"])
     def get(self, request):
         try:
@@ -231,7 +229,7 @@ class CertificateListView(PublicView):
 
 class CertificateDetailView(PublicView):
     @extend_schema(operation_id="certificates_retrieve", summary="One certificate with its signed attestation",
-                   parameters=CONDITIONAL, responses={200: CertificateDetailSerializer, 404: Problem, **COMMON},
+                   parameters=CONDITIONAL, responses={200: CertificateDetailSerializer, **COMMON},
                    auth=[], tags=["public"])
     def get(self, request, number: str):
         cert = registry.base_queryset().prefetch_related("subjects").filter(number=number.upper()).first()
@@ -253,7 +251,7 @@ class VerifyView(PublicView):
             OpenApiParameter("model", str, description="Hub repo id, optionally @revision: acme/acme-7b@main"),
             *CONDITIONAL,
         ],
-        responses={200: VerifyResultSerializer, 400: Problem, **COMMON}, auth=[], tags=["public"])
+        responses={200: VerifyResultSerializer, **COMMON}, auth=[], tags=["public"])
     def get(self, request):
         params = request.query_params
         given = [name for name in ("certificate", "sha256", "model") if params.get(name)]
@@ -305,8 +303,7 @@ class ConcernView(APIView):
 
     @extend_schema(operation_id="certificates_concern", summary="Report a concern about a certified release",
                    request=ConcernInput,
-                   responses={201: inline_serializer("ConcernAccepted", {"id": serializers.IntegerField()}),
-                              400: Problem, 404: Problem, 429: Problem},
+                   responses={201: inline_serializer("ConcernAccepted", {"id": serializers.IntegerField()})},
                    auth=[], tags=["public"])
     def post(self, request, number: str):
         cert = Certificate.objects.select_related("organization").filter(number=number.upper()).first()

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -27,6 +27,7 @@ from certification.releases.manifest import ManifestError, parse_manifest
 from certification.releases.models import AIModel, Application, BenchmarkResult, Documentation, EvidenceFile, Release
 from portal.models import Membership, Organization
 from portal.parsers import JSONParser
+from portal.schema import ValidationErrorSerializer
 from portal.validators import plain_text
 
 
@@ -167,7 +168,7 @@ class BenchmarkResultSerializer(serializers.ModelSerializer):
 class BenchmarkSerializer(serializers.ModelSerializer):
     organization = serializers.SlugRelatedField(
         source="proposed_by", slug_field="slug", queryset=Organization.objects.none(), required=False,
-        help_text="For a custom benchmark: the proposing organization",
+        allow_null=True, help_text="For a custom benchmark: the proposing organization; null for the catalogue's",
     )
 
     class Meta:
@@ -319,8 +320,9 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             _raise(exc)
         return Response({"data": serializer.validated_data["data"]})
 
-    @extend_schema(request=BenchmarkResultSerializer, responses=BenchmarkResultSerializer(many=True))
-    @action(detail=True, methods=["get", "post"], url_path="benchmark-results")
+    @extend_schema(methods=["GET"], request=None, responses=BenchmarkResultSerializer(many=True))
+    @extend_schema(methods=["POST"], request=BenchmarkResultSerializer, responses={201: BenchmarkResultSerializer})
+    @action(detail=True, methods=["get", "post"], url_path="benchmark-results", pagination_class=None)
     def benchmark_results(self, request, pk=None):
         release = self.get_object()
         if request.method == "POST":
@@ -338,13 +340,17 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         qs = release.benchmark_results.select_related("benchmark")
         return Response(BenchmarkResultSerializer(qs, many=True).data)
 
+    @extend_schema(methods=["GET"], request=None, responses=EvidenceSerializer(many=True))
     @extend_schema(
+        methods=["POST"],
         request={"multipart/form-data": inline_serializer("EvidenceUpload", {
             "file": serializers.FileField(), "section": serializers.CharField(required=False),
             "is_public": serializers.BooleanField(required=False)})},
-        responses=EvidenceSerializer(many=True),
+        responses={201: EvidenceSerializer, 503: OpenApiResponse(
+            ValidationErrorSerializer, description="The file could not be stored; retry after Retry-After.")},
     )
-    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser, JSONParser])
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser, JSONParser],
+            pagination_class=None)
     def evidence(self, request, pk=None):
         release = self.get_object()
         if request.method == "GET":
@@ -364,6 +370,10 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             stored = evidence.store(release, upload, request.user, section=section,
                                     is_public=str(request.data.get("is_public", "")).lower() in ("1", "true", "on"),
                                     request=request)
+        except evidence.EvidenceStorageError as exc:
+            # Not the sender's fault (disk full, object store refusing): nothing was kept, try again later.
+            return Response({"file": [str(exc)]}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                            headers={"Retry-After": "60"})
         except evidence.EvidenceError as exc:
             raise ValidationError({"file": [str(exc)]}) from exc
         except framework_services.WorkflowError as exc:
@@ -375,7 +385,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         request.upload_handlers.insert(0, evidence.SizeLimitUploadHandler(request))
         return super().initialize_request(request, *args, **kwargs)
 
-    @extend_schema(request=None, responses=ApplicationSerializer)
+    @extend_schema(request=None, responses={201: ApplicationSerializer})
     @action(detail=True, methods=["post"])
     def apply(self, request, pk=None):
         release = self.get_object()

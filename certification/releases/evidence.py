@@ -6,6 +6,7 @@ sha256 recorded, private storage, downloads only through an access-checking view
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import unicodedata
 import uuid
@@ -36,9 +37,16 @@ CHUNK = 64 * 1024
 # JSON evidence is only checked to be JSON, never interpreted: a generous nesting limit.
 MAX_JSON_DEPTH = 256
 
+log = logging.getLogger(__name__)
+
 
 class EvidenceError(ValueError):
     pass
+
+
+class EvidenceStorageError(EvidenceError):
+    """The file could not be written (disk full, object store refusing): nothing was kept, and
+    the sender may try again later (the API answers 503, the page shows the message)."""
 
 
 def max_size() -> int:
@@ -111,25 +119,32 @@ def store(release: Release, uploaded, actor, *, section: str = "", is_public: bo
     """Check and store one uploaded file. Nothing is kept if any check fails."""
     display_name, family = check_name(uploaded.name or "")
     stored_name = uuid.uuid4().hex
-    target = storage_dir() / stored_name
+    try:
+        target = storage_dir() / stored_name
+    except OSError as exc:
+        raise _storage_error(exc) from exc
     digest = hashlib.sha256()
     size = 0
     head = b""
     try:
-        with open(target, "xb") as out:
-            for chunk in uploaded.chunks(CHUNK):
-                size += len(chunk)
-                if size > max_size():
-                    raise EvidenceError(
-                        _("The file is larger than the limit of %(size)s.") % {"size": filesizeformat(max_size())}
-                    )
-                if len(head) < 8:
-                    head += chunk[: 8 - len(head)]
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
-            raise EvidenceError(_("The file is empty."))
-        check_content(target, family, head)
+        try:
+            with open(target, "xb") as out:
+                for chunk in uploaded.chunks(CHUNK):
+                    size += len(chunk)
+                    if size > max_size():
+                        raise EvidenceError(
+                            _("The file is larger than the limit of %(size)s.") % {"size": filesizeformat(max_size())}
+                        )
+                    if len(head) < 8:
+                        head += chunk[: 8 - len(head)]
+                    digest.update(chunk)
+                    out.write(chunk)
+            if size == 0:
+                raise EvidenceError(_("The file is empty."))
+            check_content(target, family, head)
+        except OSError as exc:
+            # Disk full, quota, I/O error: the partial file is removed below and no row is written.
+            raise _storage_error(exc) from exc
         with transaction.atomic():
             evidence = EvidenceFile.objects.create(
                 release=release, section=section, display_name=display_name, stored_name=stored_name,
@@ -139,9 +154,17 @@ def store(release: Release, uploaded, actor, *, section: str = "", is_public: bo
                       organization=release.organization,
                       request=request, payload={"sha256": evidence.sha256, "size": size, "section": section})
     except BaseException:
-        target.unlink(missing_ok=True)
+        try:
+            target.unlink(missing_ok=True)
+        except OSError:
+            log.exception("could not remove the partial evidence file %s", target)
         raise
     return evidence
+
+
+def _storage_error(exc: OSError) -> EvidenceStorageError:
+    log.error("evidence file could not be stored: %s", exc)
+    return EvidenceStorageError(_("The file could not be stored, try again in a few minutes. Nothing was kept."))
 
 
 def delete(evidence: EvidenceFile, actor, request=None) -> None:

@@ -12,7 +12,12 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -30,6 +35,8 @@ from certification.review import services as review_services
 from certification.review.models import Finding, FindingResponse, ReviewWindow
 from portal.parsers import JSONParser
 from portal.validators import plain_text
+
+MAX_ID = 2**63 - 1  # the largest BIGINT
 
 
 def _raise(exc: services.WorkflowError):
@@ -339,10 +346,11 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         params = self.request.query_params
         for name, field in (("window", "window_id"), ("application", "window__application_id")):
             if params.get(name):
-                try:
-                    qs = qs.filter(**{field: int(params[name])})
-                except ValueError:
-                    raise ValidationError({name: ["An integer id."]}) from None
+                value = params[name]
+                # ASCII digits within the database's integers: a larger number would reach SQL and fail there.
+                if not (value.isascii() and value.isdigit() and int(value) <= MAX_ID):
+                    raise ValidationError({name: ["An integer id."]})
+                qs = qs.filter(**{field: int(value)})
         return qs
 
     def _data(self, finding):

@@ -5,6 +5,10 @@ Every main-frame document the page loads is recorded; ``check_a11y`` marks the
 current one as checked, and the ``page`` fixture fails the test at teardown if
 any document was left unchecked. The helpers ``visit`` and ``submit`` navigate
 and check in one step, so tests use them instead of ``page.goto``/``click``.
+
+The ``page`` fixture also fails the test at teardown on any Content-Security-Policy
+violation (portal/settings.py, CSP block): Chromium reports each one on the console,
+and a ``securitypolicyviolation`` listener logs the directive and the source line.
 """
 
 from __future__ import annotations
@@ -90,6 +94,40 @@ class A11yTracker:
         return [url for i, url in enumerate(self.loaded) if i not in self.checked]
 
 
+# Logs every CSP violation of the document with what Chromium's own console message lacks
+# (the source file and line); added before any script of the page runs.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`Content Security Policy violation: ${event.effectiveDirective} blocked `
+    + `${event.blockedURI || "inline"} at ${event.sourceFile || "?"}:${event.lineNumber}`);
+});
+"""
+
+
+class CspTracker:
+    """Console messages about the Content-Security-Policy, with the page they came from."""
+
+    def __init__(self):
+        self.violations: list[str] = []
+        self.expected: list[str] = []
+
+    def expect(self, text: str) -> None:
+        """A violation the test provokes or knows about: messages containing ``text`` pass."""
+        self.expected.append(text)
+
+    def unexpected(self) -> list[str]:
+        return [v for v in self.violations if not any(text in v for text in self.expected)]
+
+    def watch(self, page) -> None:
+        page.add_init_script(CSP_LISTENER)
+
+        def on_console(message) -> None:
+            if "Content Security Policy" in message.text:
+                self.violations.append(f"{page.url}: {message.text}")
+
+        page.on("console", on_console)
+
+
 def format_violations(violations: list[dict]) -> str:
     lines = []
     for v in violations:
@@ -146,11 +184,21 @@ def page(request, browser, axe, live_server, settings, shared_cache):
     tracker = A11yTracker(axe)
     new_page._a11y = tracker
     new_page.on("framenavigated", tracker.on_navigated)
+    csp = CspTracker()
+    csp.watch(new_page)
+    new_page._csp = csp
     yield new_page
     context.close()
+    # A test that already failed stopped mid-way; what it left behind is noise, but a refused
+    # script or style may be why it failed: say so in its captured output.
+    if getattr(request.node, "browser_call_failed", False):
+        if csp.violations:
+            print("Content-Security-Policy violations:\n" + "\n".join(csp.violations))
+        return
+    if csp.unexpected():
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(csp.unexpected()), pytrace=False)
     missed = tracker.unchecked()
-    # A test that already failed stopped mid-way; its unchecked page is noise.
-    if missed and not getattr(request.node, "browser_call_failed", False):
+    if missed:
         pytest.fail("pages visited without an axe check: " + ", ".join(missed), pytrace=False)
 
 

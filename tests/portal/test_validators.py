@@ -10,7 +10,7 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from portal.validators import plain_text, web_url
+from portal.validators import plain_text, prose_text, web_url
 
 
 @pytest.mark.parametrize("value", ["Acme AI", "Acme 7B — Instruct", "Модель", "模型 v2", "نموذج", "मॉडल",
@@ -34,6 +34,27 @@ def test_plain_text_refuses_direction_characters(value, code_point):
 def test_plain_text_refuses_control_characters(value):
     with pytest.raises(ValidationError, match="control character"):
         plain_text(value)
+
+
+@pytest.mark.parametrize("value", ["Line one\nLine two\r\n\tindented", "نص عربي\u200f (RTL) mark", "Модель\n\n",
+                                   "a\u200eb", ""])
+def test_prose_text_accepts_line_breaks_tabs_and_direction_marks(value):
+    prose_text(value)
+
+
+@pytest.mark.parametrize("value, code_point", [
+    ("access = user\u202e\u2066// admin\u2069\u2066", "U+202E"), ("a\u202ab", "U+202A"), ("a\u2067b", "U+2067"),
+])
+def test_prose_text_refuses_reordering_controls(value, code_point):
+    with pytest.raises(ValidationError, match="direction") as info:
+        prose_text(value)
+    assert code_point in info.value.messages[0]
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "a\x1b[31mb", "a\x7fb", "a\x85b", "a\u2028b", "a\ud800b"])
+def test_prose_text_refuses_other_control_characters(value):
+    with pytest.raises(ValidationError, match="control character"):
+        prose_text(value)
 
 
 @pytest.mark.parametrize("value", ["https://acme.example", "http://acme.example/path?q=1#x",

@@ -1,0 +1,135 @@
+"""The API's error responses as documented (portal/schema.py), and regressions found by the fuzzer
+(tests/portal/test_api_fuzz.py): each test here failed before its fix."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import jsonschema
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+from portal.models import Membership
+from tests import factories as f
+
+
+@functools.cache
+def openapi() -> dict:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def responses(path: str, method: str) -> dict:
+    return openapi()["paths"][path][method]["responses"]
+
+
+def body_schema(path: str, method: str, status: int) -> dict:
+    return responses(path, method)[str(status)]["content"]["application/json"]["schema"]
+
+
+def assert_conforms(response, path: str, method: str) -> None:
+    """The response's status is documented for the operation and its body matches that schema."""
+    assert str(response.status_code) in responses(path, method), (path, method, response.status_code)
+    schema = {**body_schema(path, method, response.status_code), "components": openapi()["components"]}
+    jsonschema.validate(response.json(), schema)
+
+
+# --- what every operation documents ------------------------------------------------------------------------
+
+
+def test_every_operation_documents_its_errors():
+    for path, operations in openapi()["paths"].items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            if "{" in path:
+                assert "404" in codes, (method, path)
+            if method in ("post", "put", "patch", "delete"):
+                assert "400" in codes, (method, path)
+            if "requestBody" in operation:
+                assert {"413", "415"} <= codes, (method, path)
+            assert "429" in codes, (method, path)
+
+
+def test_errors_are_documented_only_where_they_can_happen():
+    # Anonymous, no authenticator: no 401 or 403; no path parameter: no 404.
+    assert set(responses("/api/v1/classify/", "post")) == {"200", "400", "413", "415", "429", "503"}
+    # Signed in, paginated (an invalid cursor is a 404), nothing to validate: no 400.
+    assert set(responses("/api/v1/notifications/", "get")) == {"200", "401", "403", "404", "429"}
+    # A transition without a body can still be refused with its reason.
+    assert {"400", "401", "403", "404"} <= set(responses("/api/v1/applications/{id}/withdraw/", "post"))
+
+
+def test_error_bodies_are_shared_components():
+    components = openapi()["components"]["schemas"]
+    assert components["ErrorDetail"]["required"] == ["detail"]
+    assert components["ValidationError"]["type"] == "object"
+    assert body_schema("/api/v1/organizations/{slug}/", "get", 404) == {"$ref": "#/components/schemas/ErrorDetail"}
+    assert body_schema("/api/v1/models/", "post", 400) == {"$ref": "#/components/schemas/ValidationError"}
+
+
+def test_real_error_bodies_match_the_documented_ones(client, org_member, settings):
+    path = "/api/v1/organizations/{slug}/"
+    assert_conforms(client.get("/api/v1/organizations/acme/"), path, "get")  # 401
+    client.force_login(org_member)
+    assert_conforms(client.get("/api/v1/organizations/nope/"), path, "get")  # 404
+    assert_conforms(client.post("/api/v1/models/", {"name": ""}, content_type="application/json"),
+                    "/api/v1/models/", "post")  # 400, keyed by field
+    assert_conforms(client.post("/api/v1/models/", "{", content_type="application/json"),
+                    "/api/v1/models/", "post")  # 400, detail
+    assert_conforms(client.post("/api/v1/models/", "<a/>", content_type="application/xml"),
+                    "/api/v1/models/", "post")  # 415
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    large = client.post("/api/v1/models/", json.dumps({"name": "x" * 200}), content_type="application/json")
+    assert large.status_code == 413
+    assert_conforms(large, "/api/v1/models/", "post")
+
+
+# --- regressions found by the fuzzer -----------------------------------------------------------------------
+
+
+def test_certificate_list_query_errors_are_field_errors(client, framework):
+    response = client.get("/api/v1/certificates/", {"tier": "9"})
+    assert response.status_code == 400 and "tier" in response.json()
+    assert_conforms(response, "/api/v1/certificates/", "get")
+
+
+def test_verify_without_a_parameter_is_a_documented_field_error(client, framework):
+    response = client.get("/api/v1/verify/")
+    assert response.status_code == 400 and "non_field_errors" in response.json()
+    assert_conforms(response, "/api/v1/verify/", "get")
+
+
+def test_catalogue_benchmarks_have_a_null_organization(client, framework, org_member):
+    client.force_login(org_member)
+    response = client.get("/api/v1/benchmarks/")
+    assert response.status_code == 200
+    assert response.json()["results"][0]["organization"] is None
+    assert openapi()["components"]["schemas"]["Benchmark"]["properties"]["organization"]["nullable"] is True
+
+
+def test_release_sublists_are_documented_as_plain_lists_and_creations_as_201():
+    for path in ("/api/v1/releases/{id}/benchmark-results/", "/api/v1/releases/{id}/evidence/"):
+        assert body_schema(path, "get", 200)["type"] == "array", path
+        assert "201" in responses(path, "post") and "200" not in responses(path, "post"), path
+    assert "201" in responses("/api/v1/releases/{id}/apply/", "post")
+
+
+@pytest.mark.parametrize("name", ["window", "application"])
+@pytest.mark.parametrize("value", ["12494523320245004288", "²", "-1", "1.5"])
+def test_finding_filters_refuse_what_is_not_an_id(client, org_member, name, value):
+    client.force_login(org_member)
+    response = client.get("/api/v1/review/findings/", {name: value})  # a huge id was a 500 (integer overflow)
+    assert response.status_code == 400
+    assert response.json() == {name: ["An integer id."]}
+
+
+def test_auditor_suggestions_refuse_a_unicode_digit(client, db):
+    client.force_login(f.make_staff())
+    response = client.get("/api/v1/auditors/suggestions/", {"application": "²"})  # int("²") was a 500
+    assert response.status_code == 400 and "application" in response.json()
+
+
+@pytest.mark.parametrize("action", ["submission", "report"])
+def test_engagement_actions_answer_404_to_a_unicode_digit(client, org, action):
+    client.force_login(f.MembershipFactory(organization=org, role=Membership.Role.ADMIN).user)
+    assert client.get(f"/api/v1/engagements/²/{action}/").status_code == 404
