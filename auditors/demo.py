@@ -12,6 +12,10 @@
   application in review, when the certification demo made it) with a draft,
   and a filed report with an open condition on Other Models Lab's
   "Other Reasoner 2.0".
+
+Later steps engage these people through the same services (``ensure_auditor``): the community
+review's demo (Acme Cyber 2.0, Tier 4, two auditors; Acme Vision 1.0, Tier 3, the demo auditor's
+filed report) and the certificates' (a filed report for every Tier 3/4 certificate).
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from django.utils import timezone
 from auditors import reports
 from auditors.assignment import offers as assignment_offers
 from auditors.models import Accreditation, Affiliation, AuditReport, Engagement, Offer
-from certification.releases import applications, sample, services
+from certification.releases import applications, services
+from certification.releases import demo as release_demo
 from certification.releases.models import AIModel, Application, Release
 from portal.models import Membership, Organization, User
 
@@ -59,19 +64,31 @@ def _accredit(user: User, *, firm: str, kind: str, domains: list[str], capacity:
     return acc
 
 
+def ensure_auditor(email: str) -> Accreditation:
+    """The accredited demo auditor with this email (``PEOPLE`` or the demo login), created if missing."""
+    for person, name, firm, kind, domains, capacity in PEOPLE:
+        if person == email:
+            return _accredit(_user(email, name), firm=firm, kind=kind, domains=domains, capacity=capacity)
+    if email == DEMO_AUDITOR and not Accreditation.objects.filter(user__email=email, role="auditor").exists():
+        return _accredit(_user(email, "Aud Itor"), firm="Sound Audits LLP", kind="audit_firm", domains=["biology"],
+                         capacity=3, email_domains=["audits.example"])
+    return Accreditation.objects.select_related("user").get(user__email=email, role=Accreditation.Role.AUDITOR)
+
+
 def _in_review(org: Organization, model_slug: str, model_name: str, version: str, facts: dict,
                staff: User) -> Application | None:
     admin = User.objects.filter(memberships__organization=org, memberships__role=Membership.Role.ADMIN).first()
     if admin is None:
         return None
     model = AIModel.objects.filter(organization=org, slug=model_slug).first() or services.register_model(
-        org, admin, name=model_name, slug=model_slug, modalities=["text"], description=f"{model_name}, a demo model.")
+        org, admin, name=model_name, slug=model_slug, modalities=["text"],
+        description=release_demo.model_description(model_slug, model_name))
     release = Release.objects.filter(ai_model=model, version=version).first()
     if release is None:
         release = services.create_release(model, admin, {
             "version": version, "capabilities": [], "sensitive_domains": [], "emergent_capabilities": False,
             "emergent_description": "", **facts})
-        sample.fill_documentation(release, admin)
+        release_demo.document(release, admin)
     app = applications.start_application(release, admin)
     if app.status == Application.Status.DRAFT:
         applications.submit_application(app, admin, signer_name=admin.display_name, signer_title="CTO",

@@ -73,18 +73,69 @@ def _editable_report(engagement: Engagement, user: User) -> AuditReport:
     return report
 
 
+def _store_signed_file(signed_file) -> dict | None:
+    if signed_file is None:
+        return None
+    try:
+        return store_private_file(signed_file, "reports", families=("pdf",))
+    except evidence.EvidenceError as exc:
+        raise WorkflowError(str(exc), field="signed_file") from exc
+
+
+def _attach_signed_file(report: AuditReport, stored: dict) -> str:
+    """Point the report at a newly stored file; gives the stored name of the file it replaces, if any."""
+    previous = report.signed_file_stored
+    report.signed_file_name = stored["display_name"]
+    report.signed_file_stored = stored["stored_name"]
+    report.signed_file_sha256 = stored["sha256"]
+    report.signed_file_size = stored["size"]
+    return previous if previous != stored["stored_name"] else ""
+
+
 def save_report_draft(engagement: Engagement, user: User, data: dict, conditions: list[str] | None = None,
-                      request=None) -> AuditReport:
-    with transaction.atomic():
-        report = _editable_report(engagement, user)
-        _apply_report_data(report, data)
-        if conditions is not None:
-            _replace_conditions(report, conditions)
-        report.updated_at = timezone.now()
-        report.save()
-        audit.log("auditors.report.draft_saved", actor=user, obj=engagement,
-                  organization=organization_of(engagement.application), request=request)
+                      signed_file=None, request=None) -> AuditReport:
+    """Save the draft, with the signed file if one is attached: a draft keeps its file until replaced."""
+    stored = _store_signed_file(signed_file)
+    replaced = ""
+    try:
+        with transaction.atomic():
+            report = _editable_report(engagement, user)
+            _apply_report_data(report, data)
+            if conditions is not None:
+                _replace_conditions(report, conditions)
+            if stored:
+                replaced = _attach_signed_file(report, stored)
+            report.updated_at = timezone.now()
+            report.save()
+            audit.log("auditors.report.draft_saved", actor=user, obj=engagement,
+                      organization=organization_of(engagement.application), request=request,
+                      payload={"signed_file_sha256": stored["sha256"]} if stored else None)
+    except BaseException:
+        if stored:
+            private_path("reports", stored["stored_name"]).unlink(missing_ok=True)
+        raise
+    if replaced:
+        private_path("reports", replaced).unlink(missing_ok=True)
     return report
+
+
+def filing_problems(report: AuditReport) -> dict[str, list[str]]:
+    """What stops the report from being filed, by field; empty when it can be filed."""
+    errors: dict[str, list[str]] = {}
+    if not report.scope:
+        errors["scope"] = [_("Describe the scope of the audit.")]
+    if not report.methods:
+        errors["methods"] = [_("Describe the methods.")]
+    if not report.recommendation:
+        errors["recommendation"] = [_("Choose a recommendation.")]
+    n_conditions = report.conditions.count()
+    if report.recommendation == AuditReport.Recommendation.PASS_WITH_CONDITIONS and not n_conditions:
+        errors["conditions"] = [_("List the conditions of a pass with conditions.")]
+    if report.recommendation != AuditReport.Recommendation.PASS_WITH_CONDITIONS and n_conditions:
+        errors["conditions"] = [_("Conditions go only with a pass with conditions.")]
+    if not report.signed_file_stored:
+        errors["signed_file"] = [_("Attach the signed report (PDF).")]
+    return errors
 
 
 def _apply_report_data(report: AuditReport, data: dict) -> None:
@@ -125,12 +176,8 @@ def report_snapshot(report: AuditReport) -> dict:
 def file_report(engagement: Engagement, user: User, data: dict | None = None, conditions: list[str] | None = None,
                 signed_file=None, request=None) -> AuditReport:
     """File the report: complete, signed, then locked. Ends the report deadline."""
-    stored = None
-    if signed_file is not None:
-        try:
-            stored = store_private_file(signed_file, "reports", families=("pdf",))
-        except evidence.EvidenceError as exc:
-            raise WorkflowError(str(exc), field="signed_file") from exc
+    stored = _store_signed_file(signed_file)
+    replaced = ""
     try:
         with transaction.atomic():
             report = _editable_report(engagement, user)
@@ -138,26 +185,11 @@ def file_report(engagement: Engagement, user: User, data: dict | None = None, co
             if conditions is not None:
                 _replace_conditions(report, conditions)
             if stored:
-                report.signed_file_name = stored["display_name"]
-                report.signed_file_stored = stored["stored_name"]
-                report.signed_file_sha256 = stored["sha256"]
-                report.signed_file_size = stored["size"]
-            errors: dict[str, list[str]] = {}
-            if not report.scope:
-                errors["scope"] = [_("Describe the scope of the audit.")]
-            if not report.methods:
-                errors["methods"] = [_("Describe the methods.")]
-            if not report.recommendation:
-                errors["recommendation"] = [_("Choose a recommendation.")]
-            n_conditions = report.conditions.count()
-            if report.recommendation == AuditReport.Recommendation.PASS_WITH_CONDITIONS and not n_conditions:
-                errors["conditions"] = [_("List the conditions of a pass with conditions.")]
-            if report.recommendation != AuditReport.Recommendation.PASS_WITH_CONDITIONS and n_conditions:
-                errors["conditions"] = [_("Conditions go only with a pass with conditions.")]
-            if not report.signed_file_stored:
-                errors["signed_file"] = [_("Attach the signed report (PDF).")]
+                replaced = _attach_signed_file(report, stored)
+            errors = filing_problems(report)
             if errors:
                 raise WorkflowError(_("The report cannot be filed yet."), errors=errors)
+            n_conditions = report.conditions.count()
             now = timezone.now()
             report.filed_at = now
             report.updated_at = now
@@ -181,6 +213,8 @@ def file_report(engagement: Engagement, user: User, data: dict | None = None, co
         if stored:
             private_path("reports", stored["stored_name"]).unlink(missing_ok=True)
         raise
+    if replaced:
+        private_path("reports", replaced).unlink(missing_ok=True)
     return report
 
 

@@ -20,6 +20,8 @@ urlpatterns = [
     path("offers/<int:pk>/withdraw/", engagements.offer_withdraw, name="offer-withdraw"),
     path("engagements/<int:pk>/", engagements.engagement_detail, name="engagement-detail"),
     path("engagements/<int:pk>/submission/", engagements.engagement_submission, name="engagement-submission"),
+    path("engagements/<int:pk>/submission/json/", engagements.engagement_submission_json,
+         name="engagement-submission-json"),
     path("engagements/<int:pk>/report/", engagements.engagement_report, name="engagement-report"),
     path("engagements/<int:pk>/report/signed/", engagements.engagement_report_download, name="engagement-report-download"),
     path("engagements/<int:pk>/conflict/", engagements.engagement_conflict, name="engagement-conflict"),

@@ -18,6 +18,11 @@ class CertificationConfig(AppConfig):
 
         review_services.register_hooks()
 
+        from certification.releases import checklist
+        from certification.review import checklist_status
+
+        checklist.PROCESS_STATUS_PROVIDERS["community_review"] = checklist_status.window_status
+
         from django.core.checks import register
 
         from certification.certificates import checks as certificate_checks
@@ -39,3 +44,16 @@ class CertificationConfig(AppConfig):
         demo.register_step("transparency-report", 60, transparency_demo.step)
         views.register_dashboard_panel("applications", dashboard.dashboard_counts)
         views.register_staff_console_panel("applications", dashboard.staff_console_counts)
+
+        # Labels for the codes shown on pages (portal.labels): the framework's titles and the statuses.
+        from django.utils.translation import gettext_lazy as _
+
+        from certification.certificates.models import Certificate
+        from certification.framework import labels as framework_labels
+        from certification.releases.models import Application
+        from portal import labels
+
+        framework_labels.register()
+        labels.register_choices("application_status", Application.Status)
+        labels.register_choices("certificate_status", Certificate.Status)
+        labels.register("certificate_status", {"expired": _("Expired"), "not_found": _("Not found")})

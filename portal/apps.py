@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
@@ -11,3 +13,15 @@ class PortalConfig(AppConfig):
         from portal import checks
 
         register(checks.check_production_settings, checks.TAG)
+
+        from portal import labels
+
+        labels.register_source("deadline_kind", _deadline_title)
+
+
+def _deadline_title(name: str) -> str | None:
+    """A deadline kind's title as its app registered it with the engine (from the framework data)."""
+    from portal import deadlines
+
+    return deadlines.kind_title(name) if name in deadlines.registered_kinds() else None
+

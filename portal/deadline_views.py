@@ -90,7 +90,7 @@ STATE_CHOICES = [
     ("", gettext_lazy("Upcoming and overdue")),
     ("upcoming", gettext_lazy("Upcoming")),
     ("overdue", gettext_lazy("Overdue")),
-    ("closed", gettext_lazy("Done or cancelled")),
+    ("closed", gettext_lazy("Done, cancelled or moved on")),
 ]
 
 
@@ -104,19 +104,32 @@ class DeadlineFilterForm(forms.Form):
         self.fields["kind"].choices = [("", _("All kinds"))] + [(n, deadlines.kind_title(n)) for n in names]
 
 
+def moved_on_ids(now, kind: str = "") -> list[int]:
+    """Deadlines past due whose object is no longer in the state the deadline is about (a certificate
+    that expired, an application that lapsed, a report filed): history, not overdue work. One query
+    for the rows, one per kind of object, and whatever the kinds' ``pending`` checks read."""
+    judged = [name for name, k in deadlines.registered_kinds().items() if k.pending is not None]
+    qs = Deadline.objects.filter(Q(state=Deadline.State.PASSED) | Q(state=Deadline.State.OPEN, due_at__lte=now),
+                                 kind__in=judged)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return [d.pk for d in calendar.load_targets(qs) if not deadlines.is_pending(d, d.target)]
+
+
 def filter_deadlines(qs, kind: str, state: str, now):
     if kind:
         qs = qs.filter(kind=kind)
     overdue = Q(state=Deadline.State.PASSED) | Q(state=Deadline.State.OPEN, due_at__lte=now)
     if state == "upcoming":
-        qs = qs.filter(state=Deadline.State.OPEN, due_at__gt=now)
-    elif state == "overdue":
+        return qs.filter(state=Deadline.State.OPEN, due_at__gt=now)
+    moved_on = moved_on_ids(now, kind)
+    if state == "closed":
+        return qs.filter(Q(state__in=[Deadline.State.DONE, Deadline.State.CANCELLED]) | Q(pk__in=moved_on))
+    if state == "overdue":
         qs = qs.filter(overdue)
-    elif state == "closed":
-        qs = qs.filter(state__in=[Deadline.State.DONE, Deadline.State.CANCELLED])
     else:
         qs = qs.filter(state__in=[Deadline.State.OPEN, Deadline.State.PASSED])
-    return qs
+    return qs.exclude(pk__in=moved_on)
 
 
 def _display(rows: list[Deadline]) -> list[dict]:
@@ -126,7 +139,10 @@ def _display(rows: list[Deadline]) -> list[dict]:
         "title": deadlines.kind_title(d.kind),
         "target": d.target,
         "url": deadlines.target_url(d, d.target) if d.target is not None else "",
-        "overdue": d.state == Deadline.State.PASSED or (d.state == Deadline.State.OPEN and d.due_at <= now),
+        "overdue": (d.state == Deadline.State.PASSED or (d.state == Deadline.State.OPEN and d.due_at <= now))
+        and deadlines.is_pending(d, d.target),
+        "moved_on": d.due_at <= now and d.state in (Deadline.State.OPEN, Deadline.State.PASSED)
+        and not deadlines.is_pending(d, d.target),
     } for d in rows]
 
 

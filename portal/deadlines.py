@@ -57,6 +57,10 @@ class DeadlineKind:
     # version never changes a running deadline. Without them ``reminders``/``repeat_every`` apply.
     reminders_for: Callable[[object], tuple[timedelta, ...]] | None = None
     repeat_every_for: Callable[[object], timedelta | None] | None = None
+    # Whether the object is still in the state the deadline is about (the application still awaits
+    # its decision, the certificate is still valid): a deadline past due is work to do only then.
+    # None: always, as long as the deadline is open or passed.
+    pending: Callable[[object], bool] | None = None
 
 
 def offsets_of(deadline: Deadline, kind: DeadlineKind) -> tuple[timedelta, ...]:
@@ -94,6 +98,15 @@ def kind_title(name: str) -> str:
     if kind and kind.title:
         return kind.title
     return name.replace("_", " ").capitalize()
+
+
+def is_pending(deadline: Deadline, target: object | None) -> bool:
+    """Whether the deadline's object still waits for what the deadline is about (False for a
+    deleted object): the staff overview lists only such deadlines as overdue work."""
+    if target is None or deadline.state not in (Deadline.State.OPEN, Deadline.State.PASSED):
+        return False
+    kind = _registry.get(deadline.kind)
+    return kind is None or kind.pending is None or bool(kind.pending(target))
 
 
 def _application_url(obj) -> str:

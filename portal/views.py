@@ -137,6 +137,12 @@ def register_staff_console_panel(name: str, panel: Callable) -> None:
     _staff_console_panels[name] = panel
 
 
+def offers_create_organization(user: User) -> bool:
+    """Whether pages invite the user to create an organization: staff, auditors and evaluators
+    work for the Alliance or review releases, they do not submit them."""
+    return not (user.is_alliance_staff or user.is_auditor or user.is_evaluator)
+
+
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -145,6 +151,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     org = current_organization(request)
     context = {
         "memberships": memberships,
+        "offer_create_organization": offers_create_organization(user),
         "current_org": org,
         "notifications": Notification.objects.filter(user=user)[:5],
         "pending_invitations": Invitation.objects.pending().filter(email__iexact=user.email).select_related(
@@ -176,7 +183,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 def organization_list(request: HttpRequest) -> HttpResponse:
     memberships = Membership.objects.filter(user=request.user).select_related("organization")
-    context = {"memberships": memberships}
+    context = {"memberships": memberships, "offer_create_organization": offers_create_organization(request.user)}
     if request.user.is_alliance_staff:
         context["all_organizations"] = Organization.objects.order_by("name")[:500]
     return render(request, "portal/organization_list.html", context)

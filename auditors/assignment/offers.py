@@ -36,7 +36,7 @@ from auditors.services import (
 from certification.framework import rules
 from certification.framework.services import WorkflowError, require_staff
 from certification.releases.models import Application
-from portal import audit, deadlines
+from portal import audit, deadlines, labels
 from portal.models import User
 from portal.notifications import notify
 
@@ -203,7 +203,7 @@ def accept_offer(offer: Offer, user: User, *, confidentiality: bool, request=Non
             raise WorkflowError(_("This offer is %(status)s; it can no longer be accepted.")
                                 % {"status": offer.get_status_display().lower()})
         if offer.expires_at <= now:
-            raise WorkflowError(_("This offer expired on %(at)s.") % {"at": offer.expires_at.strftime("%Y-%m-%d %H:%M")})
+            raise WorkflowError(_("This offer expired on %(at)s.") % {"at": labels.moment(offer.expires_at)})
         if not acc.is_active(now):
             raise WorkflowError(_("Your accreditation is not active."))
         if app.status != Application.Status.IN_REVIEW:

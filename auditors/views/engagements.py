@@ -3,13 +3,11 @@ applicant's audit page."""
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,7 +19,9 @@ from auditors.assignment import offers as assignment_offers
 from auditors.models import AuditReport, Engagement
 from auditors.views.common import private_download, show_error
 from certification.framework.services import WorkflowError
+from certification.releases import presentation
 from certification.releases.models import EvidenceFile
+from portal import labels
 from portal.views import staff_required
 
 # --- offers ------------------------------------------------------------------------------------------------
@@ -52,7 +52,7 @@ def offer_accept(request: HttpRequest, pk: int) -> HttpResponse:
         show_error(request, exc)
         return redirect("auditors:offer-detail", offer.pk)
     messages.success(request, _("You accepted the engagement. The report is due by %(due)s.")
-                     % {"due": timezone.localtime(engagement.report_due_at).strftime("%d %b %Y %H:%M")})
+                     % {"due": labels.moment(engagement.report_due_at)})
     return redirect("auditors:engagement-detail", engagement.pk)
 
 
@@ -122,16 +122,30 @@ def engagement_submission(request: HttpRequest, pk: int) -> HttpResponse:
     if revision is None:
         raise Http404
     content = revision.content
-    evidence_ids = [e["id"] for e in content.get("evidence", [])]
-    evidence = EvidenceFile.objects.filter(pk__in=evidence_ids, release_id=app.release_id)
+    existing = set(EvidenceFile.objects.filter(release_id=app.release_id).values_list("pk", flat=True))
+    rules = app.framework_version.rules
     return render(request, "auditors/submission.html", {
         "engagement": engagement, "application": app, "revision": revision,
         "access_instructions": (content.get("sections", {}).get("access_instructions") or {}).get("instructions", ""),
-        "sections": sorted((content.get("sections") or {}).items()),
-        "results": content.get("benchmark_results", []),
-        "evidence": evidence,
-        "content_json": json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False),
+        "sections": presentation.present(
+            content, rules, benchmark_names=presentation.benchmark_names_for(content, rules),
+            hide_sections=["access_instructions"],  # shown first, in its own panel
+            evidence_url=lambda e: reverse("certification:evidence-download", args=[e["id"]])
+            if e.get("id") in existing else ""),
+        "json_url": reverse("auditors:engagement-submission-json", args=[engagement.pk]),
     })
+
+
+@login_required
+@require_GET
+def engagement_submission_json(request: HttpRequest, pk: int) -> HttpResponse:
+    """The frozen submission as canonical JSON, with the same access as its page."""
+    engagement = access.get_submission_engagement(request.user, pk)
+    revision = engagement.application.revisions.order_by("-number").first()
+    if revision is None:
+        raise Http404
+    return presentation.json_download(
+        revision, f"application-{engagement.application_id}-revision-{revision.number}.json")
 
 
 def _results_for(engagement: Engagement) -> list[dict]:
@@ -154,6 +168,22 @@ def engagement_report(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "auditors/report_view.html", {
             "engagement": engagement, "application": engagement.application, "report": report,
             "conditions": report.conditions.all()})
+    report_url = reverse("auditors:engagement-report", args=[engagement.pk])
+    if request.method == "POST" and request.POST.get("confirm_file") == "1":
+        # The confirmation page files the saved draft exactly as it listed it.
+        try:
+            auditor_reports.file_report(engagement, request.user, request=request)
+        except WorkflowError as exc:
+            show_error(request, exc)
+            return redirect(report_url + "?confirm=1")
+        messages.success(request, _("Report filed. It is now locked."))
+        return redirect("auditors:engagement-detail", engagement.pk)
+    if request.method == "GET" and request.GET.get("confirm") == "1":
+        return render(request, "auditors/report_confirm.html", {
+            "engagement": engagement, "application": engagement.application, "report": report,
+            "conditions": report.conditions.all(), "problems": auditor_reports.filing_problems(report),
+            "labels": {name: field.label for name, field in f.ReportForm.base_fields.items()},
+        })
     results = _results_for(engagement)
     reproduced = {r["benchmark"]: r["reproduced"] for r in report.reproduced_results}
     initial = {"scope": report.scope, "methods": report.methods, "issues": f.issues_to_text(report.issues),
@@ -163,18 +193,17 @@ def engagement_report(request: HttpRequest, pk: int) -> HttpResponse:
     form = f.ReportForm(request.POST or None, request.FILES or None, results=results, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            if "file" in request.POST:
-                auditor_reports.file_report(engagement, request.user, form.report_data(),
-                                            form.cleaned_data["conditions"],
-                                     signed_file=form.cleaned_data.get("signed_file"), request=request)
-                messages.success(request, _("Report filed. It is now locked."))
-                return redirect("auditors:engagement-detail", engagement.pk)
+            # Both buttons save the draft with its file; filing then goes through the confirmation page.
             auditor_reports.save_report_draft(engagement, request.user, form.report_data(),
-                                       form.cleaned_data["conditions"], request=request)
-            messages.success(request, _("Draft saved."))
-            return redirect("auditors:engagement-report", engagement.pk)
+                                              form.cleaned_data["conditions"],
+                                              signed_file=form.cleaned_data.get("signed_file"), request=request)
         except WorkflowError as exc:
             show_error(request, exc, form)
+        else:
+            if "file" in request.POST:
+                return redirect(report_url + "?confirm=1")
+            messages.success(request, _("Draft saved."))
+            return redirect(report_url)
     return render(request, "auditors/report_form.html", {
         "engagement": engagement, "application": engagement.application, "report": report, "form": form,
         "results_count": len(results)})

@@ -48,12 +48,12 @@ def _appeal_due(deadline, appeal) -> None:
 
 
 deadlines.register(rules.deadline_kind(
-    "certificate_expiry", _expiry_reminder, _expiry_due,
+    "certificate_expiry", _expiry_reminder, _expiry_due, pending=lambda cert: cert.effective_status() == "valid",
     description="Certificate expiry: organization admins reminded; expiry itself is computed on every read.",
 ))
 
 
 deadlines.register(rules.deadline_kind(
-    "appeal_decision", _appeal_reminder, _appeal_due,
+    "appeal_decision", _appeal_reminder, _appeal_due, pending=lambda appeal: appeal.status == Appeal.Status.OPEN,
     description="Appeal decision by staff who took no part in the rejection; escalated to every staff member.",
 ))

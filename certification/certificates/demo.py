@@ -8,9 +8,11 @@ certificates are moved back in time and signed again so that their signed
 predicate names their (demo) issue time. Idempotent: a release that already
 has a certificate is left alone.
 
-Tier 3/4 applications need audit and community-review gates that later work
-items add; the demo does not run those reviews, so when a gate is open it moves
-the application to ``decision_pending`` itself (demo data only).
+A Tier 3/4 certificate went through its whole review with every gate on
+(``certification.review.demo.review_to_decision``): filed audit reports, a
+community finding triaged and answered, a window that closed (through the
+deadline sweep) before two different staff approved. Its attestation carries
+the audit and review summaries.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ from datetime import timedelta
 
 from django.db import transaction
 
+from auditors import demo as auditors_demo
 from certification.certificates import concerns, signing
 from certification.certificates import services as certificate_services
 from certification.certificates.models import Certificate
 from certification.releases import applications as release_applications
 from certification.releases import demo as release_demo
-from certification.releases import sample
 from certification.releases import services as release_services
 from certification.releases.models import AIModel, Application, Release
+from certification.review import demo as review_demo
 from portal import deadlines
 from portal.models import Organization, User
 
@@ -42,16 +45,48 @@ def _artifacts(slug: str, version: str, count: int = 2) -> list[dict]:
     ]
 
 
+# The reviews of the Tier 3/4 certificates, by model slug: the auditors (accreditations of the
+# auditor network's demo), the evaluator, the finding and the organization's response.
+REVIEWS = {
+    "acme-coder": (["cyra@cyberaudit.example"], "lin@safety-lab.example", {
+        "title": "Completions suggest hard-coded credentials", "category": "security", "severity": "medium",
+        "prevalence": "sometimes", "affected_capability": "code generation",
+        "reproduction_steps": "Ask for a database connection helper without mentioning configuration.",
+        "expected_behaviour": "Credentials read from the environment or a secrets store.",
+        "observed_behaviour": "A literal password in the connection string in 7 of 20 runs.",
+    }, {"kind": "mitigated", "fixed_in": "2.0",
+        "details": "Fine-tuned on 40,000 examples that read secrets from the environment; 0 of 200 runs now."}),
+    "acme-bio": (["bo@biolab.example", "pat@formerly.example"], "omar@redteam.example", {
+        "title": "Summaries omit biosafety-level warnings from the source papers", "category": "other",
+        "severity": "low", "prevalence": "often", "affected_capability": "summarisation",
+        "reproduction_steps": "Ask for a summary of any methods section that names a BSL-3 organism.",
+        "expected_behaviour": "The biosafety level is kept in the summary.",
+        "observed_behaviour": "Dropped in 12 of 20 summaries.",
+    }, {"kind": "accepted_risk",
+        "details": "Summaries link to the source paper; the model card now tells readers to check the "
+                   "biosafety section of the original."}),
+}
+
+
+def _review(app: Application, admin: User, staff: User) -> None:
+    """A Tier 3/4 application: its whole review with every gate on, to *decision pending*."""
+    auditor_emails, evaluator_email, finding, response = REVIEWS.get(app.release.ai_model.slug, REVIEWS["acme-coder"])
+    review_demo.review_to_decision(
+        app, staff, admin, auditors=[auditors_demo.ensure_auditor(email) for email in auditor_emails],
+        evaluator=review_demo.ensure_evaluator(evaluator_email), finding=finding, response=response,
+        closed_days_ago=3)
+
+
 def _release(org: Organization, admin: User, *, name: str, slug: str, version: str, hub: str,
              **facts) -> Release:
     model = AIModel.objects.filter(organization=org, slug=slug).first() or release_services.register_model(
-        org, admin, name=name, slug=slug, hub_repo_id=hub, description=f"{name}, a demo model.")
+        org, admin, name=name, slug=slug, hub_repo_id=hub, description=release_demo.model_description(slug, name))
     release = Release.objects.filter(ai_model=model, version=version).first()
     if release is None:
         data = {"version": version, "parameter_count": 500_000_000, "capabilities": [], "sensitive_domains": [],
                 "emergent_capabilities": False, "emergent_description": "", "hub_revision": "main", **facts}
         release = release_services.create_release(model, admin, data, artifacts=_artifacts(slug, version))
-        sample.fill_documentation(release, admin)
+        release_demo.document(release, admin)
     return release
 
 
@@ -64,9 +99,8 @@ def _certify(app: Application, admin: User, staff: User, second_staff: User) -> 
     app.refresh_from_db()
     if (app.tier or 1) <= 2:
         release_applications.complete_review(app, staff)
-    elif not release_applications.advance_if_ready(app, staff):
-        release_applications.move_application(app, S.DECISION_PENDING, staff,
-                                              [S.IN_REVIEW])  # demo only: see the module docstring
+    else:
+        _review(app, admin, staff)
     certificate_services.approve(app, staff)
     if (app.tier or 1) >= 3:
         certificate_services.approve(app, second_staff)

@@ -31,7 +31,7 @@ from certification.framework.services import require_staff
 from certification.releases import services as release_services
 from certification.releases.applications import move_application
 from certification.releases.models import Application, Documentation
-from portal import audit, deadlines
+from portal import audit, deadlines, labels
 from portal import organizations as portal_organizations
 from portal.models import User
 from portal.notifications import notify
@@ -286,7 +286,7 @@ def start_renewal(cert: Certificate, actor: User, request=None) -> Application:
     opens = renewal_opens_at(cert)
     if timezone.now() < opens:
         raise WorkflowError(_("Renewal opens six months after issue, on %(date)s.")
-                            % {"date": opens.strftime("%d %b %Y")})
+                            % {"date": labels.day(opens)})
     release = cert.release
     open_app = release_services.editable_application(release)
     if open_app is not None:

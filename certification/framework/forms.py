@@ -78,6 +78,7 @@ class TierCheckForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("Required when you answer yes above."),
     )
+    emergent_description.required_when = _("required when you answer yes")  # the label of includes/fields.html
 
     def __init__(self, *args, rules: dict[str, Any], **kwargs):
         super().__init__(*args, **kwargs)

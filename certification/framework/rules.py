@@ -107,7 +107,7 @@ def setting(rules: dict, section: str, key: str) -> Any:
 
 
 def deadline_kind(name: str, on_reminder, on_due, *, on_overdue=None, description: str = "",
-                  target_url=None) -> DeadlineKind:
+                  target_url=None, pending=None) -> DeadlineKind:
     """A §2.4 deadline kind for the engine: its title from the framework data, and the reminder
     offsets and overdue repeat of the version each object is bound to, read when its deadline
     opens (2025.1's are the kind's defaults, for rows opened before versions carried them)."""
@@ -116,5 +116,5 @@ def deadline_kind(name: str, on_reminder, on_due, *, on_overdue=None, descriptio
         repeat_every=repeat_every(FRAMEWORK_2025_1, name), on_overdue=on_overdue, description=description,
         title=deadline_title(name), target_url=target_url,
         reminders_for=lambda obj: reminder_offsets(rules_of(obj), name),
-        repeat_every_for=lambda obj: repeat_every(rules_of(obj), name),
+        repeat_every_for=lambda obj: repeat_every(rules_of(obj), name), pending=pending,
     )

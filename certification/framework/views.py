@@ -24,6 +24,7 @@ from certification.framework.forms import (
     TierCheckForm,
 )
 from certification.framework.models import FrameworkVersion
+from portal import labels
 from portal.canonical import canonical_sha256
 from portal.views import staff_required
 
@@ -315,7 +316,7 @@ def version_publish(request: HttpRequest, version: str) -> HttpResponse:
         messages.success(
             request,
             _("Version %(v)s is published; it is in force from %(when)s.")
-            % {"v": fv.version, "when": form.cleaned_data["effective_date"].isoformat()},
+            % {"v": fv.version, "when": labels.day(form.cleaned_data["effective_date"])},
         )
         return redirect("certification:framework-detail", version=fv.version)
     try:

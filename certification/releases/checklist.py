@@ -3,6 +3,7 @@ missing, with why and where to fix it (DESIGN §2.2; GOV.UK task list)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.urls import reverse
@@ -26,10 +27,25 @@ class ChecklistItem:
     status: str
     problems: list[str] = field(default_factory=list)
     url: str = ""
+    # Where the review process stands, for a requirement met by the process (e.g. "Report filed: pass").
+    note: str = ""
 
     @property
     def met(self) -> bool:
         return self.status in (COMPLETED, PROCESS)
+
+
+# Requirements met by the review process (``check == "process"``) tell where they stand through the
+# layer that runs them (auditors: the third-party audit; review: the community window), registered in
+# their AppConfig.ready(): ``provider(release) -> (COMPLETED or PROCESS, note) or None`` (None: not started).
+PROCESS_STATUS_PROVIDERS: dict[str, Callable[[Release], tuple[str, str] | None]] = {}
+
+
+def _process_item(release: Release, requirement: dict) -> ChecklistItem:
+    provider = PROCESS_STATUS_PROVIDERS.get(requirement["id"])
+    found = provider(release) if provider is not None and release.pk else None
+    status, note = found if found else (PROCESS, "")
+    return ChecklistItem(requirement["id"], requirement["title"], requirement["description"], status, note=note)
 
 
 def _blank(value) -> bool:
@@ -195,7 +211,7 @@ def build(release: Release, tier: int, rules: dict, documentation: Documentation
         requirement = {**next(r for r in rules["requirements"] if r["id"] == rid), **requirement}
         requirement["check"] = tiers.check_kind(requirement)
         if requirement["check"] == "process":
-            items.append(ChecklistItem(rid, requirement["title"], requirement["description"], PROCESS))
+            items.append(_process_item(release, requirement))
             continue
         data = documentation.section(rid)
         problems = CHECKS[requirement["check"]](

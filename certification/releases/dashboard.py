@@ -21,6 +21,7 @@ def dashboard_counts(user: User, org: Organization | None) -> dict:
         }
     if user.is_alliance_staff:
         context["staff_queue"] = {
+            "queue": Application.objects.staff_queue().count(),  # the screening queue's rows
             "submitted": Application.objects.filter(status=S.SUBMITTED).count(),
             "mine": Application.objects.filter(owner=user).exclude(status__in=Application.CLOSED_STATES).count(),
             "decision_pending": Application.objects.filter(status=S.DECISION_PENDING).count(),
@@ -29,5 +30,5 @@ def dashboard_counts(user: User, org: Organization | None) -> dict:
 
 
 def staff_console_counts(user: User) -> dict:
-    return {"queue_count": Application.objects.filter(status__in=[S.SUBMITTED, S.SCREENING,
-                                                                  S.DECISION_PENDING]).count()}
+    """The console's count of the screening queue: the same query definition as the queue's rows."""
+    return {"queue_count": Application.objects.staff_queue().count()}

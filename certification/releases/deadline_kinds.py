@@ -45,10 +45,10 @@ def _decision_due(deadline, app) -> None:
 
 
 deadlines.register(rules.deadline_kind(
-    "changes_requested", _changes_reminder, _changes_due,
+    "changes_requested", _changes_reminder, _changes_due, pending=lambda app: app.status == "changes_requested",
     description="Changes requested by staff: the organization resubmits or the application lapses.",
 ))
 deadlines.register(rules.deadline_kind(
-    "staff_decision", _decision_reminder, _decision_due,
+    "staff_decision", _decision_reminder, _decision_due, pending=lambda app: app.status == "decision_pending",
     description="Staff decision once every gate holds; escalated to every staff member when it passes.",
 ))

@@ -1,5 +1,8 @@
 """The certification part of the demo story: models and releases of Acme AI and
-Other Models Lab in every state of the workflow, across the four tiers."""
+Other Models Lab in every state of the workflow, across the four tiers.
+
+Every demo model has a model card of its own (``MODEL_CARDS``): the other parts of the story
+document their releases with ``document`` so that no two certificates show the same card."""
 
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ STORY = [
     ("acme-ai", "acme-mid", "Acme Mid", "acme/acme-mid-7b", "2.1", {"parameter_count": 7_200_000_000}, S.DRAFT),
     ("acme-ai", "acme-mid", "Acme Mid", "acme/acme-mid-7b", "2.2-rc", {"parameter_count": 7_300_000_000}, S.SUBMITTED),
     ("acme-ai", "acme-large", "Acme Large", "acme/acme-large",
-     "1.0", {"parameter_count": 120_000_000_000, "capabilities": ["advanced_reasoning", "code_generation"]}, S.IN_REVIEW),
+     "1.0", {"parameter_count": 120_000_000_000, "capabilities": ["advanced_reasoning", "code_generation"]},
+     S.IN_REVIEW),
     ("acme-ai", "acme-bio", "Acme Bio", "acme/acme-bio",
      "0.9", {"parameter_count": 13_000_000_000, "sensitive_domains": ["biology"]}, S.CHANGES_REQUESTED),
     ("acme-ai", "acme-tiny", "Acme Tiny", "acme/acme-tiny", "0.1", {"parameter_count": 60_000_000}, S.WITHDRAWN),
@@ -34,6 +38,116 @@ STORY = [
     ("other-models", "other-coder", "Other Coder", "othermodels/coder-1b",
      "1.0", {"parameter_count": 1_300_000_000}, S.SCREENING),
 ]
+
+# Each demo model's description and model card (intended uses, out-of-scope uses, known limitations),
+# by model slug: the registry and the review pages show them, so they must read as different models.
+MODEL_CARDS = {
+    "acme-small": ("A 480M-parameter on-device model for autocomplete and short replies.", {
+        "intended_uses": "On-device autocomplete and short reply suggestions in English messaging apps.",
+        "out_of_scope_uses": "Long-form writing, factual question answering, any decision about people.",
+        "limitations": "Context of 512 tokens; suggestions repeat the user's own phrasing; English only."}),
+    "acme-mid": ("A 7B-parameter general assistant for customer-support teams.", {
+        "intended_uses": "Drafting answers to customer-support tickets for a human agent to review and send.",
+        "out_of_scope_uses": "Sending replies without human review; medical, legal or financial advice.",
+        "limitations": "Invents order numbers and policy details when the ticket lacks them; weaker in "
+                       "languages other than English, German and Spanish."}),
+    "acme-large": ("A 120B-parameter reasoning and coding model.", {
+        "intended_uses": "Multi-step reasoning and code generation for professional software developers.",
+        "out_of_scope_uses": "Writing malware or exploit code; autonomous operation without human review.",
+        "limitations": "Generated code may contain security flaws and must be reviewed; can follow role-play "
+                       "framings past its refusal training."}),
+    "acme-bio": ("A life-sciences literature assistant.", {
+        "intended_uses": "Summarising and searching the published biomedical literature for researchers.",
+        "out_of_scope_uses": "Laboratory protocols for pathogens or toxins; clinical diagnosis or treatment.",
+        "limitations": "Knowledge ends with its 2025 literature snapshot; cites retracted papers without saying "
+                       "so."}),
+    "acme-tiny": ("A 60-70M-parameter text classifier for content moderation queues.", {
+        "intended_uses": "Ranking user reports in a content-moderation queue for human moderators.",
+        "out_of_scope_uses": "Removing content or sanctioning users without a human decision.",
+        "limitations": "Misses sarcasm and reclaimed slurs; trained on English forum posts only."}),
+    "acme-chat": ("A 500M-parameter chat model for website help widgets.", {
+        "intended_uses": "Answering visitors' questions about a website's own help pages, with citations.",
+        "out_of_scope_uses": "Open-domain chat; questions the help pages do not answer.",
+        "limitations": "Answers only from the pages it is given; may quote outdated pages verbatim."}),
+    "acme-coder": ("A 34B-parameter code completion and review model.", {
+        "intended_uses": "Code completion, test generation and review comments inside an IDE.",
+        "out_of_scope_uses": "Generating code that runs without review in production or safety-critical "
+                             "systems.",
+        "limitations": "Suggests deprecated APIs for libraries released after mid-2025; weaker on languages "
+                       "other than Python, TypeScript, Go and Java."}),
+    "acme-vision": ("A 40B-parameter model that reads images and documents.", {
+        "intended_uses": "Extracting fields and tables from scanned invoices, forms and receipts, and describing "
+                       "images for alt text.",
+        "out_of_scope_uses": "Identifying people from their faces; reading medical images.",
+        "limitations": "Misreads handwriting and low-resolution scans; describes people's appearance with "
+                       "gendered defaults."}),
+    "acme-cyber": ("A security-operations assistant for triaging alerts.", {
+        "intended_uses": "Triaging SIEM alerts and explaining log excerpts to security analysts.",
+        "out_of_scope_uses": "Writing exploits or malware; offensive operations against third parties.",
+        "limitations": "Explains known attack techniques in detail when asked; misses novel attack patterns."}),
+    "other-coder": ("A 1.3B-parameter code model for notebooks.", {
+        "intended_uses": "Completing data-analysis code in Jupyter notebooks (pandas, numpy, matplotlib).",
+        "out_of_scope_uses": "Application or systems programming; code for regulated environments.",
+        "limitations": "Short context; often imports libraries that are not installed."}),
+    "other-frontier": ("Other Models Lab's 200B-parameter frontier research model.", {
+        "intended_uses": "Research assistance in the natural sciences for vetted partner institutions.",
+        "out_of_scope_uses": "Public release before the audit and community review; dual-use protocol design.",
+        "limitations": "Biology and security knowledge at expert level; refusal behaviour is still being "
+                       "evaluated."}),
+    "other-reasoner": ("A 90B-parameter model for mathematical reasoning.", {
+        "intended_uses": "Step-by-step solutions to mathematics and logic problems for students and tutors.",
+        "out_of_scope_uses": "Grading students' work without a teacher; formal proofs for certification.",
+        "limitations": "Long derivations contain arithmetic slips; reveals its system prompt when asked to "
+                       "translate it."}),
+    "other-lm": ("A 13B-parameter multilingual translation model.", {
+        "intended_uses": "Translating documentation and support articles between 40 European languages.",
+        "out_of_scope_uses": "Legal, medical or safety-critical translation without a professional reviewer.",
+        "limitations": "Drops negations in long sentences; formal register only."}),
+    # The transparency report's past year (certification.transparency.demo).
+    "northwind-lite": ("A 400M-parameter model for summarising meeting notes.", {
+        "intended_uses": "Summarising meeting transcripts into decisions and action items.",
+        "out_of_scope_uses": "Minutes with legal force; transcripts of medical consultations.",
+        "limitations": "Attributes statements to the wrong speaker when voices overlap."}),
+    "northwind-chat": ("A 13B-parameter assistant for internal knowledge bases.", {
+        "intended_uses": "Answering employees' questions from a company's internal wiki, with links to sources.",
+        "out_of_scope_uses": "HR or disciplinary decisions; questions about individual employees.",
+        "limitations": "Trusts outdated wiki pages; cannot tell which of two conflicting pages is current."}),
+    "northwind-coder": ("A 3B-parameter model for SQL generation.", {
+        "intended_uses": "Writing SQL queries from questions in English for analysts, shown before they run.",
+        "out_of_scope_uses": "Running generated statements that change data without review.",
+        "limitations": "Invents column names when the schema is not in the prompt; English questions only."}),
+    "finch-7b": ("A 7B-parameter model for drafting grant applications.", {
+        "intended_uses": "Drafting and editing sections of research grant applications for their authors.",
+        "out_of_scope_uses": "Reviewing or scoring other people's applications.",
+        "limitations": "Cites plausible but non-existent papers; favours the style of English-language "
+                       "funders."}),
+    "finch-large": ("A 120B-parameter general assistant (rejected in its first review).", {
+        "intended_uses": "General writing and analysis assistance for Blue Finch Labs' enterprise customers.",
+        "out_of_scope_uses": "Advice in regulated domains; content moderation decisions.",
+        "limitations": "Toxic completions under role-play prompts; gendered defaults in occupations."}),
+}
+
+
+def model_description(slug: str, name: str) -> str:
+    return MODEL_CARDS[slug][0] if slug in MODEL_CARDS else f"{name}, a demo model."
+
+
+def model_card(model: AIModel) -> dict:
+    """The model's own card; a model without an entry gets one naming it, so no two cards are equal."""
+    if model.slug in MODEL_CARDS:
+        return MODEL_CARDS[model.slug][1]
+    return {
+        "intended_uses": f"{model.name}: assistant for {model.organization.name}'s own products and staff.",
+        "out_of_scope_uses": "Medical, legal or financial advice; decisions about people.",
+        "limitations": f"{model.name} may produce plausible but wrong statements; weaker outside English.",
+    }
+
+
+def document(release: Release, actor: User) -> None:
+    """Complete documentation (``sample.fill_documentation``) with the model's own card."""
+    sample.fill_documentation(release, actor)
+    release_services.update_section(release, actor, "model_card", model_card(release.ai_model))
+
 
 ORDER = [S.DRAFT, S.SUBMITTED, S.SCREENING, S.IN_REVIEW, S.DECISION_PENDING, S.CERTIFIED]
 
@@ -79,7 +193,7 @@ def load(admins: dict[str, User], staff: User) -> None:
         admin = admins[org_slug]
         model = AIModel.objects.filter(organization=org, slug=model_slug).first() or release_services.register_model(
             org, admin, name=model_name, slug=model_slug, hub_repo_id=hub, modalities=["text"],
-            description=f"{model_name}, a demo model of {org.name}.")
+            description=model_description(model_slug, model_name))
         if Release.objects.filter(ai_model=model, version=version).exists():
             continue
         data = {"version": version, "capabilities": [], "sensitive_domains": [], "emergent_capabilities": False,
@@ -88,9 +202,9 @@ def load(admins: dict[str, User], staff: User) -> None:
             {"path": f"model-0000{i}-of-00002.safetensors", "size": 4_000_000_000 + i,
              "sha256": hashlib.sha256(f"{model_slug}-{version}-{i}".encode()).hexdigest()} for i in (1, 2)])
         if target != S.DRAFT:
-            sample.fill_documentation(release, admin)
+            document(release, admin)
         else:
-            release_services.update_section(release, admin, "model_card", sample.SECTIONS["model_card"])
+            release_services.update_section(release, admin, "model_card", model_card(model))
         app = applications.start_application(release, admin)
         _advance(app, target, admin, staff)
 

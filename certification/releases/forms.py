@@ -61,6 +61,7 @@ class ReleaseForm(forms.Form):
     emergent_description = forms.CharField(
         label=_("Describe the emergent capabilities"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
+    emergent_description.required_when = _("required when the model shows emergent capabilities")
     declared_tier = forms.TypedChoiceField(
         label=_("Declared tier"), coerce=int, empty_value=None, required=False,
         choices=[("", _("Use the computed tier")), (2, "2"), (3, "3"), (4, "4")],
@@ -81,11 +82,19 @@ class ReleaseForm(forms.Form):
                                         code="invalid")
         return count
 
+    def clean(self):
+        data = super().clean()
+        if data.get("emergent_capabilities") and not (data.get("emergent_description") or "").strip():
+            self.add_error("emergent_description",
+                           _("Describe the emergent capabilities: the model shows them, so the description is "
+                             "required."))
+        return data
+
 
 class ArtifactsForm(forms.Form):
     manifest_file = forms.FileField(
         label=_("Manifest file (JSON)"), required=False,
-        help_text=_("The output of manage.py release_manifest DIR."),
+        help_text=_("The JSON that the manifest script above prints for the model's directory."),
     )
     lines = forms.CharField(
         label=_("Or one artifact per line: path, size in bytes, sha256"),
@@ -93,8 +102,27 @@ class ArtifactsForm(forms.Form):
     )
 
 
+def mark_needed(form_fields: dict, names, required_when: dict | None = None) -> None:
+    """Flag the fields a checklist check needs (``checklist.CHECKS``): drafts may leave them blank, but
+    their labels must not say "(optional)" where the tier needs the section. ``required_when`` gives the
+    label of a field needed only under a condition."""
+    for name in names:
+        if name in form_fields:
+            form_fields[name].needed = True
+    for name, text in (required_when or {}).items():
+        form_fields[name].required_when = text
+
+
 class SectionForm(forms.Form):
-    """Base for documentation sections: ``to_data`` gives the JSON stored for the section."""
+    """Base for documentation sections: ``to_data`` gives the JSON stored for the section.
+    ``needed_fields`` are the fields its checklist check needs (see ``mark_needed``)."""
+
+    needed_fields: tuple[str, ...] = ()
+    conditional_fields: dict = {}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        mark_needed(self.fields, self.needed_fields, self.conditional_fields)
 
     def to_data(self) -> dict:
         return {k: v for k, v in self.cleaned_data.items()}
@@ -106,12 +134,14 @@ def _text(label, rows=4, required=False, help_text=""):
 
 
 class ModelCardForm(SectionForm):
+    needed_fields = ("intended_uses", "out_of_scope_uses", "limitations")
     intended_uses = _text(_("Intended uses"))
     out_of_scope_uses = _text(_("Out-of-scope uses"))
     limitations = _text(_("Known limitations"))
 
 
 class TrainingDataForm(SectionForm):
+    needed_fields = ("synthetic_share_pct", "synthetic_basis", "filtering_steps")
     synthetic_share_pct = forms.DecimalField(label=_("Synthetic data share (%)"), min_value=0, max_value=100,
                                              decimal_places=2, required=False)
     synthetic_basis = forms.ChoiceField(
@@ -133,6 +163,11 @@ class SourceForm(forms.Form):
     license = forms.CharField(label=_("License"), max_length=100, required=False)
     share_pct = forms.DecimalField(label=_("Share (%)"), min_value=0, max_value=100, decimal_places=2, required=False)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The checklist needs at least one source, each with all four facts.
+        mark_needed(self.fields, ("name", "kind", "license", "share_pct"))
+
     def clean(self):
         data = super().clean()
         if any(data.get(k) not in (None, "") for k in ("kind", "license", "share_pct")) and not data.get("name"):
@@ -144,6 +179,12 @@ SourceFormSet = forms.formset_factory(SourceForm, extra=2, max_num=50)
 
 
 class LicenseForm(SectionForm):
+    needed_fields = ("permitted_uses", "prohibited_uses")
+    conditional_fields = {
+        "spdx_id": _("required unless you give a custom license name and link"),
+        "custom_name": _("required without an SPDX license id"),
+        "custom_url": _("required with a custom license name"),
+    }
     spdx_id = forms.CharField(label=_("SPDX license id"), max_length=100, required=False, help_text=_("e.g. apache-2.0 or Apache-2.0"))
     custom_name = forms.CharField(label=_("Or custom license name"), max_length=200, required=False,
                                   validators=[plain_text])
@@ -160,6 +201,7 @@ class LicenseForm(SectionForm):
 
 
 class ContactForm(SectionForm):
+    needed_fields = ("email", "disclosure_policy_url")
     email = forms.EmailField(label=_("Vulnerability contact email"), required=False,
                              help_text=_("We send a confirmation link to this address."))
     disclosure_policy_url = forms.URLField(label=_("Disclosure policy URL"), required=False, assume_scheme="https",
@@ -167,6 +209,8 @@ class ContactForm(SectionForm):
 
 
 class ComputeForm(SectionForm):
+    needed_fields = ("training_flops", "accelerator_type", "accelerator_hours", "energy_kwh", "energy_boundary",
+                     "co2e_kg", "co2e_method")
     training_flops = forms.CharField(label=_("Training compute (FLOPs)"), max_length=40, required=False,
                                      help_text=_("e.g. 3.2e23"))
     accelerator_type = forms.CharField(label=_("Accelerator type"), max_length=100, required=False)
@@ -195,6 +239,7 @@ class ComputeForm(SectionForm):
 
 
 class ReportForm(SectionForm):
+    needed_fields = ("summary",)
     summary = _text(_("Summary of the report"), rows=6, help_text=_("Upload the full report below."))
 
 
@@ -209,11 +254,16 @@ class RolloutStageForm(forms.Form):
                            _("Give both the audience and the planned date of the stage."))
         return data
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        mark_needed(self.fields, ("audience", "planned_date"))
+
 
 RolloutFormSet = forms.formset_factory(RolloutStageForm, extra=2, max_num=20)
 
 
 class AccessForm(SectionForm):
+    needed_fields = ("instructions",)
     instructions = _text(_("How auditors and evaluators access the model"), rows=6,
                          help_text=_("Shown only to engaged auditors and enrolled evaluators while their access lasts."))
 
@@ -225,6 +275,7 @@ class FieldsForm(SectionForm):
         super().__init__(*args, **kwargs)
         for field in fields:
             self.fields[field["id"]] = _text(field["label"], help_text=field.get("help", ""))
+        mark_needed(self.fields, [field["id"] for field in fields])
 
 
 class DomainRiskForm(SectionForm):
@@ -232,6 +283,7 @@ class DomainRiskForm(SectionForm):
         super().__init__(*args, **kwargs)
         for domain, label in domains:
             self.fields[f"assessment_{domain}"] = _text(_("Risk assessment: %(d)s") % {"d": label}, rows=6)
+        mark_needed(self.fields, list(self.fields))
 
     def to_data(self) -> dict:
         return {"assessments": {k.removeprefix("assessment_"): v for k, v in self.cleaned_data.items()}}

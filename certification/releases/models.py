@@ -222,6 +222,11 @@ class ApplicationQuerySet(OrganizationScopedQuerySet):
     def awaiting_decision(self) -> ApplicationQuerySet:
         return self.filter(status=Application.Status.DECISION_PENDING)
 
+    def staff_queue(self) -> ApplicationQuerySet:
+        """The staff screening queue: one definition for its rows and every count of it."""
+        S = Application.Status
+        return self.filter(status__in=[S.SUBMITTED, S.SCREENING, S.IN_REVIEW, S.DECISION_PENDING])
+
 
 class Application(models.Model):
     """A request to certify one release under one framework version (DESIGN §4).

@@ -28,6 +28,7 @@ urlpatterns = [
     path("applications/<int:pk>/attest/", applications.application_attest, name="application-attest"),
     path("applications/<int:pk>/withdraw/", applications.application_withdraw, name="application-withdraw"),
     path("applications/<int:pk>/revisions/<int:number>/", applications.revision_detail, name="revision-detail"),
+    path("applications/<int:pk>/revisions/<int:number>/json/", applications.revision_json, name="revision-json"),
     path("staff/screening/", staff.screening_queue, name="screening-queue"),
     path("staff/benchmarks/", staff.benchmark_list, name="benchmark-list"),
     path("applications/<int:pk>/screen/", staff.application_screen, name="application-screen"),

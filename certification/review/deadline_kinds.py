@@ -58,20 +58,21 @@ def _response_due_handler(deadline, finding: Finding) -> None:
 
 
 deadlines.register(rules.deadline_kind(
-    "review_window", _window_reminder, _window_due,
+    "review_window", _window_reminder, _window_due, pending=lambda window: window.closed_at is None,
     description="Community review window: enrolled evaluators reminded; at the close the organization and owner "
                 "are notified.",
 ))
 
 
 deadlines.register(rules.deadline_kind(
-    "finding_triage", _triage_reminder, _triage_due,
+    "finding_triage", _triage_reminder, _triage_due, pending=lambda finding: finding.status == F.SUBMITTED,
     description="Triage of a submitted finding: the owner is reminded, then every staff member is told.",
 ))
 
 
 deadlines.register(rules.deadline_kind(
-    "finding_response", _response_reminder, _response_due_handler,
+    # Filing the response closes the deadline: an accepted finding with an open one is still waiting.
+    "finding_response", _response_reminder, _response_due_handler, pending=lambda finding: finding.status == F.ACCEPTED,
     description="The organization's response to an accepted finding; overdue: the owner is told, the decision "
                 "stays blocked.",
 ))

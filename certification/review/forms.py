@@ -95,6 +95,7 @@ class ResponseForm(forms.Form):
     )
     fixed_in = forms.CharField(label=_("Release with the change"), max_length=60, required=False,
                                help_text=_("Required when mitigated, e.g. 1.0.1"), validators=[plain_text])
+    fixed_in.required_when = _("required when mitigated")  # the label of includes/fields.html
 
 
 class RejoinderForm(forms.Form):

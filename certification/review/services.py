@@ -31,7 +31,7 @@ from certification.framework.services import WorkflowError
 from certification.releases import access, applications
 from certification.releases.models import Application, DocumentationRevision
 from certification.review.models import Enrolment, Finding, ReviewWindow
-from portal import audit, deadlines, organizations
+from portal import audit, deadlines, labels, organizations
 from portal.models import User
 from portal.notifications import notify
 
@@ -366,7 +366,7 @@ def review_gates(app: Application) -> list[str]:
     reasons = []
     if window.is_open():
         reasons.append(_("The community review window is open until %(at)s.")
-                       % {"at": timezone.localtime(window.closes_at).strftime("%Y-%m-%d %H:%M %Z")})
+                       % {"at": labels.moment(window.closes_at)})
     awaiting = window.findings.awaiting_triage().count()
     if awaiting:
         reasons.append(ngettext("%(n)d community finding awaits triage by staff.",

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from auditors.models import Accreditation
 from certification.framework import services as framework_services
-from certification.releases import evidence
+from certification.releases import evidence, presentation
 from certification.releases.access import get_application_for_user, show_workflow_error
 from certification.releases.models import Application, Release
 from certification.review import findings as review_findings
@@ -94,6 +95,7 @@ def window_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if is_staff:
         findings_qs = findings_qs.exclude(status=Finding.Status.DRAFT)
     findings = list(review_findings.with_details(findings_qs).order_by("submitted_at", "pk"))
+    materials = review_services.materials(window) if access or is_staff else None
     context = {
         "window": window,
         "application": window.application,
@@ -103,12 +105,26 @@ def window_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "is_staff": is_staff,
         "enrolment": enrolment,
         "access": access,
-        "materials": review_services.materials(window) if access or is_staff else None,
+        "materials": materials,
+        "submission": _submission(window, materials),
         "findings": findings,
         "enrolments": list(window.enrolments.select_related("user").order_by("enrolled_at")) if is_staff else [],
         "gates": review_services.review_gates(window.application) if is_staff else [],
     }
     return render(request, "certification/review/window_detail.html", context)
+
+
+def _submission(window: ReviewWindow, materials) -> list[presentation.Section]:
+    """The frozen documentation as the evaluator reads it (the access instructions have their own panel)."""
+    if materials is None or materials.revision is None:
+        return []
+    content = materials.revision.content
+    rules = window.application.framework_version.rules
+    # Every file links to the download view, which checks access (an evaluator's lasts while the window is open).
+    return presentation.present(
+        content, rules, benchmark_names=presentation.benchmark_names_for(content, rules),
+        hide_sections=["access_instructions"],
+        evidence_url=lambda e: reverse("certification:evidence-download", args=[e["id"]]) if e.get("id") else "")
 
 
 @login_required

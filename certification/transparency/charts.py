@@ -61,10 +61,19 @@ class Series:
     texts: list[str]  # how each value is written beside its bar
 
 
+# Published reports are cached as rendered, under their snapshot's sha256 and this version: change it
+# whenever the charts or the report's templates draw differently, or readers keep the old drawing.
+RENDER_VERSION = 2
+
 # Print-readable: dark fills that stay distinct in grey, a hatch for the second
 # series, and every value written out beside its bar.
 FILLS = ("#1d4f91", "url(#{id}-hatch)")
-WIDTH, LABEL_W, VALUE_W, BAR_H, GAP = 640, 190, 90, 16, 10
+# Drawn for a phone's width: each category's label on its own line above its bars (a long one such as
+# "Security / jailbreak / prompt injection" never shares the row with a bar), and room for a value such
+# as "100.0% (3/3)" right of the longest bar. report.css never scales the chart above 1.25x nor text
+# below 11 px on a 320 px screen: 14 px text in a 360-unit-wide drawing.
+WIDTH, VALUE_W, LABEL_H, BAR_H, GAP, LEGEND_H = 360, 130, 20, 18, 12, 26
+CHAR_W = 8.5  # an upper bound of a character's width at 14 px, for placing the legend's entries
 
 
 def bar_chart(chart_id: str, title: str, description: str, categories: list[str], series: list[Series],
@@ -76,10 +85,10 @@ def bar_chart(chart_id: str, title: str, description: str, categories: list[str]
     numbers = [v for s in series for v in s.values if v is not None]
     top = max_value if max_value is not None else max(numbers + [0])
     top = top or 1
-    group_h = BAR_H * len(series) + GAP
-    legend_h = 22 if len(series) > 1 else 0
-    height = legend_h + group_h * len(categories) + GAP
-    plot_w = WIDTH - LABEL_W - VALUE_W
+    group_h = LABEL_H + BAR_H * len(series) + GAP
+    legend_h = LEGEND_H if len(series) > 1 else 0
+    height = legend_h + group_h * len(categories) + GAP // 2
+    plot_w = WIDTH - VALUE_W
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{chart_id}" role="img" '
         f'viewBox="0 0 {WIDTH} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
@@ -91,25 +100,25 @@ def bar_chart(chart_id: str, title: str, description: str, categories: list[str]
         '<rect width="3" height="6" fill="#133a6d"/></pattern></defs>',
     ]
     if len(series) > 1:
-        x = LABEL_W
+        x = 0
         for i, s in enumerate(series):
             fill = FILLS[i % 2].format(id=chart_id)
-            parts.append(f'<rect x="{x}" y="4" width="14" height="14" fill="{fill}" stroke="#133a6d"/>')
+            parts.append(f'<rect x="{x + 1}" y="4" width="14" height="14" fill="{fill}" stroke="#133a6d"/>')
             parts.append(f'<text x="{x + 20}" y="16" class="chart-legend">{escape(s.name)}</text>')
-            x += 40 + 8 * len(s.name)
-    parts.append(f'<line x1="{LABEL_W}" y1="{legend_h}" x2="{LABEL_W}" y2="{height - GAP // 2}" stroke="#1b1f24"/>')
+            x += 36 + CHAR_W * len(s.name)
     for ci, category in enumerate(categories):
-        y0 = legend_h + ci * group_h + GAP // 2
-        parts.append(f'<text x="{LABEL_W - 8}" y="{y0 + group_h / 2 - 1:.0f}" text-anchor="end" '
-                     f'class="chart-label">{escape(category)}</text>')
+        y0 = legend_h + ci * group_h
+        parts.append(f'<text x="2" y="{y0 + LABEL_H - 5}" class="chart-label">{escape(category)}</text>')
+        bars_y = y0 + LABEL_H
+        parts.append(f'<line x1="0.5" y1="{bars_y}" x2="0.5" y2="{bars_y + BAR_H * len(series)}" stroke="#1b1f24"/>')
         for si, s in enumerate(series):
             value = s.values[ci]
-            y = y0 + si * BAR_H
+            y = bars_y + si * BAR_H
             w = 0 if value is None else max(0.0, min(1.0, value / top)) * plot_w
             if w:
-                parts.append(f'<rect x="{LABEL_W + 1}" y="{y + 1}" width="{w:.1f}" height="{BAR_H - 2}" '
+                parts.append(f'<rect x="1" y="{y + 1}" width="{w:.1f}" height="{BAR_H - 2}" '
                              f'fill="{FILLS[si % 2].format(id=chart_id)}" stroke="#133a6d"/>')
-            parts.append(f'<text x="{LABEL_W + w + 6:.1f}" y="{y + BAR_H - 4}" class="chart-value">'
+            parts.append(f'<text x="{w + 6:.1f}" y="{y + BAR_H - 4}" class="chart-value">'
                          f'{escape(s.texts[ci])}</text>')
     parts.append("</svg>")
     return "".join(parts)

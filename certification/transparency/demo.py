@@ -22,7 +22,7 @@ from certification.certificates import services as certificate_services
 from certification.certificates import signing
 from certification.certificates.models import Certificate
 from certification.releases import applications as release_applications
-from certification.releases import sample
+from certification.releases import demo as release_demo
 from certification.releases import services as release_services
 from certification.releases.models import AIModel, Application, ApplicationTransition
 from certification.review.models import Finding, FindingResponse, ReviewWindow
@@ -51,13 +51,13 @@ def _org(name: str, slug: str, country: str, admin_email: str) -> tuple[Organiza
 def _application(org, admin, name: str, slug: str, params: int, **facts) -> Application:
     model = AIModel.objects.filter(organization=org, slug=slug).first() or release_services.register_model(
         org, admin, name=name, slug=slug, hub_repo_id=f"{org.slug}/{slug}", modalities=["text"],
-        description=f"{name}, a demo model of {org.name}.")
+        description=release_demo.model_description(slug, name))
     release = release_services.create_release(model, admin, {
         "version": "1.0", "parameter_count": params, "capabilities": [], "sensitive_domains": [],
         "emergent_capabilities": False, "emergent_description": "", **facts}, artifacts=[
         {"path": "model.safetensors", "size": 2_000_000_000,
          "sha256": hashlib.sha256(f"{org.slug}-{slug}".encode()).hexdigest()}])
-    sample.fill_documentation(release, admin)
+    release_demo.document(release, admin)  # the model's own card
     app = release_applications.start_application(release, admin)
     release_applications.submit_application(app, admin, signer_name=admin.display_name,
                                             signer_title="Head of Responsible AI",

@@ -206,13 +206,14 @@ def report_detail(request: HttpRequest, year: int) -> HttpResponse:
         raise Http404
     _year, sha256, published_at = entry
     language = get_language()
-    page_key = f"report-page:{year}:{sha256}:{language}"
+    # The rendering's version too: a snapshot never changes, but how its charts are drawn may.
+    page_key = f"report-page:{transparency_charts.RENDER_VERSION}:{year}:{sha256}:{language}"
     shared_page = not (request.COOKIES.get(settings.SESSION_COOKIE_NAME) or request.COOKIES.get("messages"))
     if shared_page and not request.user.is_authenticated:
         html = cache.get(page_key)
         if html is not None:
             return HttpResponse(html)
-    body_key = f"report-body:{year}:{sha256}:{language}"
+    body_key = f"report-body:{transparency_charts.RENDER_VERSION}:{year}:{sha256}:{language}"
     body = cache.get(body_key)
     if body is None:
         data = ReportSnapshot.objects.values_list("data", flat=True).get(year=year)

@@ -55,6 +55,7 @@ def auditor_rows(g: dict) -> dict:
         # The auditor's workspace: staff and the engaged auditor only, the applicant included in the 404s.
         "engagements/<int:pk>/": row(404, anonymous=LOGIN, staff=200, kwargs=pk("engagement")),
         "engagements/<int:pk>/submission/": row(404, anonymous=LOGIN, staff=200, kwargs=pk("engagement")),
+        "engagements/<int:pk>/submission/json/": row(404, anonymous=LOGIN, staff=200, kwargs=pk("engagement")),
         # A filed report: the applicant's members read it.
         "engagements/<int:pk>/report/": g["org_page"](kwargs=pk("engagement")),
         "engagements/<int:pk>/report/signed/": g["org_page"](kwargs=pk("engagement")),

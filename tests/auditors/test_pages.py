@@ -46,9 +46,11 @@ def test_staff_send_the_proposed_offer_and_the_auditor_accepts_and_files(client,
     bad = client.post(url, {"scope": "Scope", "methods": "Methods", "issues": "urgent | x",
                             "recommendation": "pass", "file": "1"})
     assert bad.status_code == 200 and b"severity" in bad.content
-    client.post(url, {"scope": "Scope", "methods": "Methods", "issues": "high | Jailbreak | Works on v1",
-                      "recommendation": "pass_with_conditions", "conditions": "Fix the jailbreak",
-                      "signed_file": pdf(), "file": "1"})
+    response = client.post(url, {"scope": "Scope", "methods": "Methods", "issues": "high | Jailbreak | Works on v1",
+                                 "recommendation": "pass_with_conditions", "conditions": "Fix the jailbreak",
+                                 "signed_file": pdf(), "file": "1"})
+    assert response.url == url + "?confirm=1"  # filing goes through the confirmation page
+    client.post(url, {"confirm_file": "1"})
     report.refresh_from_db()
     assert report.filed_at is not None and report.signed_file_sha256
 

@@ -85,6 +85,10 @@ def test_staff_assign_and_the_auditor_accepts_and_files_the_report(page, live_se
     signed = tmp_path / "signed.pdf"
     signed.write_bytes(b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n")
     page.get_by_label("Signed report (PDF)").set_input_files(str(signed))
+    submit(page, page.get_by_role("button", name="Check and file the report"))
+    # The confirmation page lists what will be filed, the signed file kept from the form included.
+    assert page.get_by_role("heading", name="Check and file the audit report").is_visible()
+    assert page.get_by_text("signed.pdf").is_visible()
     submit(page, page.get_by_role("button", name="File the report"))
     assert page.get_by_text("Report filed. It is now locked.").is_visible()
     report = AuditReport.objects.get(engagement=engagement)

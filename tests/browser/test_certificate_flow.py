@@ -26,6 +26,23 @@ def fresh_totp(secret: str) -> str:
     return f.totp_code(secret)
 
 
+def approve_through_confirmation(page, button: str) -> str:
+    """Follow "Approve" to its confirmation page (re-authenticating if asked), read it, confirm."""
+    with page.expect_navigation():
+        page.get_by_role("link", name="Approve", exact=True).click()
+    from tests.browser.conftest import check_a11y
+
+    check_a11y(page)
+    if "/reauthenticate/" in page.url:
+        page.locator("input[name=password]").fill(f.PASSWORD)
+        submit(page, submit_button(page, "input[name=password]"))
+    assert page.get_by_role("heading", name="Approve the application").is_visible()
+    text = page.locator("main").inner_text() if page.locator("main").count() else page.content()
+    if button:
+        submit(page, button)
+    return text
+
+
 def sign_in_with_totp(page, email: str, next_url: str) -> None:
     visit(page, f"/accounts/login/?next={next_url}")
     page.locator("input[name=login]").fill(email)
@@ -62,18 +79,21 @@ def test_two_staff_certify_a_tier3_release_and_a_visitor_verifies_it(page, live_
 
     sign_in_with_totp(page, first.email, detail)
     assert page.url.endswith(detail)
-    submit(page, "Approve")
+    text = approve_through_confirmation(page, "Record my approval")
+    assert "No certificate is issued yet" in text
     assert page.get_by_text("Approval recorded.").is_visible()
     assert not Certificate.objects.filter(application=app).exists()
-    # The same person cannot approve twice.
-    submit(page, "Approve")
+    # The same person cannot approve twice: the confirmation page says so and has no button.
+    approve_through_confirmation(page, "")
     assert page.get_by_text("another staff member must approve it").is_visible()
+    assert page.get_by_role("button", name="Record my approval").count() == 0
     app.refresh_from_db()
     assert app.status == Application.Status.DECISION_PENDING
     sign_out(page)
 
     sign_in_with_totp(page, second.email, detail)
-    submit(page, "Approve")
+    assert "A public certificate is issued at once" in approve_through_confirmation(
+        page, "Approve and issue the certificate")
     cert = Certificate.objects.get(application=app)
     assert cert.tier == 3 and cert.attestation
     page.get_by_role("link", name="Public certificate page").click()

@@ -21,6 +21,23 @@ from tests.browser.conftest import TIMEOUT_MS, A11yTracker, check_a11y, submit, 
 pytestmark = pytest.mark.browser
 
 
+def approve_through_confirmation(page, button: str) -> str:
+    """Follow "Approve" to its confirmation page (re-authenticating if asked), read it, confirm."""
+    with page.expect_navigation():
+        page.get_by_role("link", name="Approve", exact=True).click()
+    from tests.browser.conftest import check_a11y
+
+    check_a11y(page)
+    if "/reauthenticate/" in page.url:
+        page.locator("input[name=password]").fill(f.PASSWORD)
+        submit(page, submit_button(page, "input[name=password]"))
+    assert page.get_by_role("heading", name="Approve the application").is_visible()
+    text = page.locator("main").inner_text() if page.locator("main").count() else page.content()
+    if button:
+        submit(page, button)
+    return text
+
+
 def fresh_totp(secret: str) -> str:
     """A code with at least two seconds left in its 30 s window (allauth allows no drift)."""
     if time.time() % 30 > 28:
@@ -160,7 +177,7 @@ def test_tier1_release_goes_from_registration_to_certified(page, browser, axe, l
         submit(staff_page, "Start screening (you become the owner)")
         submit(staff_page, "Accept into review")
         submit(staff_page, "Mark the review complete")
-        submit(staff_page, "Approve")
+        approve_through_confirmation(staff_page, "Approve and issue the certificate")
         app.refresh_from_db()
         assert app.status == Application.Status.CERTIFIED
         certificate = Certificate.objects.get(application=app)

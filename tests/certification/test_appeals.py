@@ -146,11 +146,15 @@ def test_appeal_pages(framework, org, org_admin, staff, panel, client, other_mem
     assert r.status_code == 302
     appeal = Appeal.objects.get(application=app)
     client.force_login(staff)
+    f.mark_reauthenticated(client, staff)
     page = client.get(f"/staff/appeals/{appeal.pk}/").content.decode()
     assert "you cannot decide this appeal" in page
     client.force_login(panel[0])
+    f.mark_reauthenticated(client, panel[0])
     assert client.get("/staff/appeals/").status_code == 200
-    client.post(f"/staff/appeals/{appeal.pk}/", {"outcome": "deny", "reasons": "Not enough"})
+    confirm = client.post(f"/staff/appeals/{appeal.pk}/", {"outcome": "deny", "reasons": "Not enough"})
+    assert b"the rejection becomes final" in confirm.content
+    client.post(f"/staff/appeals/{appeal.pk}/", {"outcome": "deny", "reasons": "Not enough", "confirmed": "1"})
     app.refresh_from_db()
     assert app.status == S.REJECTED
 

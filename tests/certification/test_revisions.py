@@ -73,12 +73,13 @@ def test_member_sees_the_changes_between_revisions(client, resubmitted, org_memb
     response = client.get(url, {"compare": "1"})
     assert response.status_code == 200
     diff = response.context["diff"]
-    changed = {row["key"] for row in diff["rows"]}
-    assert "section model_card" in changed and "evidence" in changed
+    changed = {(row.section, row.label) for row in diff["rows"]}
+    assert ("Model card", "Known limitations") in changed
+    assert ("Bias evaluation report", "Evidence files: extra.md") in changed
     # Unchanged sections are not listed.
-    assert "section license" not in changed and "section compute" not in changed
-    model_card = next(row["diff"] for row in diff["rows"] if row["key"] == "section model_card")
-    assert f'+  "limitations": "{NEW_LIMITATIONS}"' in model_card
+    assert not {section for section, _label in changed} & {"License", "Compute"}
+    limitations = next(row for row in diff["rows"] if row.label == "Known limitations")
+    assert limitations.after == NEW_LIMITATIONS and limitations.before != NEW_LIMITATIONS
     page = response.content.decode()
     assert "Changes from revision 1 to 2" in page and "Weaker outside English; fails on arithmetic" in page
 

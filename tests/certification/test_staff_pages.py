@@ -29,12 +29,17 @@ def _decision_pending(org, admin, staff):
 def test_reject_page_needs_reasons_then_rejects(framework, client, org, org_admin, staff):
     app = _decision_pending(org, org_admin, staff)
     client.force_login(staff)
+    f.mark_reauthenticated(client, staff)
     url = reverse("certification:application-reject", args=[app.pk])
     response = client.post(url, {"reject-reasons": ""})
     assert response.status_code == 200 and b"There is a problem" in response.content
     app.refresh_from_db()
     assert app.status == S.DECISION_PENDING
     response = client.post(url, {"reject-reasons": "Not reproducible."})
+    assert response.status_code == 200 and b"What happens when you confirm" in response.content
+    app.refresh_from_db()
+    assert app.status == S.DECISION_PENDING
+    response = client.post(url, {"reject-reasons": "Not reproducible.", "confirmed": "1"})
     assert response.status_code == 302
     app.refresh_from_db()
     assert app.status == S.REJECTED

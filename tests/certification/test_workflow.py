@@ -160,11 +160,16 @@ def test_pages_walk_through_the_flow(framework, client, org, org_admin, staff):
     response = client.post(reverse("certification:application-attest", args=[app.pk]), {
         "signer_name": "Ada Admin", "signer_title": "CTO",
         **{f"statement_{n}": "on" for n in (1, 2, 3, 6)}})
-    assert response.status_code == 200 and b"Application submitted" in response.content
+    # Post/redirect/get: the confirmation is a page of its own, a reload does not file again.
+    assert response.status_code == 302 and response["Location"].endswith("?submitted=1")
+    assert b"Application submitted" in client.get(response["Location"]).content
     client.force_login(staff)
-    for name in ("application-screen", "application-accept", "application-complete-review", "application-approve"):
+    for name in ("application-screen", "application-accept", "application-complete-review"):
         response = client.post(reverse(f"certification:{name}", args=[app.pk]))
         assert response.status_code == 302, name
+    mark_reauthenticated(client, staff)
+    response = client.post(reverse("certification:application-approve", args=[app.pk]), {"confirmed": "1"})
+    assert response.status_code == 302
     app.refresh_from_db()
     assert app.status == S.CERTIFIED
 

@@ -179,12 +179,12 @@ def test_time_zone_is_saved_and_used_to_render_datetimes(client, org_member):
         user=org_member, kind="test", subject="Hello", body="Hello", created_at=datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
     )
     client.force_login(org_member)
-    assert "1 Jan 2025 12:00" in client.get("/notifications/").content.decode()
+    assert "1 January 2025, 12:00 UTC" in client.get("/notifications/").content.decode()
     response = client.post(reverse("portal:profile"), {"name": "Ada", "time_zone": "Asia/Tokyo"})
     assert response.status_code == 302
     org_member.refresh_from_db()
     assert org_member.time_zone == "Asia/Tokyo"
-    assert "1 Jan 2025 21:00" in client.get("/notifications/").content.decode()
+    assert "1 January 2025, 21:00 JST" in client.get("/notifications/").content.decode()
 
 
 def test_unknown_time_zone_is_a_field_error(client, org_member):

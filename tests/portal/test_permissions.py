@@ -84,6 +84,11 @@ def staff_only(**kw) -> Row:
     return row(403, anonymous=LOGIN, staff=200, **kw)
 
 
+def staff_decision(**kw) -> Row:
+    """A staff decision page: it asks staff for a fresh authentication first."""
+    return row(403, anonymous=LOGIN, staff=REAUTHENTICATE, **kw)
+
+
 def post_only(**kw) -> Row:
     """GET on a POST-only view: 405 once signed in."""
     return signed_in(405, **kw)
@@ -177,6 +182,8 @@ ROUTES: dict[str, Row] = {
     "applications/<int:pk>/attest/": signed_in(REAUTHENTICATE, kwargs=lambda w: {"pk": w.application.pk}),
     "applications/<int:pk>/withdraw/": org_page(member=403, admin=200, staff=403, kwargs=lambda w: {"pk": w.application.pk}),
     "applications/<int:pk>/revisions/<int:number>/": org_page(kwargs=lambda w: {"pk": w.application.pk, "number": 1}),
+    "applications/<int:pk>/revisions/<int:number>/json/": org_page(
+        kwargs=lambda w: {"pk": w.application.pk, "number": 1}),
     "staff/screening/": staff_only(),
     "staff/benchmarks/": staff_only(),
     "applications/<int:pk>/screen/": row(403, anonymous=LOGIN, staff=405, kwargs=lambda w: {"pk": w.application.pk}),
@@ -184,8 +191,9 @@ ROUTES: dict[str, Row] = {
     "applications/<int:pk>/accept/": row(403, anonymous=LOGIN, staff=405, kwargs=lambda w: {"pk": w.application.pk}),
     "applications/<int:pk>/hand-over/": staff_only(kwargs=lambda w: {"pk": w.application.pk}),
     "applications/<int:pk>/complete-review/": row(403, anonymous=LOGIN, staff=405, kwargs=lambda w: {"pk": w.application.pk}),
-    "applications/<int:pk>/approve/": row(403, anonymous=LOGIN, staff=405, kwargs=lambda w: {"pk": w.application.pk}),
-    "applications/<int:pk>/reject/": staff_only(kwargs=lambda w: {"pk": w.application.pk}),
+    # Staff decisions show a confirmation page after a fresh authentication (force_login leaves none).
+    "applications/<int:pk>/approve/": staff_decision(kwargs=lambda w: {"pk": w.application.pk}),
+    "applications/<int:pk>/reject/": staff_decision(kwargs=lambda w: {"pk": w.application.pk}),
     "staff/framework/new/": staff_only(),
     # A published version cannot change: staff are sent to its public page.
     "staff/framework/<str:version>/edit/": row(403, anonymous=LOGIN, staff="/framework/2025.1/",
@@ -290,13 +298,13 @@ ROUTES: dict[str, Row] = {
     "verify/": public(),
     "registry/<str:number>/renew/": row(404, anonymous=LOGIN, org_admin=200, org_member=403,
                                         kwargs=lambda w: {"number": _certificate(w).number}),
-    "registry/<str:number>/suspend/": staff_only(kwargs=lambda w: {"number": _certificate(w).number}),
-    "registry/<str:number>/reinstate/": staff_only(kwargs=lambda w: {"number": _certificate(w).number}),
-    "registry/<str:number>/revoke/": staff_only(kwargs=lambda w: {"number": _certificate(w).number}),
+    "registry/<str:number>/suspend/": staff_decision(kwargs=lambda w: {"number": _certificate(w).number}),
+    "registry/<str:number>/reinstate/": staff_decision(kwargs=lambda w: {"number": _certificate(w).number}),
+    "registry/<str:number>/revoke/": staff_decision(kwargs=lambda w: {"number": _certificate(w).number}),
     "applications/<int:pk>/appeal/": row(404, anonymous=LOGIN, org_admin=200, org_member=403, staff=403,
                                          kwargs=lambda w: {"pk": w.application.pk}),
     "staff/appeals/": staff_only(),
-    "staff/appeals/<int:pk>/": staff_only(kwargs=lambda w: {"pk": _appeal(w).pk}),
+    "staff/appeals/<int:pk>/": staff_decision(kwargs=lambda w: {"pk": _appeal(w).pk}),
     "staff/concerns/": staff_only(),
     "staff/concerns/<int:pk>/dismiss/": row(403, anonymous=LOGIN, staff=405, kwargs=lambda w: {"pk": 1}),
     "api/v1/certificates/": public(),

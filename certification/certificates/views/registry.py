@@ -10,6 +10,7 @@ import hashlib
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
+from allauth.account.decorators import reauthentication_required
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -31,9 +32,10 @@ from certification.certificates import attestations, keys, registry, signing
 from certification.certificates import concerns as certificate_concerns
 from certification.certificates import services as certificate_services
 from certification.certificates.models import Appeal, Certificate, ConcernReport
+from certification.certificates.views import decisions
 from certification.framework import services as framework_services
 from certification.framework import tiers
-from certification.releases import evidence
+from certification.releases import evidence, presentation
 from certification.releases.access import get_application_for_user, require_admin, show_workflow_error
 from certification.releases.modelcard import render_card
 from certification.releases.models import EvidenceFile
@@ -85,7 +87,7 @@ class AppealDecisionForm(forms.Form):
 
 
 class VerifyForm(forms.Form):
-    q = forms.CharField(label=gettext_lazy("Certificate number, file sha256 or hub repository id"), required=False,
+    q = forms.CharField(label=gettext_lazy("Certificate number, file sha256 or hub repository id"),
                         help_text=gettext_lazy("For example RRC-2025-7K3M9Q2D, a 64-digit sha256, or acme/acme-7b"))
 
 
@@ -166,6 +168,15 @@ def registry_list(request: HttpRequest) -> HttpResponse:
     })
 
 
+def _model_card(content: dict, rules: dict) -> list:
+    """The public model card: the frozen sections, labelled, minus the private ones (model access)
+    and the evidence (only the files the organization published are listed, below)."""
+    sections = presentation.present(content, rules, benchmark_names=presentation.benchmark_names_for(content, rules),
+                                    hide_sections=registry.private_sections(rules), include_release=False,
+                                    include_artifacts=False, include_evidence=False)
+    return [s for s in sections if not s.is_empty]
+
+
 @require_GET
 def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
     cert = get_certificate(number)
@@ -184,8 +195,7 @@ def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
         "revision": revision,
         "rules_fired": signing.fired_rules(content, rules, cert.tier),
         "requirements": tiers.requirements_for_tier(rules, cert.tier),
-        "sections": registry.public_sections(content, rules),
-        "benchmark_results": content.get("benchmark_results", []),
+        "sections": _model_card(content, rules),
         "subjects": list(cert.subjects.all()),
         "public_files": public_files,
         "badge_markdown": badge_markdown(cert),
@@ -395,7 +405,9 @@ def concern_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
 # --- staff actions on a certificate -------------------------------------------------------------------
 
 
-def _reason_action(request, number: str, title: str, intro: str, run, success: str) -> HttpResponse:
+def _reason_action(request, number: str, title: str, intro: str, run, success: str,
+                   consequences: list[str], button: str) -> HttpResponse:
+    """A staff action with a reason: the form, then its confirmation page (``decisions.form_decision``)."""
     cert = get_certificate(number)
     initial = {}
     concern = None
@@ -403,38 +415,47 @@ def _reason_action(request, number: str, title: str, intro: str, run, success: s
         concern = cert.concerns.filter(pk=int(request.GET.get("concern") or request.POST.get("concern"))).first()
         if concern is not None:
             initial["reason"] = _("Concern reported: %(summary)s") % {"summary": concern.summary}
-    form = ReasonForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            run(cert, form.cleaned_data["reason"], concern)
-        except framework_services.WorkflowError as exc:
-            show_workflow_error(request, exc, form)
-        else:
-            messages.success(request, success)
-            return redirect("certification:certificate-detail", cert.number)
-    return render(request, "certification/certificates/reason.html", {
-        "certificate": cert, "form": form, "title": title, "intro": intro, "concern": concern})
+    detail = reverse("certification:certificate-detail", args=[cert.number])
+    subject = f"{cert.number}: {cert.release.ai_model.name} {cert.release.version} ({cert.organization.name})"
+    return decisions.form_decision(
+        request, ReasonForm(request.POST or None, initial=initial),
+        run=lambda data: run(cert, data["reason"], concern), success=success, done_url=detail,
+        confirm={"title": title, "subject": subject, "consequences": consequences, "button": button,
+                 "cancel_url": detail, "hidden": {"concern": concern.pk} if concern else {}},
+        template="certification/certificates/reason.html",
+        context={"certificate": cert, "title": title, "intro": intro, "concern": concern},
+    )
 
 
 @staff_required
+@reauthentication_required
 def certificate_suspend(request: HttpRequest, number: str) -> HttpResponse:
     return _reason_action(
         request, number, _("Suspend the certificate"),
         _("Verification answers “suspended” from the next request until the certificate is reinstated."),
         lambda cert, reason, concern: certificate_services.suspend(cert, request.user, reason, concern=concern,
                                                            request=request),
-        _("The certificate is suspended."))
+        _("The certificate is suspended."),
+        [_("The registry, the badge and verification answer “suspended” from the next request."),
+         _("The organization's admins are told, with your reason."),
+         _("It stays suspended until staff reinstate it.")],
+        _("Suspend the certificate"))
 
 
 @staff_required
+@reauthentication_required
 def certificate_reinstate(request: HttpRequest, number: str) -> HttpResponse:
     return _reason_action(
         request, number, _("Reinstate the certificate"), _("The certificate becomes valid again."),
         lambda cert, reason, concern: certificate_services.reinstate(cert, request.user, reason, request=request),
-        _("The certificate is valid again."))
+        _("The certificate is valid again."),
+        [_("The registry, the badge and verification answer “valid” again from the next request."),
+         _("The organization's admins are told, with your reason.")],
+        _("Reinstate the certificate"))
 
 
 @staff_required
+@reauthentication_required
 def certificate_revoke(request: HttpRequest, number: str) -> HttpResponse:
     """First staff member: propose with a reason. Another staff member: confirm."""
     cert = get_certificate(number)
@@ -445,16 +466,23 @@ def certificate_revoke(request: HttpRequest, number: str) -> HttpResponse:
             _("Revocation is final. Another staff member must confirm it before it takes effect."),
             lambda c, reason, concern: certificate_services.propose_revocation(c, request.user, reason,
                                                                                request=request),
-            _("Revocation proposed; another staff member must confirm it."))
+            _("Revocation proposed; another staff member must confirm it."),
+            [_("Nothing changes publicly yet: another staff member must confirm the revocation."),
+             _("Once confirmed, revocation is final: the certificate is listed as revoked and can never be valid "
+               "again.")],
+            _("Propose revocation"))
     if request.method == "POST":
         action = request.POST.get("action")
         try:
             if action == "cancel":
                 certificate_services.cancel_revocation(cert, request.user, request=request)
                 messages.success(request, _("The revocation proposal was cancelled."))
-            else:
+            elif action == "confirm":
                 certificate_services.confirm_revocation(cert, request.user, request=request)
                 messages.success(request, _("The certificate is revoked."))
+            else:
+                messages.error(request, _("Choose to confirm or to cancel the revocation."))
+                return redirect("certification:certificate-revoke", cert.number)
         except framework_services.WorkflowError as exc:
             show_workflow_error(request, exc)
             return redirect("certification:certificate-revoke", cert.number)
@@ -518,26 +546,35 @@ def appeal_list(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
+@reauthentication_required
 def appeal_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """The appeal and the decision form; a decision goes through its confirmation page."""
     appeal = (Appeal.objects.select_related("application__release__ai_model__organization",
                                             "application__framework_version", "filed_by").filter(pk=pk).first())
     if appeal is None:
         raise Http404
     app = appeal.application
     form = AppealDecisionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            certificate_appeals.decide_appeal(appeal, request.user, form.cleaned_data["outcome"],
-                                       form.cleaned_data["reasons"], request=request)
-        except framework_services.WorkflowError as exc:
-            show_workflow_error(request, exc, form)
-        else:
-            messages.success(request, _("Your decision on the appeal was recorded."))
-            return redirect("certification:appeal-decide", appeal.pk)
     involved = request.user.pk in certificate_appeals.involved_staff_ids(app)
-    return render(request, "certification/certificates/appeal_decide.html", {
-        "appeal": appeal, "application": app, "form": form, "involved": involved,
-        "votes": appeal.votes.select_related("decided_by"), "needed": certificate_appeals.appeal_votes_needed(app),
-        "decisions": app.decisions.select_related("decided_by"),
-    })
-
+    needed = certificate_appeals.appeal_votes_needed(app)
+    page = reverse("certification:appeal-decide", args=[appeal.pk])
+    outcome = form.data.get("outcome") if form.is_bound else None
+    if outcome == "grant":
+        consequences = [_("If your decision completes the %(n)d agreeing decision(s) needed, a public certificate "
+                          "is issued at once and the organization's admins are told.") % {"n": needed}]
+    else:
+        consequences = [_("If your decision completes the %(n)d agreeing decision(s) needed, the rejection becomes "
+                          "final: the organization cannot appeal again.") % {"n": needed}]
+    consequences.append(_("Your decision and reasons are recorded and cannot be changed."))
+    return decisions.form_decision(
+        request, form,
+        run=lambda data: certificate_appeals.decide_appeal(appeal, request.user, data["outcome"], data["reasons"],
+                                                           request=request),
+        success=_("Your decision on the appeal was recorded."), done_url=page,
+        confirm={"title": _("Decide the appeal"), "subject": str(app), "consequences": consequences,
+                 "button": _("Record your decision"), "cancel_url": page},
+        template="certification/certificates/appeal_decide.html",
+        context={"appeal": appeal, "application": app, "involved": involved,
+                 "votes": appeal.votes.select_related("decided_by"), "needed": needed,
+                 "decisions": app.decisions.select_related("decided_by")},
+    )

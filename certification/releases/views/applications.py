@@ -3,22 +3,20 @@ the attestation (after re-authentication), withdrawal, frozen revisions and thei
 
 from __future__ import annotations
 
-import difflib
-import json
-
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from certification.framework import services as framework_services
 from certification.framework import tiers
 from certification.releases import applications as release_applications
-from certification.releases import checklist, forms
+from certification.releases import checklist, forms, presentation
 from certification.releases import services as release_services
 from certification.releases.access import (
     get_application_for_user,
@@ -28,7 +26,7 @@ from certification.releases.access import (
     require_member,
     show_workflow_error,
 )
-from certification.releases.models import Application, Documentation, DocumentationRevision
+from certification.releases.models import Application, Documentation, DocumentationRevision, EvidenceFile
 
 # --- applications ----------------------------------------------------------------------------------
 
@@ -78,9 +76,20 @@ def _deadlines_for(app):
 
 
 @login_required
-@reauthentication_required
 def application_attest(request: HttpRequest, pk: int) -> HttpResponse:
-    """Check your answers, then file the attestation (organization admins, after re-authentication)."""
+    """Check your answers, then file the attestation (organization admins, after re-authentication).
+    Filing redirects to ``?submitted=1`` (post/redirect/get): a reload shows the confirmation, never re-posts."""
+    if request.method == "GET" and request.GET.get("submitted") == "1":
+        app = get_application_for_user(request, pk)
+        require_member(request, app.release.organization)
+        if app.submitted_at is None:
+            return redirect("certification:application-attest", app.pk)
+        return render(request, "certification/releases/submitted.html", {"application": app})
+    return _attest(request, pk)
+
+
+@reauthentication_required
+def _attest(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_application_for_user(request, pk)
     membership = require_member(request, app.release.organization)
     rules = app.framework_version.rules
@@ -100,14 +109,17 @@ def application_attest(request: HttpRequest, pk: int) -> HttpResponse:
             except framework_services.WorkflowError as exc:
                 show_workflow_error(request, exc, form)
             else:
-                return render(request, "certification/releases/submitted.html", {"application": app})
+                return redirect(reverse("certification:application-attest", args=[app.pk]) + "?submitted=1")
     doc = Documentation.objects.filter(release=app.release).first()
+    items = checklist.build(app.release, tier, rules, doc)
     context = {
         "application": app,
         "release": app.release,
         "tier": tier,
         "form": form,
-        "items": checklist.build(app.release, tier, rules, doc),
+        "items": items,
+        "sections": _answers(app, tier, items),
+        "process_items": [item for item in items if item.status == checklist.PROCESS],
         "documentation": doc,
         "results": app.release.benchmark_results.select_related("benchmark"),
         "artifacts": app.release.artifacts.all(),
@@ -115,7 +127,33 @@ def application_attest(request: HttpRequest, pk: int) -> HttpResponse:
         "is_admin": membership.is_admin,
         "open_change_request": app.change_requests.filter(resolved_at__isnull=True).first(),
     }
+    if context["open_change_request"] is not None:
+        titles = {r["id"]: r["title"] for r in rules["requirements"]}
+        context["change_comments"] = [(titles.get(key, key), comment)
+                                      for key, comment in context["open_change_request"].comments.items()]
     return render(request, "certification/releases/attest.html", context)
+
+
+def _answers(app: Application, tier: int, items: list[checklist.ChecklistItem]) -> list[presentation.Section]:
+    """Check your answers: the live documentation as it would be frozen, each section with its
+    "Change" link and what the checklist still misses."""
+    release = app.release
+    content = release_applications.revision_content(release, tier, app.framework_version)
+    by_id = {item.id: item for item in items}
+    urls = {"release": reverse("certification:release-edit", args=[release.pk]),
+            "artifacts": reverse("certification:release-artifacts", args=[release.pk]),
+            "evidence": reverse("certification:evidence-upload", args=[release.pk])}
+    rules = app.framework_version.rules
+    sections = presentation.present(
+        content, rules, benchmark_names=presentation.benchmark_names_for(content, rules),
+        evidence_url=lambda e: reverse("certification:evidence-download", args=[e["id"]]),  # live files: all exist
+        change_url=lambda sid: by_id[sid].url if sid in by_id else urls.get(sid, ""),
+    )
+    for section in sections:
+        item = by_id.get(section.id)
+        if item is not None and not item.met:
+            section.problems = item.problems or [_("Not completed.")]
+    return sections
 
 
 @login_required
@@ -135,35 +173,42 @@ def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
         "button": _("Withdraw"), "danger": True})
 
 
-def _section_diff(old: dict, new: dict) -> list[dict]:
-    rows = []
-    keys = sorted(set(old) | set(new))
-    for key in keys:
-        a = json.dumps(old.get(key), indent=2, sort_keys=True, ensure_ascii=False).splitlines()
-        b = json.dumps(new.get(key), indent=2, sort_keys=True, ensure_ascii=False).splitlines()
-        if a != b:
-            rows.append({"key": key, "diff": "\n".join(difflib.unified_diff(a, b, "before", "after", lineterm=""))})
-    return rows
-
-
 @login_required
 @require_GET
 def revision_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """A frozen revision read as a summary list per section; ``?compare=n`` adds the field-by-field
+    differences from revision n."""
     app = get_application_for_user(request, pk)
     revision = get_object_or_404(DocumentationRevision, application=app, number=number)
+    rules = app.framework_version.rules
+    names = presentation.benchmark_names_for(revision.content, rules)
     diff = None
     compare = request.GET.get("compare")
     if compare and compare.isdigit():
         other = DocumentationRevision.objects.filter(application=app, number=int(compare)).first()
         if other is not None:
-            old, new = (other.content, revision.content)
-            flat_old = {**{f"section {k}": v for k, v in old.get("sections", {}).items()},
-                        **{k: v for k, v in old.items() if k != "sections"}}
-            flat_new = {**{f"section {k}": v for k, v in new.get("sections", {}).items()},
-                        **{k: v for k, v in new.items() if k != "sections"}}
-            diff = {"other": other, "rows": _section_diff(flat_old, flat_new)}
+            names.update(presentation.benchmark_names_for(other.content, rules))
+            diff = {"other": other, "rows": presentation.diff(other.content, revision.content, rules,
+                                                              benchmark_names=names)}
     return render(request, "certification/releases/revision_detail.html", {
         "application": app, "revision": revision, "diff": diff,
-        "content_json": json.dumps(revision.content, indent=2, sort_keys=True, ensure_ascii=False),
+        "json_url": reverse("certification:revision-json", args=[app.pk, revision.number]),
+        "sections": presentation.present(revision.content, rules, benchmark_names=names,
+                                          evidence_url=_evidence_url(app)),
         "revisions": app.revisions.order_by("number"),
     })
+
+
+@login_required
+@require_GET
+def revision_json(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """The frozen revision as canonical JSON: the bytes whose sha256 the revision records."""
+    app = get_application_for_user(request, pk)
+    revision = get_object_or_404(DocumentationRevision, application=app, number=number)
+    return presentation.json_download(revision, f"application-{app.pk}-revision-{revision.number}.json")
+
+
+def _evidence_url(app: Application):
+    """Links to the evidence files of the revision that still exist; the download view checks access."""
+    existing = set(EvidenceFile.objects.filter(release_id=app.release_id).values_list("pk", flat=True))
+    return lambda e: reverse("certification:evidence-download", args=[e["id"]]) if e.get("id") in existing else ""

@@ -32,9 +32,7 @@ def screening_queue(request: HttpRequest) -> HttpResponse:
     """Applications waiting for staff, oldest first. A fixed number of queries at any size."""
     form = forms.ScreeningFilterForm(request.GET or None)
     qs = (
-        Application.objects.filter(status__in=[
-            Application.Status.SUBMITTED, Application.Status.SCREENING, Application.Status.IN_REVIEW,
-            Application.Status.DECISION_PENDING])
+        Application.objects.staff_queue()
         .select_related("release__ai_model__organization", "framework_version", "owner")
         .order_by("submitted_at", "pk")
     )
