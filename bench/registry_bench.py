@@ -89,6 +89,7 @@ def production_env(db_url: str, redis_url: str, prefix: str, tmp: Path) -> dict[
         # the bench serves plain HTTP on loopback, but SITE_URL must still be the https address.
         "SITE_URL": "https://127.0.0.1",
         "SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "MODEL_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "EMAIL_HOST": "127.0.0.1",
         "DEFAULT_FROM_EMAIL": "bench@portal.example",
         "PRIVATE_STORAGE_ROOT": str(tmp / "private"),

@@ -34,9 +34,11 @@ def _service_markers(request):
 def _signing_key(monkeypatch):
     # Certificates are signed when issued (DESIGN §7); tests sign with the fixed
     # test-vector key (tests/certification/dsse-ed25519.json), never a real one.
-    for name in ("SIGNING_KEY_FILE", "SIGNING_KEYS_DIR"):
+    for name in ("SIGNING_KEY_FILE", "SIGNING_KEYS_DIR", "MODEL_SIGNING_KEY_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SIGNING_KEY", "ZbIVnHFJePPjSCSq/dxMHY8wWrc5t9XlKZWnvicPmkk=")
+    # The model-signing bundles' P-256 key (tests/certification/model-signing-p256.json).
+    monkeypatch.setenv("MODEL_SIGNING_KEY", "nksRC77A7LBhW0y29K/1MMdoXxncd1UAgm530ZiO4DM=")
 
 
 @pytest.fixture(autouse=True)

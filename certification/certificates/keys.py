@@ -26,6 +26,17 @@ listed in ``keys.json``. A current key with no entry is valid from the epoch:
 a deployment that never rotated needs no keys directory at all. ``rotate_key``
 keeps all of this consistent; do not edit the directory by hand except to
 restore it. Retired private keys are not kept anywhere.
+
+The model-signing key (ECDSA P-256) signs the OpenSSF model-signing bundle of
+every certificate (``modelsigning.py``): the tool's key method takes elliptic
+curve keys, not Ed25519. It is managed the same way under its own names:
+``MODEL_SIGNING_KEY_FILE`` or ``MODEL_SIGNING_KEY`` (the PEM, or the base64 of
+the 32-byte private scalar), ``VAR_DIR/model-signing-key.pem`` in development,
+and its retired public keys in ``<SIGNING_KEYS_DIR>/model-signing/`` (one keys
+directory to keep and back up). Its keyid is ``sha256:`` + the hex sha256 of
+its SubjectPublicKeyInfo PEM: the ``hint`` the tool writes into a bundle, so a
+bundle names the published key that signed it. ``rotate_signing_key
+--model-signing`` rotates it.
 """
 
 from __future__ import annotations
@@ -33,12 +44,17 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -81,14 +97,17 @@ def _private_key_from_env(value: str) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
-def private_key_pem(key: Ed25519PrivateKey) -> bytes:
+def private_key_pem(key: Ed25519PrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
-def public_key_pem(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
-    if isinstance(key, Ed25519PrivateKey):
+def public_key_pem(
+    key: Ed25519PrivateKey | Ed25519PublicKey | ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
+) -> bytes:
+    """SubjectPublicKeyInfo PEM of either kind of key."""
+    if isinstance(key, (Ed25519PrivateKey, ec.EllipticCurvePrivateKey)):
         key = key.public_key()
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
@@ -111,10 +130,12 @@ def _write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
     os.replace(tmp, path)
 
 
-def _generate_dev_key(path: Path) -> Ed25519PrivateKey:
+def _generate_dev_key(path: Path, generate: Callable[[], Any] = Ed25519PrivateKey.generate,
+                      load: Callable[[bytes, str], Any] | None = None):
     """Create the development key unless another process just did; return the one on disk."""
+    load = load or _private_key_from_pem
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _write_new_file(path.parent, private_key_pem(Ed25519PrivateKey.generate()), 0o600)
+    tmp = _write_new_file(path.parent, private_key_pem(generate()), 0o600)
     try:
         # link() never overwrites: of two processes racing, the first key wins
         # and both go on to read the same file.
@@ -123,21 +144,25 @@ def _generate_dev_key(path: Path) -> Ed25519PrivateKey:
         pass
     finally:
         tmp.unlink()
-    return _private_key_from_pem(path.read_bytes(), str(path))
+    return load(path.read_bytes(), str(path))
 
 
-def configured_key_file() -> Path | None:
-    """The file the signing key lives in, or None when it comes from ``SIGNING_KEY``."""
-    key_file, key_value = _config("SIGNING_KEY_FILE"), _config("SIGNING_KEY")
+def _configured_key_file(file_name: str, value_name: str, dev_name: str) -> Path | None:
+    key_file, key_value = _config(file_name), _config(value_name)
     if key_file and key_value:
-        raise ImproperlyConfigured("set SIGNING_KEY_FILE or SIGNING_KEY, not both")
+        raise ImproperlyConfigured(f"set {file_name} or {value_name}, not both")
     if key_file:
         return Path(key_file)
     if key_value:
         return None
     if settings.DEBUG:
-        return Path(settings.VAR_DIR) / DEV_KEY_NAME
-    raise ImproperlyConfigured("SIGNING_KEY_FILE or SIGNING_KEY must be set when DEBUG is off")
+        return Path(settings.VAR_DIR) / dev_name
+    raise ImproperlyConfigured(f"{file_name} or {value_name} must be set when DEBUG is off")
+
+
+def configured_key_file() -> Path | None:
+    """The file the signing key lives in, or None when it comes from ``SIGNING_KEY``."""
+    return _configured_key_file("SIGNING_KEY_FILE", "SIGNING_KEY", DEV_KEY_NAME)
 
 
 def load_signing_key() -> tuple[Ed25519PrivateKey, str]:
@@ -269,18 +294,23 @@ def rotate_key(directory: Path, key_file: Path | None = None, now: dt.datetime |
                 "the signing key comes from SIGNING_KEY: put a new key there and record the old "
                 "one in SIGNING_KEYS_DIR, or use SIGNING_KEY_FILE"
             )
+    return _rotate(directory, key_file, now, Ed25519PrivateKey.generate(), _private_key_from_pem,
+                   lambda key: keyid_for(public_key_raw(key)), public_key_pem)
+
+
+def _rotate(directory: Path, key_file: Path, now: dt.datetime, new_key, load_old: Callable[[bytes, str], Any],
+            keyid_of: Callable[[Any], str], public_pem: Callable[[Any], bytes]) -> str:
+    """Steps 2 to 4 of ``rotate_key``, for either kind of key."""
     directory.mkdir(parents=True, exist_ok=True)
     key_file.parent.mkdir(parents=True, exist_ok=True)
     validity = read_validity(directory)
-
-    new_key = Ed25519PrivateKey.generate()
-    new_id = keyid_for(public_key_raw(new_key))
+    new_id = keyid_of(new_key)
     tmp_key = _write_new_file(key_file.parent, private_key_pem(new_key), 0o600)
     try:
         if key_file.exists():
-            old_key = _private_key_from_pem(key_file.read_bytes(), str(key_file))
-            old_id = keyid_for(public_key_raw(old_key))
-            _write_atomically(_pem_path(directory, old_id), public_key_pem(old_key))
+            old_key = load_old(key_file.read_bytes(), str(key_file))
+            old_id = keyid_of(old_key)
+            _write_atomically(_pem_path(directory, old_id), public_pem(old_key))
             validity[old_id] = (validity.get(old_id, (EPOCH, None))[0], now)
         validity[new_id] = (now, None)
         _write_validity(directory, validity)
@@ -289,3 +319,152 @@ def rotate_key(directory: Path, key_file: Path | None = None, now: dt.datetime |
         tmp_key.unlink(missing_ok=True)
         raise
     return new_id
+
+
+# --- the model-signing key (ECDSA P-256) ------------------------------------------------------
+
+MODEL_DEV_KEY_NAME = "model-signing-key.pem"
+MODEL_KEYS_SUBDIR = "model-signing"
+MODEL_SIGNING_ALGORITHM = "ecdsa-p256-sha256"
+
+
+def model_keyid_for(public_pem: bytes) -> str:
+    """``sha256:`` + the sha256 of the SubjectPublicKeyInfo PEM: the tool's key ``hint``."""
+    return "sha256:" + hashlib.sha256(public_pem).hexdigest()
+
+
+def _ec_private_key_from_pem(data: bytes, source: str) -> ec.EllipticCurvePrivateKey:
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"{source}: not an unencrypted PEM private key ({exc})") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ImproperlyConfigured(f"{source}: the model-signing key must be ECDSA P-256 (prime256v1)")
+    return key
+
+
+def _ec_private_key_from_env(value: str) -> ec.EllipticCurvePrivateKey:
+    if "-----BEGIN" in value:
+        return _ec_private_key_from_pem(value.encode("ascii"), "MODEL_SIGNING_KEY")
+    try:
+        scalar = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImproperlyConfigured(
+            "MODEL_SIGNING_KEY must be a PEM or the base64 of a 32-byte P-256 private scalar") from None
+    if len(scalar) != 32:
+        raise ImproperlyConfigured(f"MODEL_SIGNING_KEY scalar must have 32 bytes, not {len(scalar)}")
+    try:
+        return ec.derive_private_key(int.from_bytes(scalar, "big"), ec.SECP256R1())
+    except ValueError:
+        raise ImproperlyConfigured("MODEL_SIGNING_KEY is not a valid P-256 private scalar") from None
+
+
+def _generate_ec_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def configured_model_key_file() -> Path | None:
+    """The file the model-signing key lives in, or None when it comes from ``MODEL_SIGNING_KEY``."""
+    return _configured_key_file("MODEL_SIGNING_KEY_FILE", "MODEL_SIGNING_KEY", MODEL_DEV_KEY_NAME)
+
+
+def load_model_signing_key() -> tuple[ec.EllipticCurvePrivateKey, str]:
+    """The current model-signing key and its keyid, read afresh on every call (as ``load_signing_key``)."""
+    path = configured_model_key_file()
+    if path is None:
+        key = _ec_private_key_from_env(_config("MODEL_SIGNING_KEY"))
+    elif path.exists():
+        key = _ec_private_key_from_pem(path.read_bytes(), str(path))
+    elif settings.DEBUG and not _config("MODEL_SIGNING_KEY_FILE"):
+        key = _generate_dev_key(path, _generate_ec_key, _ec_private_key_from_pem)
+    else:
+        raise ImproperlyConfigured(f"MODEL_SIGNING_KEY_FILE {path} does not exist")
+    return key, model_keyid_for(public_key_pem(key))
+
+
+@dataclass(frozen=True)
+class ModelSigningKey:
+    """A published model-signing key (P-256, PEM) and the time range in which it may sign."""
+
+    keyid: str
+    public_key_pem: bytes
+    valid_from: dt.datetime
+    valid_until: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        # A keyid that does not name its key would let a list of keys lie.
+        if self.keyid != model_keyid_for(self.public_key_pem):
+            raise ValueError(f"keyid {self.keyid} does not match its public key")
+        for value in (self.valid_from, self.valid_until):
+            if value is not None and value.tzinfo is None:
+                raise ValueError("key validity times must be timezone-aware")
+
+    def valid_at(self, at: dt.datetime) -> bool:
+        return self.valid_from <= at and (self.valid_until is None or at < self.valid_until)
+
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        key = serialization.load_pem_public_key(self.public_key_pem)
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        return key
+
+    def as_json(self) -> dict[str, Any]:
+        """The key as listed by ``GET /api/v1/keys/`` under ``model_signing_keys``."""
+        return {
+            "keyid": self.keyid,
+            "algorithm": MODEL_SIGNING_ALGORITHM,
+            "public_key_pem": self.public_key_pem.decode("ascii"),
+            "valid_from": _iso(self.valid_from),
+            "valid_until": _iso(self.valid_until) if self.valid_until else None,
+        }
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def model_keys_dir() -> Path | None:
+    """Retired model-signing keys: a subdirectory of the keys directory, backed up with it."""
+    directory = keys_dir()
+    return directory / MODEL_KEYS_SUBDIR if directory is not None else None
+
+
+def _load_ec_public_key(path: Path, keyid: str) -> bytes:
+    try:
+        data = path.read_bytes()
+        key = serialization.load_pem_public_key(data)
+    except FileNotFoundError:
+        raise ImproperlyConfigured(f"{path}: public key of {keyid} is missing") from None
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{path}: not a PEM public key ({exc})") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ImproperlyConfigured(f"{path}: not an ECDSA P-256 key")
+    pem = public_key_pem(key)
+    if model_keyid_for(pem) != keyid:
+        raise ImproperlyConfigured(f"{path}: the key in this file is not {keyid}")
+    return pem
+
+
+def model_verification_keys(directory: Path | None = None) -> list[ModelSigningKey]:
+    """Every model-signing key that may have signed a bundle, oldest first."""
+    directory = directory if directory is not None else model_keys_dir()
+    validity = read_validity(directory) if directory is not None else {}
+    current, current_id = load_model_signing_key()
+    keys = [ModelSigningKey(current_id, public_key_pem(current), *validity.get(current_id, (EPOCH, None)))]
+    for keyid, (start, end) in validity.items():
+        if keyid != current_id:
+            keys.append(ModelSigningKey(keyid, _load_ec_public_key(_pem_path(directory, keyid), keyid), start, end))
+    return sorted(keys, key=lambda key: key.valid_from)
+
+
+def rotate_model_key(directory: Path, key_file: Path | None = None, now: dt.datetime | None = None) -> str:
+    """Replace the model-signing key by a new one; return the new keyid (steps of ``rotate_key``)."""
+    now = now or timezone.now()
+    if key_file is None:
+        key_file = configured_model_key_file()
+        if key_file is None:
+            raise ImproperlyConfigured(
+                "the model-signing key comes from MODEL_SIGNING_KEY: put a new key there and record the old "
+                f"one in SIGNING_KEYS_DIR/{MODEL_KEYS_SUBDIR}, or use MODEL_SIGNING_KEY_FILE"
+            )
+    return _rotate(directory, key_file, now, _generate_ec_key(), _ec_private_key_from_pem,
+                   lambda key: model_keyid_for(public_key_pem(key)), public_key_pem)

@@ -115,6 +115,22 @@ class CertifiedArtifact(models.Model):
         return self.path
 
 
+class ModelSignature(models.Model):
+    """A certificate's OpenSSF model-signing bundle (``modelsigning.py``), exactly as signed:
+    served byte for byte, never re-serialized. A renewal's certificate gets its own; revoking a
+    certificate keeps it (the revocation list says it no longer counts)."""
+
+    certificate = models.OneToOneField(Certificate, on_delete=models.CASCADE, related_name="model_signature")
+    bundle = models.BinaryField(editable=False)
+    keyid = models.CharField(max_length=80)
+    # The statement's subject digest: finds the certificates of an uploaded bundle in one query.
+    subject_sha256 = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"model signature of {self.certificate_id}"
+
+
 class RevocationProposal(models.Model):
     """Revocation needs two different staff: one proposes, another confirms."""
 

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from certification.certificates import modelsigning
 from certification.certificates.models import Certificate, ConcernReport, Decision, RevocationProposal
 from certification.certificates.signing import certificate_url, sign_certificate
 from certification.framework import rules, tiers
@@ -120,6 +121,8 @@ def on_certificate_issued(cert: Certificate) -> None:
     )
     cert.hub_repo_id, cert.hub_revision = release.ai_model.hub_repo_id, release.hub_revision
     sign_certificate(cert)
+    # The OpenSSF model-signing bundle of the certified files (a renewal's certificate gets its own).
+    modelsigning.issue_bundle(cert)
     deadlines.open_deadline(cert, "certificate_expiry", cert.expires_at)
     if cert.application.previous_id:
         previous = Certificate.objects.filter(application_id=cert.application.previous_id).first()

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from certification.certificates.views import decisions, registry
+from certification.certificates.views import decisions, model_signing, registry
 
 urlpatterns = [
     path("registry/", registry.registry_list, name="registry"),
@@ -11,6 +11,10 @@ urlpatterns = [
     path("registry/<str:number>/print/", registry.certificate_print, name="certificate-print"),
     path("registry/<str:number>/attestation.json", registry.certificate_attestation,
          name="certificate-attestation"),
+    # The OpenSSF model-signing bundle, named <number>.sig, and the key that signed it.
+    path("registry/<str:number>.sig", model_signing.certificate_model_signature, name="certificate-model-signature"),
+    path("registry/<str:number>/alliance.pub", model_signing.certificate_model_signing_key,
+         name="certificate-model-signing-key"),
     path("registry/<str:number>/badge.svg", registry.certificate_badge, name="certificate-badge"),
     path("registry/<str:number>/README.md", registry.certificate_modelcard, name="certificate-modelcard"),
     path("registry/<str:number>/evidence/<int:pk>/", registry.public_evidence, name="certificate-evidence"),

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.checks import run_checks
 
@@ -38,7 +39,7 @@ CHECK_COMMAND = ".venv/bin/python manage.py check --deploy --fail-level WARNING"
 PRODUCTION_VARIABLES = {
     "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "SITE_URL", "BEHIND_PROXY",
     "DATABASE_URL", "REDIS_URL", "EMAIL_HOST", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD",
-    "DEFAULT_FROM_EMAIL", "PRIVATE_STORAGE_ROOT", "SIGNING_KEY_FILE", "SIGNING_KEYS_DIR",
+    "DEFAULT_FROM_EMAIL", "PRIVATE_STORAGE_ROOT", "SIGNING_KEY_FILE", "SIGNING_KEYS_DIR", "MODEL_SIGNING_KEY_FILE",
 }
 # What each missing variable is reported as.
 MISSING = {
@@ -49,6 +50,7 @@ MISSING = {
     "DATABASE_URL": "portal.E007",
     "PRIVATE_STORAGE_ROOT": "portal.E008",
     "SIGNING_KEY_FILE": "certification.E001",
+    "MODEL_SIGNING_KEY_FILE": "certification.E004",
 }
 
 
@@ -83,17 +85,18 @@ def readme_environment(srv: Path) -> dict[str, str]:
     return {name: dumped[name] for name in exported_names(lines)}
 
 
-def generate_key(path: Path) -> None:
+def generate_key(path: Path, key=None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(keys.private_key_pem(Ed25519PrivateKey.generate()))
+    path.write_bytes(keys.private_key_pem(key or Ed25519PrivateKey.generate()))
     path.chmod(0o600)
 
 
 @pytest.fixture
 def production(tmp_path) -> dict[str, str]:
-    """The README's environment with its signing key generated where it says."""
+    """The README's environment with its signing keys generated where it says."""
     env = readme_environment(tmp_path / "srv")
     generate_key(Path(env["SIGNING_KEY_FILE"]))
+    generate_key(Path(env["MODEL_SIGNING_KEY_FILE"]), ec.generate_private_key(ec.SECP256R1()))
     return env
 
 
@@ -140,11 +143,11 @@ def test_readme_production_environment_with_a_key_passes_check_deploy(production
 
 
 def readme_setup_lines() -> list[str]:
-    """The lines of README: Running in production that create the directories and the key."""
+    """The lines of README: Running in production that create the directories and the keys."""
     section = README.read_text().split("\n## Running in production\n", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
     lines = [line for line in block.splitlines() if line.startswith(("mkdir ", "test -e "))]
-    assert len(lines) == 2 and "SIGNING_KEY_FILE" in lines[1], block
+    assert len(lines) == 3 and '"$SIGNING_KEY_FILE"' in lines[1] and '"$MODEL_SIGNING_KEY_FILE"' in lines[2], block
     return lines
 
 
@@ -153,16 +156,18 @@ def test_readme_creates_a_key_the_check_accepts_and_never_replaces_it(tmp_path, 
     srv = tmp_path / "srv"
     env = readme_environment(srv)
     script = "set -eu\n" + "\n".join(readme_setup_lines()).replace(SRV, str(srv))
-    key_file = Path(env["SIGNING_KEY_FILE"])
+    key_files = [Path(env["SIGNING_KEY_FILE"]), Path(env["MODEL_SIGNING_KEY_FILE"])]
     subprocess.run(["bash", "-c", script], env={"PATH": os.environ["PATH"], **env}, check=True, timeout=30)
-    first = key_file.read_bytes()
+    first = [key_file.read_bytes() for key_file in key_files]
     subprocess.run(["bash", "-c", script], env={"PATH": os.environ["PATH"], **env}, check=True, timeout=30)
-    assert key_file.read_bytes() == first  # run again, the key stays
-    assert key_file.stat().st_mode & 0o077 == 0
+    assert [key_file.read_bytes() for key_file in key_files] == first  # run again, the keys stay
+    assert all(key_file.stat().st_mode & 0o077 == 0 for key_file in key_files)
     assert Path(env["PRIVATE_STORAGE_ROOT"]).is_dir()
     settings.DEBUG = False
     monkeypatch.delenv("SIGNING_KEY")
-    monkeypatch.setenv("SIGNING_KEY_FILE", str(key_file))
+    monkeypatch.delenv("MODEL_SIGNING_KEY")
+    monkeypatch.setenv("SIGNING_KEY_FILE", str(key_files[0]))
+    monkeypatch.setenv("MODEL_SIGNING_KEY_FILE", str(key_files[1]))
     monkeypatch.setenv("SIGNING_KEYS_DIR", env["SIGNING_KEYS_DIR"])
     assert check_signing_key() == []
 

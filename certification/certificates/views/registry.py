@@ -32,7 +32,7 @@ from certification.certificates import attestations, keys, registry, signing
 from certification.certificates import concerns as certificate_concerns
 from certification.certificates import services as certificate_services
 from certification.certificates.models import Appeal, Certificate, ConcernReport
-from certification.certificates.views import decisions
+from certification.certificates.views import decisions, model_signing
 from certification.framework import services as framework_services
 from certification.framework import tiers
 from certification.releases import evidence, presentation
@@ -189,6 +189,7 @@ def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
     user = request.user
     is_staff = user.is_authenticated and user.is_alliance_staff
     is_admin = user.is_authenticated and portal_organizations.is_org_admin(user, cert.organization)
+    subjects = list(cert.subjects.all())
     context = {
         "certificate": cert,
         "status": cert.effective_status(),
@@ -196,7 +197,7 @@ def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
         "rules_fired": signing.fired_rules(content, rules, cert.tier),
         "requirements": tiers.requirements_for_tier(rules, cert.tier),
         "sections": _model_card(content, rules),
-        "subjects": list(cert.subjects.all()),
+        "subjects": subjects,
         "public_files": public_files,
         "badge_markdown": badge_markdown(cert),
         "superseded_by": cert.superseded_by.number if cert.superseded_by_id else None,
@@ -205,6 +206,7 @@ def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
         "audit_summary": reports.audit_summary(cert.application),
         "is_staff": is_staff,
         "is_admin": is_admin,
+        **model_signing.model_signing_context(cert, [s.path for s in subjects]),
     }
     if is_staff:
         context["open_revocation"] = certificate_services.open_revocation(cert)
@@ -318,11 +320,16 @@ def _lookup_kind(q: str) -> dict:
 
 
 def verify_page(request: HttpRequest) -> HttpResponse:
-    """Paste a number, a sha256 or a hub repo id; or upload an envelope file to check
-    its signature against the published keys."""
+    """Paste a number, a sha256 or a hub repo id; or upload an envelope file to check its
+    signature against the published keys, or a model-signing bundle (``<number>.sig``)."""
     form = VerifyForm(request.GET or None)
-    upload_form = EnvelopeUploadForm(request.POST or None, request.FILES or None)
-    result, envelope_result = None, None
+    # The two upload forms post to this page; the signature form says which it is.
+    is_bundle = request.method == "POST" and request.POST.get("check") == "signature"
+    upload_form = EnvelopeUploadForm(None if is_bundle else request.POST or None,
+                                     None if is_bundle else request.FILES or None)
+    bundle_form = (model_signing.BundleUploadForm(request.POST or None, request.FILES or None) if is_bundle
+                   else model_signing.BundleUploadForm())
+    result, envelope_result, bundle_result = None, None, None
     if request.method == "GET" and form.is_valid() and form.cleaned_data["q"]:
         try:
             certs = registry.verify_lookup(**_lookup_kind(form.cleaned_data["q"]))
@@ -330,10 +337,13 @@ def verify_page(request: HttpRequest) -> HttpResponse:
             form.add_error("q", str(exc))
         else:
             result = registry.verify_result(certs)
-    elif request.method == "POST" and upload_form.is_valid():
+    elif is_bundle and bundle_form.is_valid():
+        bundle_result = model_signing.check_bundle_upload(bundle_form.cleaned_data["signature"])
+    elif request.method == "POST" and not is_bundle and upload_form.is_valid():
         envelope_result = check_envelope_upload(upload_form.cleaned_data["envelope"])
     return render(request, "certification/certificates/verify.html", {
         "form": form, "upload_form": upload_form, "result": result, "envelope_result": envelope_result,
+        "bundle_form": bundle_form, "bundle_result": bundle_result,
     })
 
 
