@@ -24,6 +24,7 @@ from auditors.models import Accreditation, Affiliation, AuditReport, Engagement,
 from certification.framework.services import WorkflowError
 from certification.releases import evidence
 from certification.releases.models import Application
+from portal.api_auth import requires_scope
 from portal.parsers import JSONParser, max_body_bytes
 from portal.parsing import ParseError, load_json
 
@@ -266,6 +267,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
 
     @extend_schema(request=ApproveSerializer, responses=AccreditationSerializer)
     @action(detail=True, methods=["post"])
+    @requires_scope("staff")
     def approve(self, request, pk=None, format=None):
         _staff(request)
         serializer = ApproveSerializer(data=request.data)
@@ -274,6 +276,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
 
     @extend_schema(request=ReasonSerializer, responses=AccreditationSerializer)
     @action(detail=True, methods=["post"])
+    @requires_scope("staff")
     def reject(self, request, pk=None, format=None):
         _staff(request)
         serializer = ReasonSerializer(data=request.data)
@@ -282,6 +285,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
 
     @extend_schema(request=ReasonSerializer, responses=AccreditationSerializer)
     @action(detail=True, methods=["post"])
+    @requires_scope("staff")
     def suspend(self, request, pk=None, format=None):
         _staff(request)
         serializer = ReasonSerializer(data=request.data)
@@ -290,6 +294,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
 
     @extend_schema(request=None, responses=AccreditationSerializer)
     @action(detail=True, methods=["post"])
+    @requires_scope("staff")
     def reinstate(self, request, pk=None, format=None):
         _staff(request)
         return self._do(auditor_services.reinstate_accreditation)
@@ -358,6 +363,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         }),
     )
     @action(detail=False, methods=["get"], pagination_class=None)
+    @requires_scope("staff")
     def suggestions(self, request, format=None):
         """Eligible auditors ranked with their reasons, the excluded ones with theirs, and a proposal (staff)."""
         _staff(request)
@@ -375,6 +381,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         "loads": serializers.ListField(child=serializers.DictField()),
     }))
     @action(detail=False, methods=["post"], url_path="batch-proposal", pagination_class=None)
+    @requires_scope("staff")
     def batch_proposal(self, request, format=None):
         """A batch proposal (staff); nothing is sent: create the offers after review."""
         _staff(request)
@@ -389,6 +396,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
     @extend_schema(request=OverrideSerializer, responses=inline_serializer("Override", {
         "id": serializers.IntegerField(), "code": serializers.CharField(), "reason": serializers.CharField()}))
     @action(detail=False, methods=["post"], url_path="override-conflict")
+    @requires_scope("staff")
     def override_conflict(self, request, format=None):
         """Override a potential conflict with a recorded reason (staff); hard conflicts are refused."""
         _staff(request)
@@ -426,6 +434,7 @@ class OfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
+    @requires_scope("staff")
     def create(self, request, *args, **kwargs):
         """Send an offer (staff)."""
         _staff(request)
@@ -468,6 +477,7 @@ class OfferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Crea
 
     @extend_schema(request=None, responses=OfferSerializer)
     @action(detail=True, methods=["post"])
+    @requires_scope("staff")
     def withdraw(self, request, pk=None, format=None):
         _staff(request)
         offer = self.get_object()
@@ -547,6 +557,7 @@ class EngagementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
     @extend_schema(request=ReasonSerializer, responses=EngagementSerializer)
     @action(detail=True, methods=["post"])
+    @requires_scope("staff")
     def reassign(self, request, pk=None, format=None):
         _staff(request)
         engagement = self.get_object()

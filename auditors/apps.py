@@ -36,8 +36,10 @@ class AuditorsConfig(AppConfig):
         from django.utils.translation import gettext_lazy as _
 
         from auditors import conflicts
+        from auditors.models import AuditReport
         from portal import labels
 
+        labels.register_choices("audit_recommendation", AuditReport.Recommendation)
         labels.register("conflict", {
             conflicts.CURRENT_AFFILIATION: _("current affiliation with the applicant"),
             conflicts.FINANCIAL_INTEREST: _("financial interest in the applicant"),

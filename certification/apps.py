@@ -50,10 +50,12 @@ class CertificationConfig(AppConfig):
 
         from certification.certificates.models import Certificate
         from certification.framework import labels as framework_labels
+        from certification.framework.models import Severity
         from certification.releases.models import Application
         from portal import labels
 
         framework_labels.register()
         labels.register_choices("application_status", Application.Status)
+        labels.register_choices("severity", Severity)
         labels.register_choices("certificate_status", Certificate.Status)
         labels.register("certificate_status", {"expired": _("Expired"), "not_found": _("Not found")})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import time
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -25,7 +26,6 @@ from django.utils.translation import gettext as _
 
 from portal import audit
 from portal.models import STAFF_GROUP, ApiToken, Membership, User, hash_secret
-
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,18 @@ def session_passed_mfa(request) -> bool:
     return any(r.get("method") == "mfa" for r in get_authentication_records(request, request.user))
 
 
+def session_recently_passed_mfa(request) -> bool:
+    """True when the second factor was given (at sign-in or re-authentication) within allauth's
+    re-authentication timeout: what creating an attest token asks of an account with TOTP."""
+    from allauth.account import app_settings as account_settings
+
+    now = time.time()
+    return any(
+        r.get("method") == "mfa" and now - r.get("at", 0) < account_settings.REAUTHENTICATION_TIMEOUT
+        for r in get_authentication_records(request, request.user)
+    )
+
+
 class AccountDeletionError(Exception):
     pass
 
@@ -230,12 +242,43 @@ def anonymize_user(user: User, request=None) -> None:
         audit.log("portal.user.deleted", actor=user, obj=user, request=request, payload={"pseudonym": user.pseudonym})
 
 
-def create_api_token(user: User, name: str, request=None) -> tuple[ApiToken, str]:
-    """A new personal token; returns the row and the raw key, which is shown once and never stored."""
+class ApiTokenError(ValueError):
+    """Scopes a token may not have; the message is shown to the user (field ``scopes``)."""
+
+
+def check_token_scopes(user: User, scopes, *, fresh_authentication: bool = False) -> list[str]:
+    """The scopes, in canonical order, or ``ApiTokenError``: ``staff`` for staff only, ``attest``
+    only from a session that just re-authenticated (the page checks that, with MFA where the
+    account has it; the API and a token never can)."""
+    unknown = sorted({str(s) for s in scopes} - set(ApiToken.SCOPES))
+    if unknown:
+        raise ApiTokenError(_("Unknown scope: %(s)s.") % {"s": ", ".join(unknown)})
+    chosen = [s for s in ApiToken.SCOPES if s in scopes]
+    if not chosen:
+        raise ApiTokenError(_("Choose at least one scope."))
+    if ApiToken.STAFF in chosen and not user.is_alliance_staff:
+        raise ApiTokenError(_("Only Alliance staff can create a token with the staff scope."))
+    if ApiToken.ATTEST in chosen and not fresh_authentication:
+        raise ApiTokenError(
+            _("An attest token needs a fresh authentication: create it on the API tokens page of the portal.")
+        )
+    return chosen
+
+
+def create_api_token(
+    user: User, name: str, request=None, *, scopes=(ApiToken.READ,), fresh_authentication: bool = False
+) -> tuple[ApiToken, str]:
+    """A new personal token; returns the row and the raw key, which is shown once and never stored.
+    An ``attest`` token expires after ``ApiToken.ATTEST_LIFETIME``."""
+    chosen = check_token_scopes(user, scopes, fresh_authentication=fresh_authentication)
     raw = ApiToken.generate_key()
+    now = timezone.now()
+    expires_at = now + ApiToken.ATTEST_LIFETIME if ApiToken.ATTEST in chosen else None
     with transaction.atomic():
-        token = ApiToken.objects.create(user=user, name=name, key_hash=hash_secret(raw), hint=raw[:10])
-        audit.log("portal.api_token.created", actor=user, obj=token, request=request, payload={"name": name})
+        token = ApiToken.objects.create(user=user, name=name, key_hash=hash_secret(raw), hint=raw[:10],
+                                        scopes=chosen, created_at=now, expires_at=expires_at)
+        payload = {"name": name, "scopes": chosen, "expires_at": expires_at.isoformat() if expires_at else None}
+        audit.log("portal.api_token.created", actor=user, obj=token, request=request, payload=payload)
     return token, raw
 
 
@@ -248,6 +291,16 @@ def revoke_api_token(token: ApiToken, actor: User, request=None) -> bool:
     return True
 
 
+def save_profile(form, request=None) -> User:
+    """Save a valid ``ProfileForm`` (name, time zone) and log the fields that changed: the profile
+    page and ``PATCH /api/v1/account/profile/``."""
+    with transaction.atomic():
+        user = form.save()
+        audit.log("portal.user.profile_updated", actor=user, obj=user, request=request,
+                  payload={"fields": form.changed_data})
+    return user
+
+
 def staff_group() -> Group:
     group, _ = Group.objects.get_or_create(name=STAFF_GROUP)
     return group
@@ -255,11 +308,15 @@ def staff_group() -> Group:
 
 __all__ = [
     "AccountAdapter",
+    "ApiTokenError",
     "MFAAdapter",
     "anonymize_user",
+    "check_token_scopes",
     "create_api_token",
     "notify_login_throttled",
     "revoke_api_token",
+    "save_profile",
     "session_passed_mfa",
+    "session_recently_passed_mfa",
     "settings",
 ]

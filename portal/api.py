@@ -16,7 +16,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from portal import audit, organizations
+from portal import api_staff, audit, organizations
 from portal.forms import OrganizationForm
 from portal.models import AuditEntry, Invitation, Membership, Notification, Organization
 
@@ -300,4 +300,4 @@ router.register("organizations", OrganizationViewSet, basename="organization")
 router.register("invitations", InvitationAcceptViewSet, basename="invitation")
 router.register("notifications", NotificationViewSet, basename="notification")
 
-urlpatterns = router.urls
+urlpatterns = router.urls + api_staff.urlpatterns

@@ -1,4 +1,9 @@
-"""Personal API tokens for DRF, and the default permission."""
+"""Personal API tokens for DRF, the default permission, and token scopes.
+
+Scopes (``TokenScopes``, in DEFAULT_PERMISSION_CLASSES): a request authenticated by a token needs
+``read`` for a safe method and ``write`` for the others, unless its view, or its viewset action,
+names another with ``token_scope = "staff"`` or ``"attest"`` (a class attribute, or an attribute of
+the action function: ``@requires_scope("staff")``). The browser session is not limited by scopes."""
 
 from __future__ import annotations
 
@@ -22,10 +27,13 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token header.")
         raw = header[1].decode(errors="replace")
         token = (
-            ApiToken.objects.active().select_related("user").filter(key_hash=hash_secret(raw)).first()
+            ApiToken.objects.filter(revoked_at__isnull=True).select_related("user")
+            .filter(key_hash=hash_secret(raw)).first()
         )
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        if token.is_expired:
+            raise exceptions.AuthenticationFailed("This token has expired; create a new one at /account/tokens/.")
         # At most one write a minute per token keeps reads cheap.
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
@@ -46,6 +54,47 @@ class IsAuthenticatedAndMFACompliant(permissions.IsAuthenticated):
             return False
         user = request.user
         return not (user.requires_mfa and not user.has_mfa)
+
+
+def requires_scope(scope: str):
+    """Mark a view method or viewset action as needing ``scope`` instead of read/write."""
+    if scope not in ApiToken.SCOPES:
+        raise ValueError(f"unknown token scope {scope!r}")
+
+    def decorate(func):
+        func.token_scope = scope
+        return func
+
+    return decorate
+
+
+def required_scope(request, view) -> str:
+    """The scope a token needs for this request: the action's, the view's, else read or write."""
+    handler = getattr(view, getattr(view, "action", None) or "", None) or getattr(
+        view, request.method.lower(), None
+    )
+    scope = getattr(handler, "token_scope", None) or getattr(view, "token_scope", None)
+    if scope:
+        return scope
+    return ApiToken.READ if request.method in permissions.SAFE_METHODS else ApiToken.WRITE
+
+
+class TokenScopes(permissions.BasePermission):
+    """A token does only what its scopes allow; a session (the browser) is not limited by them."""
+
+    def has_permission(self, request, view):
+        token = request.auth
+        if not isinstance(token, ApiToken):
+            return True
+        scope = required_scope(request, view)
+        if scope in token.scopes:
+            return True
+        self.message = (
+            f"This token lacks the '{scope}' scope needed for {request.method} on this endpoint "
+            f"(it has: {', '.join(token.scopes) or 'none'}). Create a token with the '{scope}' scope at "
+            "/account/tokens/."
+        )
+        return False
 
 
 class PersonalTokenScheme(OpenApiAuthenticationExtension):

@@ -47,13 +47,29 @@ class ProfileForm(forms.ModelForm):
         fields = ["name", "time_zone"]
 
 
+SCOPE_LABELS = {
+    ApiToken.READ: _("read: everything you can see"),
+    ApiToken.WRITE: _("write: everything you can change, except filing attestations and staff operations"),
+    ApiToken.ATTEST: _("attest: file attestations (asks you to confirm who you are; the token expires after one hour)"),
+    ApiToken.STAFF: _("staff: Alliance staff operations"),
+}
+
+
 class ApiTokenForm(forms.Form):
     name = forms.CharField(label=_("Token name"), max_length=100, help_text=_("What the token is for, e.g. CI"),
                            validators=[plain_text])
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"), widget=forms.CheckboxSelectMultiple, initial=[ApiToken.READ],
+        help_text=_("What the token may do. It never does more than you can."),
+        error_messages={"required": _("Choose at least one scope.")},
+    )
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        # The staff scope is offered to staff only (check_token_scopes refuses it from anyone else).
+        offered = [s for s in ApiToken.SCOPES if s != ApiToken.STAFF or user.is_alliance_staff]
+        self.fields["scopes"].choices = [(s, SCOPE_LABELS[s]) for s in offered]
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -201,14 +202,30 @@ class Invitation(models.Model):
 
 
 class ApiTokenQuerySet(models.QuerySet):
-    def active(self) -> ApiTokenQuerySet:
-        return self.filter(revoked_at__isnull=True)
+    def active(self, now=None) -> ApiTokenQuerySet:
+        """Not revoked and not expired."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+def default_token_scopes() -> list[str]:
+    return ["read"]
 
 
 class ApiToken(models.Model):
-    """A personal API token: shown once, stored as its sha256, revocable."""
+    """A personal API token: shown once, stored as its sha256, revocable.
+
+    Its ``scopes`` limit what it may do (``portal.api_auth.TokenScopes``): ``read`` for safe
+    methods, ``write`` for the others, ``attest`` to file an attestation and ``staff`` for staff
+    operations. An ``attest`` token lives at most ``ATTEST_LIFETIME`` (DESIGN §3: filing needs a
+    fresh authentication, and a long-lived token would make that meaningless)."""
 
     PREFIX = "rrp_"
+    READ, WRITE, ATTEST, STAFF = "read", "write", "attest", "staff"
+    SCOPES = (READ, WRITE, ATTEST, STAFF)
+    ATTEST_LIFETIME = timedelta(hours=1)
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(_("name"), max_length=100, validators=[plain_text])
@@ -217,6 +234,9 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scopes = models.JSONField(_("scopes"), default=default_token_scopes,
+                              help_text="Some of read, write, attest, staff")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Set for attest tokens: one hour")
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -229,6 +249,10 @@ class ApiToken(models.Model):
     @classmethod
     def generate_key(cls) -> str:
         return cls.PREFIX + secrets.token_urlsafe(32)
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
 
 class NotificationQuerySet(models.QuerySet):
@@ -498,3 +522,7 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.user}"
+
+
+# Defined next to its middleware; imported here so that Django (and migrations) know it.
+from portal.idempotency import IdempotencyKey  # noqa: E402, F401

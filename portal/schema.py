@@ -21,7 +21,7 @@ from __future__ import annotations
 import uritemplate
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
@@ -70,14 +70,29 @@ ERRORS = {
     "401": _error("Not signed in, or the API token is invalid or revoked."),
     "403": _error("Signed in but not allowed (role, two-factor setup, CSRF)."),
     "404": _error("No such object, or not visible to you (other organizations' objects are 404)."),
+    "409": _error("A request with the same Idempotency-Key is still being processed; retry later."),
     "413": _error("The request body is larger than the limit."),
     "415": _error("The request's Content-Type is not accepted."),
+    "422": _error("The Idempotency-Key was used for another request (method, path or body)."),
     "429": _error("Too many requests; retry after the Retry-After header."),
 }
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Any unique string (e.g. a UUID). A retry with the same key within 24 hours returns the first "
+                "result (header Idempotent-Replayed: true) and changes nothing.",
+)
+
 
 class AutoSchema(SpectacularAutoSchema):
-    """drf-spectacular's AutoSchema plus the error responses the operation can return."""
+    """drf-spectacular's AutoSchema plus the error responses the operation can return, and the
+    Idempotency-Key header on every state-changing operation (portal/idempotency.py)."""
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if self.method in WRITE_METHODS and getattr(self.view, "authentication_classes", []):
+            parameters.append(IDEMPOTENCY_KEY)  # keys belong to a user: anonymous requests have none
+        return parameters
 
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
@@ -99,6 +114,8 @@ class AutoSchema(SpectacularAutoSchema):
         codes = set()
         if self.method in WRITE_METHODS or query - PAGINATION_PARAMETERS:
             codes.add("400")
+        if self.method in WRITE_METHODS and authenticators:
+            codes.update({"409", "422"})
         if authenticators:
             codes.add("401")
         if not public or (has_body and any(issubclass(a, SessionAuthentication) for a in authenticators)):

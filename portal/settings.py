@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "portal.middleware.UserTimezoneMiddleware",
     "portal.middleware.MFARequiredMiddleware",
+    "portal.idempotency.IdempotencyMiddleware",  # Idempotency-Key on state-changing API requests
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -361,7 +362,8 @@ REST_FRAMEWORK = {
         "portal.api_auth.PersonalTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["portal.api_auth.IsAuthenticatedAndMFACompliant"],
+    # Token scopes (read, write, attest, staff) after the usual check: see portal/api_auth.py.
+    "DEFAULT_PERMISSION_CLASSES": ["portal.api_auth.IsAuthenticatedAndMFACompliant", "portal.api_auth.TokenScopes"],
     "DEFAULT_SCHEMA_CLASS": "portal.schema.AutoSchema",  # documents every operation's error responses
     # JSON read with size and depth limits; Django's refusal of a body answered in JSON (portal/parsers.py).
     "DEFAULT_PARSER_CLASSES": [

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from portal import api, deadline_views, views
+from portal import api, api_account, deadline_views, views
 
 # Inline styles the Redoc page (/api/redoc/) must accept, on that page only: the <style> elements
 # styled-components makes carry the request's nonce (static/js/redoc-init.js gives it to Redoc);
@@ -72,6 +72,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api.urlpatterns, "api"))),
+    path("api/v1/", include((api_account.urlpatterns, "account-api"))),
     path("api/v1/", include("certification.framework.api")),
     path("api/v1/", include(("certification.api_urls", "certification-api"))),
     path("api/v1/review/", include(("certification.review.api", "review-api"))),

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from functools import wraps
 
 from allauth.account.decorators import reauthentication_required
+from allauth.account.internal.flows.reauthentication import suspend_request
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import connection, transaction
+from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,10 +25,13 @@ from django.views.decorators.http import require_GET, require_POST
 from portal import audit, organizations
 from portal.accounts import (
     AccountDeletionError,
+    ApiTokenError,
     anonymize_user,
     create_api_token,
     revoke_api_token,
+    save_profile,
     session_passed_mfa,
+    session_recently_passed_mfa,
 )
 from portal.forms import (
     ApiTokenForm,
@@ -380,15 +384,7 @@ def notification_read_all(request: HttpRequest) -> HttpResponse:
 def profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            form.save()
-            audit.log(
-                "portal.user.profile_updated",
-                actor=request.user,
-                obj=request.user,
-                request=request,
-                payload={"fields": form.changed_data},
-            )
+        save_profile(form, request=request)
         messages.success(request, _("Profile saved."))
         return redirect("portal:profile")
     return render(request, "portal/profile.html", {"form": form})
@@ -415,21 +411,45 @@ def account_delete(request: HttpRequest) -> HttpResponse:
 def token_list(request: HttpRequest) -> HttpResponse:
     """List and create personal API tokens. Staff and auditors need a session that passed MFA.
 
-    The new token is shown in the response to the POST only (never stored, never cached)."""
+    An ``attest`` token files attestations, which the page does only after a fresh authentication:
+    creating one asks for it too (allauth re-authentication, with the second factor where the account
+    has TOTP), and the POST resumes afterwards. The new token is shown in the response to the POST
+    only (never stored, never cached)."""
+    if request.method == "POST" and ApiToken.ATTEST in request.POST.getlist("scopes"):
+        if request.user.has_mfa and not session_recently_passed_mfa(request):
+            return suspend_request(request, reverse("mfa_reauthenticate"))
+        return _token_list_reauthenticated(request)
+    return _token_list(request)
+
+
+@reauthentication_required
+def _token_list_reauthenticated(request: HttpRequest) -> HttpResponse:
+    return _token_list(request, fresh_authentication=True)
+
+
+def _token_list(request: HttpRequest, fresh_authentication: bool = False) -> HttpResponse:
     needs_mfa_session = request.user.requires_mfa and not session_passed_mfa(request)
     form = ApiTokenForm(request.POST or None, user=request.user)
-    new_key = None
+    new_token = new_key = None
     if request.method == "POST":
         if needs_mfa_session:
             return redirect(f"{reverse('mfa_reauthenticate')}?next={request.path}")
         if form.is_valid():
-            _token, new_key = create_api_token(request.user, form.cleaned_data["name"], request=request)
-            form = ApiTokenForm(user=request.user)
+            try:
+                new_token, new_key = create_api_token(
+                    request.user, form.cleaned_data["name"], request=request, scopes=form.cleaned_data["scopes"],
+                    fresh_authentication=fresh_authentication,
+                )
+            except ApiTokenError as exc:
+                form.add_error("scopes", str(exc))
+            else:
+                form = ApiTokenForm(user=request.user)
     tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
     return render(
         request,
         "portal/tokens.html",
-        {"form": form, "tokens": tokens, "new_key": new_key, "needs_mfa_session": needs_mfa_session},
+        {"form": form, "tokens": tokens, "new_key": new_key, "new_token": new_token,
+         "needs_mfa_session": needs_mfa_session, "now": timezone.now()},
     )
 
 

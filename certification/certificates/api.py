@@ -22,10 +22,20 @@ from django.urls import path
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, Throttled, ValidationError
+from rest_framework.exceptions import (
+    NotFound,
+    PermissionDenied,
+    Throttled,
+    ValidationError,
+)
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -39,11 +49,16 @@ from certification.certificates import concerns as certificate_concerns
 from certification.certificates import keys as certificate_keys
 from certification.certificates import registry, signing
 from certification.certificates import services as certificate_services
-from certification.certificates.models import Appeal, Certificate
+from certification.certificates.models import Appeal, Certificate, ModelSignature
 from certification.framework import services as framework_services
-from certification.releases.api import ApplicationActions, ApplicationSerializer, ReasonsSerializer
+from certification.releases.api import (
+    ApplicationActions,
+    ApplicationSerializer,
+    ReasonsSerializer,
+)
 from certification.releases.models import Application
 from portal import audit, organizations
+from portal.api_auth import requires_scope
 from portal.validators import plain_text
 
 app_name = "registry-api"
@@ -182,8 +197,47 @@ class VerificationKeySerializer(serializers.Serializer):
     valid_until = serializers.DateTimeField(allow_null=True)
 
 
+class ModelSigningKeySerializer(serializers.Serializer):
+    keyid = serializers.CharField(help_text="sha256: + hex of the sha256 of the PEM below: a model-signing bundle's "
+                                            "verificationMaterial.publicKey.hint, prefixed")
+    algorithm = serializers.ChoiceField(choices=[certificate_keys.MODEL_SIGNING_ALGORITHM])
+    public_key_pem = serializers.CharField(help_text="SubjectPublicKeyInfo PEM, as `model_signing verify key "
+                                                     "--public_key` reads it")
+    valid_from = serializers.DateTimeField()
+    valid_until = serializers.DateTimeField(allow_null=True)
+
+
 class KeyListSerializer(serializers.Serializer):
-    keys = VerificationKeySerializer(many=True)
+    keys = VerificationKeySerializer(many=True, help_text="The Ed25519 keys of attestations and revocation lists")
+    model_signing_keys = ModelSigningKeySerializer(
+        many=True, help_text="The ECDSA P-256 keys of the OpenSSF model-signing bundles")
+
+
+class BundleSignatureSerializer(serializers.Serializer):
+    sig = serializers.CharField(help_text="base64 DER ECDSA P-256 SHA-256 signature over the DSSE PAE")
+    keyid = serializers.CharField(allow_blank=True, help_text="Empty, as model_signing writes it")
+
+
+class BundleEnvelopeSerializer(serializers.Serializer):
+    payload = serializers.CharField(help_text="base64 of the in-toto Statement (predicate type "
+                                              "https://model_signing/signature/v1.0)")
+    payloadType = serializers.CharField()
+    signatures = BundleSignatureSerializer(many=True)
+
+
+class BundlePublicKeySerializer(serializers.Serializer):
+    hint = serializers.CharField(help_text="hex sha256 of the signing key's PEM")
+
+
+class BundleMaterialSerializer(serializers.Serializer):
+    publicKey = BundlePublicKeySerializer()
+    tlogEntries = serializers.ListField(child=serializers.DictField(), help_text="Always empty (no transparency log)")
+
+
+class ModelSigningBundleSerializer(serializers.Serializer):
+    mediaType = serializers.CharField(help_text="application/vnd.dev.sigstore.bundle.v0.3+json")
+    verificationMaterial = BundleMaterialSerializer()
+    dsseEnvelope = BundleEnvelopeSerializer()
 
 
 FILTERS = [
@@ -269,8 +323,29 @@ class KeysView(PublicView):
     @extend_schema(operation_id="keys", summary="The published verification keys, with validity periods",
                    parameters=CONDITIONAL, responses={200: KeyListSerializer, **COMMON}, auth=[], tags=["public"])
     def get(self, request):
-        body = json_bytes({"keys": [key.as_json() for key in certificate_keys.verification_keys()]})
+        body = json_bytes({"keys": [key.as_json() for key in certificate_keys.verification_keys()],
+                           "model_signing_keys": [key.as_json() for key in certificate_keys.model_verification_keys()]})
         return conditional(request, body, "application/json")
+
+
+class ModelSignatureView(PublicView):
+    @extend_schema(
+        operation_id="certificates_model_signature", summary="The certificate's OpenSSF model-signing bundle",
+        description="The signature file `model_signing verify key --signature <number>.sig --public_key "
+                    "alliance.pub ./model-dir` checks a model directory against: a Sigstore bundle whose DSSE "
+                    "payload lists the certified files with their sha256, signed with the portal's ECDSA P-256 key "
+                    "(`model_signing_keys` of `/api/v1/keys/`). Served byte for byte as issued. 404 for a "
+                    "certificate that certifies no file. A bundle says which files were certified, not whether the "
+                    "certificate still counts: ask `/api/v1/verify/` or the signed revocation list.",
+        parameters=CONDITIONAL, responses={200: ModelSigningBundleSerializer, **COMMON}, auth=[], tags=["public"])
+    def get(self, request, number: str):
+        cert = Certificate.objects.filter(number=number.upper()).only("id").first()
+        if cert is None:
+            raise NotFound("No certificate has this number.")
+        row = ModelSignature.objects.filter(certificate=cert).only("bundle", "created_at").first()
+        if row is None:
+            raise NotFound("This certificate certifies no file, so it has no model-signing bundle.")
+        return conditional(request, bytes(row.bundle), "application/json", row.created_at)
 
 
 class RevocationsView(PublicView):
@@ -347,6 +422,8 @@ def _status(cert: Certificate) -> Response:
 
 class CertificateActionView(APIView):
     """Staff: suspend, reinstate, propose or confirm a revocation, cancel a proposal."""
+
+    token_scope = "staff"
 
     verb = ""
 
@@ -429,6 +506,8 @@ class AppealFileView(APIView):
 
 
 class AppealDecideView(APIView):
+    token_scope = "staff"
+
     @extend_schema(request=AppealDecisionInput, responses=AppealOutput, tags=["appeals"])
     def post(self, request, pk: int):
         if not request.user.is_alliance_staff:
@@ -451,6 +530,8 @@ urlpatterns = [
     path("certificates/", CertificateListView.as_view(), name="certificate-list"),
     path("certificates/<str:number>/", CertificateDetailView.as_view(), name="certificate-detail"),
     path("certificates/<str:number>/concerns/", ConcernView.as_view(), name="certificate-concern"),
+    path("certificates/<str:number>/model-signature/", ModelSignatureView.as_view(),
+         name="certificate-model-signature"),
     path("certificates/<str:number>/suspend/", CertificateActionView.as_view(verb="suspend"),
          name="certificate-suspend"),
     path("certificates/<str:number>/reinstate/", CertificateActionView.as_view(verb="reinstate"),
@@ -474,12 +555,14 @@ class DecisionViewSet(ApplicationActions):
 
     @extend_schema(request=None, responses=ApplicationSerializer)
     @action(detail=True, methods=["post"])
+    @requires_scope("staff")
     def approve(self, request, pk=None):
         self._staff()
         return self._do(certificate_services.approve)
 
     @extend_schema(request=ReasonsSerializer, responses=ApplicationSerializer)
     @action(detail=True, methods=["post"])
+    @requires_scope("staff")
     def reject(self, request, pk=None):
         self._staff()
         serializer = ReasonsSerializer(data=request.data)

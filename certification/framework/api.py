@@ -6,21 +6,32 @@ model?" page, under the version in force. Validation is the classifier's, not
 a serializer's: DRF's IntegerField would take "7" or 7.0 as a parameter count,
 which §2.1 calls an input error. The serializers below document the contract
 in the OpenAPI schema.
+
+``/api/v1/framework-versions/`` is the staff side (authenticated, ``staff`` token
+scope): the staff framework pages' services, their forms' validation.
 """
 
 from __future__ import annotations
 
+import json
+
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from certification.framework import services, tiers
+from certification.framework.forms import FrameworkPublishForm, FrameworkRulesForm, FrameworkVersionCreateForm
+from certification.framework.models import FrameworkVersion
+from portal.api_staff import StaffAPIMixin, form_error
 from portal.parsers import JSONParser
 
 app_name = "public-api"
@@ -167,6 +178,140 @@ class ClassifyView(APIView):
         return Response(result.to_api())
 
 
+# --- staff: framework versions ----------------------------------------------------------------------
+
+
+class FrameworkVersionSerializer(serializers.ModelSerializer):
+    # Plain text in the schema: an enum named "Status" would collide with the applications' one.
+    status = serializers.CharField(read_only=True, help_text="draft or published")
+    published_by = serializers.SerializerMethodField()
+    in_force = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FrameworkVersion
+        fields = ["version", "status", "effective_from", "digest", "created_at", "published_at", "published_by",
+                  "in_force"]
+        read_only_fields = fields
+
+    def get_published_by(self, fv) -> str | None:
+        return fv.published_by.email if fv.published_by else None
+
+    def get_in_force(self, fv) -> bool:
+        return fv.pk == self.context.get("in_force_pk")
+
+
+class FrameworkVersionDetailSerializer(FrameworkVersionSerializer):
+    rules = serializers.JSONField(read_only=True, help_text="Every rule, number and text of the version")
+
+    class Meta(FrameworkVersionSerializer.Meta):
+        fields = [*FrameworkVersionSerializer.Meta.fields, "rules"]
+        read_only_fields = fields
+
+
+class DraftVersionInput(serializers.Serializer):
+    version = serializers.CharField(max_length=20, help_text="The new version's id, e.g. 2026.1")
+
+
+class RulesInput(serializers.Serializer):
+    rules = serializers.DictField(help_text="The whole rules document of the draft, one JSON object")
+
+
+class PublishVersionInput(serializers.Serializer):
+    effective_date = serializers.DateField(help_text="In force from 00:00 UTC on this date; not in the past")
+
+
+def _checked(form):
+    """The page's form decides what is valid; its errors come back keyed by field."""
+    if not form.is_valid():
+        raise form_error(form)
+    return form
+
+
+class FrameworkVersionViewSet(StaffAPIMixin, viewsets.GenericViewSet):
+    """Framework versions for staff, drafts included: draft a version from the latest published one,
+    edit a draft's rules, publish it with an effective date (the staff framework pages' services)."""
+
+    serializer_class = FrameworkVersionSerializer
+    pagination_class = None
+    parser_classes = [JSONParser]
+    lookup_field = "version"
+    lookup_value_regex = r"[^/]+"
+
+    def get_queryset(self):
+        return FrameworkVersion.objects.select_related("published_by").order_by("status", "-effective_from",
+                                                                                 "-version")
+
+    def get_serializer_context(self):
+        in_force = FrameworkVersion.objects.in_force()
+        return {**super().get_serializer_context(), "in_force_pk": in_force.pk if in_force else None}
+
+    def _detail(self, fv, status_code=status.HTTP_200_OK) -> Response:
+        fv.refresh_from_db()
+        return Response(FrameworkVersionDetailSerializer(fv, context=self.get_serializer_context()).data,
+                        status=status_code)
+
+    def _refused(self, exc: services.WorkflowError):
+        raise ValidationError(exc.errors) from exc
+
+    @extend_schema(operation_id="framework_versions_list", summary="Framework versions, drafts included (staff)",
+                   responses=FrameworkVersionSerializer(many=True), tags=["staff"])
+    def list(self, request):
+        return Response(self.get_serializer(self.get_queryset(), many=True).data)
+
+    @extend_schema(operation_id="framework_versions_draft", summary="Draft a version from the latest published one",
+                   request=DraftVersionInput, responses={201: FrameworkVersionDetailSerializer}, tags=["staff"])
+    def create(self, request):
+        data = DraftVersionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        form = _checked(FrameworkVersionCreateForm(data.validated_data))
+        try:
+            fv = services.draft_framework_version(request.user, form.cleaned_data["version"], request=request)
+        except services.WorkflowError as exc:
+            self._refused(exc)
+        return self._detail(fv, status.HTTP_201_CREATED)
+
+    @extend_schema(operation_id="framework_versions_retrieve", summary="A framework version with its rules (staff)",
+                   responses=FrameworkVersionDetailSerializer, tags=["staff"])
+    def retrieve(self, request, version=None):
+        return self._detail(self.get_object())
+
+    @extend_schema(operation_id="framework_versions_rules", summary="Replace a draft's rules",
+                   description="Only a draft changes. The rules must name the draft's version, classify, and "
+                               "list requirements and statements for every tier.",
+                   request=RulesInput, responses=FrameworkVersionDetailSerializer, tags=["staff"])
+    @action(detail=True, methods=["put"])
+    def rules(self, request, version=None):
+        fv = self.get_object()
+        data = RulesInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        # Through the page's form: the same size, object and canonical-JSON checks as the text pasted there.
+        form = _checked(FrameworkRulesForm({"rules": json.dumps(data.validated_data["rules"], ensure_ascii=False)}))
+        try:
+            services.update_framework_rules(fv, request.user, form.cleaned_data["rules"], request=request)
+        except services.WorkflowError as exc:
+            raise ValidationError({"rules": [m for errors in exc.errors.values() for m in errors]}) from exc
+        return self._detail(fv)
+
+    @extend_schema(operation_id="framework_versions_publish", summary="Publish a draft with its effective date",
+                   description="The digest of its canonical rules is recorded; a published version never changes.",
+                   request=PublishVersionInput, responses=FrameworkVersionDetailSerializer, tags=["staff"])
+    @action(detail=True, methods=["post"])
+    def publish(self, request, version=None):
+        fv = self.get_object()
+        data = PublishVersionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        form = _checked(FrameworkPublishForm({"effective_date": data.validated_data["effective_date"].isoformat()}))
+        try:
+            services.publish_framework_version(fv, request.user, form.effective_from, request=request)
+        except services.WorkflowError as exc:
+            self._refused(exc)
+        return self._detail(fv)
+
+
+staff_router = SimpleRouter()
+staff_router.register("framework-versions", FrameworkVersionViewSet, basename="framework-version")
+
 urlpatterns = [
     path("classify/", ClassifyView.as_view(), name="classify"),
+    *staff_router.urls,
 ]

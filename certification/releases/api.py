@@ -4,8 +4,10 @@ organizations), 400 with field errors on bad input."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.template.defaultfilters import filesizeformat
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
@@ -20,12 +22,23 @@ from certification.framework import services as framework_services
 from certification.framework import tiers
 from certification.framework.models import Benchmark
 from certification.releases import applications as release_applications
-from certification.releases import checklist, evidence
+from certification.releases import checklist, evidence, modelcard
 from certification.releases import services as release_services
-from certification.releases.forms import MODALITIES
+from certification.releases.forms import MODALITIES, AttestationForm
 from certification.releases.manifest import ManifestError, parse_manifest
-from certification.releases.models import AIModel, Application, BenchmarkResult, Documentation, EvidenceFile, Release
-from portal.models import Membership, Organization
+from certification.releases.models import (
+    AIModel,
+    Application,
+    BenchmarkResult,
+    ContactConfirmation,
+    Documentation,
+    EvidenceFile,
+    Release,
+)
+from certification.releases.views.modelcards import ModelCardImportForm
+from certification.releases.views.releases import send_contact_confirmation
+from portal.api_auth import requires_scope
+from portal.models import ApiToken, Membership, Organization
 from portal.parsers import JSONParser
 from portal.schema import ValidationErrorSerializer
 from portal.validators import plain_text
@@ -215,9 +228,43 @@ class ApplicationSerializer(serializers.ModelSerializer):
 
 
 class AttestationInputSerializer(serializers.Serializer):
-    signer_name = serializers.CharField(max_length=200, validators=[plain_text])
-    signer_title = serializers.CharField(max_length=200, validators=[plain_text])
-    affirmed = serializers.ListField(child=serializers.IntegerField(), help_text="Numbers of the statements affirmed")
+    """The attestation page's form (``forms.AttestationForm``): the signer, and each numbered statement
+    of the application's framework version for its tier, every one affirmed."""
+
+    signer_name = serializers.CharField(max_length=200, validators=[plain_text], help_text="The signer's full name")
+    signer_title = serializers.CharField(max_length=200, validators=[plain_text],
+                                         help_text="The signer's title or role")
+    affirmed = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=1000), max_length=100,
+        help_text="The numbers of the statements affirmed: every statement the attestation page shows for the "
+                  "application's tier. A missing one is refused with its number and text.")
+
+    def validate_against(self, statements: list[dict]) -> dict:
+        """Run the page's form on the request's data, so that both refuse the same things the same way."""
+        data = self.validated_data
+        known = {s["number"]: s["text"] for s in statements}
+        unknown = sorted(set(data["affirmed"]) - set(known))
+        form = AttestationForm(
+            {"signer_name": data["signer_name"], "signer_title": data["signer_title"],
+             **{f"statement_{n}": "on" for n in data["affirmed"]}},
+            statements=statements,
+        )
+        errors: dict[str, list[str]] = {}
+        if unknown:
+            errors["affirmed"] = [
+                f"No statement {n} for this application's tier; its statements are "
+                f"{', '.join(str(k) for k in known)}." for n in unknown]
+        if not form.is_valid():
+            for field, messages in form.errors.items():
+                if field.startswith("statement_"):
+                    number = int(field.removeprefix("statement_"))
+                    errors.setdefault("affirmed", []).extend(f"{m} ({number}. {known[number]})" for m in messages)
+                else:
+                    errors.setdefault(field, []).extend(messages)
+        if errors:
+            raise ValidationError(errors)
+        return {"signer_name": form.cleaned_data["signer_name"], "signer_title": form.cleaned_data["signer_title"],
+                "affirmed": form.affirmed()}
 
 
 class ReasonsSerializer(serializers.Serializer):
@@ -227,6 +274,32 @@ class ReasonsSerializer(serializers.Serializer):
 class ChangesSerializer(serializers.Serializer):
     comments = serializers.DictField(child=serializers.CharField(allow_blank=True),
                                      help_text="A comment per section id")
+
+
+class ContactConfirmationSerializer(serializers.Serializer):
+    email = serializers.EmailField(allow_null=True, help_text="The address saved in the vulnerability contact "
+                                                             "section (null while none is saved)")
+    confirmed = serializers.BooleanField(help_text="Whether the contact has used a link sent to this address")
+    sent_at = serializers.DateTimeField(allow_null=True, help_text="When the last link to this address was sent")
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+
+
+class ModelCardImportSerializer(serializers.Serializer):
+    """Documented shape of the import; ``ModelCardImportForm`` (the page's form) validates it."""
+
+    card_text = serializers.CharField(required=False, help_text="The README.md, YAML front matter included")
+
+
+class ModelCardUploadSerializer(ModelCardImportSerializer):
+    card_file = serializers.FileField(required=False, help_text="The README.md as a file (UTF-8, up to 1 MB)")
+
+
+class ModelCardImportResultSerializer(serializers.Serializer):
+    sections = serializers.ListField(child=serializers.CharField(), help_text="Ids of the sections updated")
+    benchmarks_added = serializers.ListField(child=serializers.CharField())
+    benchmarks_skipped = serializers.ListField(
+        child=serializers.CharField(), help_text="Datasets of the card outside the benchmark catalogue")
+    notes = serializers.ListField(child=serializers.CharField(), help_text="What to complete by hand")
 
 
 # --- viewsets ---------------------------------------------------------------------------
@@ -396,6 +469,119 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             _raise(exc)
         return Response(ApplicationSerializer(app).data, status=status.HTTP_201_CREATED)
 
+    # --- the vulnerability contact, model cards, removing from a draft (the pages' operations) ---
+
+    def _contact_state(self, release: Release) -> dict:
+        rules = release_services.rules_for_release(release)
+        section = next((r["id"] for r in rules["requirements"]
+                        if tiers.check_kind(r) == "vulnerability_contact"), "vulnerability_contact")
+        doc = Documentation.objects.filter(release=release).first()
+        email = (doc.section(section) if doc else {}).get("email")
+        email = email.strip().lower() if isinstance(email, str) else ""  # the API stores sections as sent
+        sent = ContactConfirmation.objects.filter(release=release, email=email).order_by("-sent_at")
+        confirmed = sent.filter(confirmed_at__isnull=False).first() if email else None
+        last = sent.first() if email else None
+        return {"email": email or None, "confirmed": confirmed is not None, "sent_at": last.sent_at if last else None,
+                "confirmed_at": confirmed.confirmed_at if confirmed else None}
+
+    @extend_schema(methods=["GET"], request=None, responses=ContactConfirmationSerializer)
+    @extend_schema(methods=["POST"], request=None, responses={
+        202: OpenApiResponse(ContactConfirmationSerializer, description="A confirmation link was sent."),
+        200: OpenApiResponse(ContactConfirmationSerializer, description="Already confirmed: nothing was sent."),
+    })
+    @action(detail=True, methods=["get", "post"], url_path="contact-confirmation")
+    def contact_confirmation(self, request, pk=None):
+        """GET: whether the vulnerability contact's address is confirmed. POST (members): email the
+        confirmation link to the address saved in the section, as saving the section's page does.
+        The contact confirms with the link (no account needed); the checklist then counts it."""
+        release = self.get_object()
+        state = self._contact_state(release)
+        if request.method == "GET":
+            return Response(state)
+        _member(request.user, release.organization)
+        if state["confirmed"]:
+            return Response(state)
+        if not state["email"]:
+            raise ValidationError({"email": ["Save the vulnerability contact section with an email address first."]})
+        try:
+            validate_email(state["email"])
+            if len(state["email"]) > ContactConfirmation._meta.get_field("email").max_length:
+                raise DjangoValidationError("too long")
+        except DjangoValidationError as exc:
+            raise ValidationError({"email": [f"The vulnerability contact section's address {state['email'][:80]!r} "
+                                             "is not a valid email address: correct the section first."]}) from exc
+        try:
+            release_services.ensure_release_editable(release)
+        except framework_services.WorkflowError as exc:
+            _raise(exc)
+        send_contact_confirmation(release, state["email"], actor=request.user, request=request)
+        return Response(self._contact_state(release), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={(200, "text/markdown"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"], url_path="model-card")
+    def model_card(self, request, pk=None):
+        """The documentation as a Hugging Face README.md (the page's export)."""
+        release = self.get_object()
+        response = HttpResponse(modelcard.export_card(release), content_type="text/markdown; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="README.md"'
+        return response
+
+    @extend_schema(request={"application/json": ModelCardImportSerializer,
+                            "multipart/form-data": ModelCardUploadSerializer},
+                   responses=ModelCardImportResultSerializer)
+    @action(detail=True, methods=["post"], url_path="model-card/import",
+            parser_classes=[JSONParser, MultiPartParser, FormParser])
+    def model_card_import(self, request, pk=None):
+        """Prefill the documentation from a Hugging Face README.md (members; drafts only), all or nothing."""
+        release = self.get_object()
+        _member(request.user, release.organization)
+        data = request.data if hasattr(request.data, "get") else {}
+        form = ModelCardImportForm(data, request.FILES)
+        if not form.is_valid():
+            raise ValidationError({("non_field_errors" if k == "__all__" else k): [e["message"] for e in v]
+                                   for k, v in form.errors.get_json_data().items()})
+        field, raw = form.raw()
+        try:
+            summary = modelcard.import_card(release, request.user, raw, request=request)
+        except modelcard.ModelCardError as exc:
+            raise ValidationError({field: [str(exc)]}) from exc
+        except framework_services.WorkflowError as exc:
+            _raise(exc)
+        return Response(ModelCardImportResultSerializer(summary).data)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"evidence/(?P<evidence_id>\d+)",
+            http_method_names=["delete", "options"])  # the viewset itself has no DELETE
+    def evidence_file(self, request, pk=None, evidence_id=None):
+        """Delete an evidence file of a draft (members, as on the release page)."""
+        release = self.get_object()
+        ev = release.evidence_files.filter(pk=evidence_id).first()
+        if ev is None:
+            raise Http404
+        _member(request.user, release.organization)
+        try:
+            release_services.ensure_release_editable(release)
+            evidence.delete(ev, request.user, request=request)
+        except framework_services.WorkflowError as exc:
+            _raise(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"benchmark-results/(?P<result_id>\d+)",
+            http_method_names=["delete", "options"])  # the viewset itself has no DELETE
+    def benchmark_result(self, request, pk=None, result_id=None):
+        """Remove a benchmark result of a draft (members, as on the section's page)."""
+        release = self.get_object()
+        result = release.benchmark_results.select_related("benchmark").filter(pk=result_id).first()
+        if result is None:
+            raise Http404
+        _member(request.user, release.organization)
+        try:
+            release_services.delete_benchmark_result(result, request.user, request=request)
+        except framework_services.WorkflowError as exc:
+            _raise(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 def parse_manifest_entries(entries: list[dict]) -> list[dict]:
     import json
@@ -440,11 +626,19 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Appli
 
     @extend_schema(request=AttestationInputSerializer, responses=ApplicationSerializer)
     @action(detail=True, methods=["post"])
+    @requires_scope(ApiToken.ATTEST)
     def submit(self, request, pk=None):
-        """File the attestation (organization admins) and freeze the documentation."""
+        """File the attestation (organization admins) and freeze the documentation.
+
+        With a token, it needs the `attest` scope: such a token is created on the API tokens page after a
+        fresh authentication (and the second factor where the account has one) and expires within the hour,
+        as the page asks for a fresh authentication before filing."""
+        app = self.get_object()
         serializer = AttestationInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return self._do(release_applications.submit_application, **serializer.validated_data)
+        rules = app.framework_version.rules
+        statements = tiers.attestation_statements_for_tier(rules, release_services.effective_tier(app.release, rules))
+        return self._do(release_applications.submit_application, **serializer.validate_against(statements))
 
     @extend_schema(request=None, responses=ApplicationSerializer)
     @action(detail=True, methods=["post"])
@@ -453,12 +647,14 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Appli
 
     @extend_schema(request=None, responses=ApplicationSerializer)
     @action(detail=True, methods=["post"])
+    @requires_scope("staff")
     def screen(self, request, pk=None):
         self._staff()
         return self._do(release_applications.start_screening)
 
     @extend_schema(request=ChangesSerializer, responses=ApplicationSerializer)
     @action(detail=True, methods=["post"], url_path="request-changes")
+    @requires_scope("staff")
     def request_changes(self, request, pk=None):
         self._staff()
         serializer = ChangesSerializer(data=request.data)
@@ -467,12 +663,14 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Appli
 
     @extend_schema(request=None, responses=ApplicationSerializer)
     @action(detail=True, methods=["post"])
+    @requires_scope("staff")
     def accept(self, request, pk=None):
         self._staff()
         return self._do(release_applications.accept_into_review)
 
     @extend_schema(request=None, responses=ApplicationSerializer)
     @action(detail=True, methods=["post"], url_path="complete-review")
+    @requires_scope("staff")
     def complete_review(self, request, pk=None):
         self._staff()
         return self._do(release_applications.complete_review)
@@ -503,6 +701,7 @@ class BenchmarkViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.
 
     @extend_schema(request=None, responses=BenchmarkSerializer)
     @action(detail=True, methods=["post"])
+    @requires_scope("staff")
     def establish(self, request, slug=None):
         if not request.user.is_alliance_staff:
             raise PermissionDenied("Only Alliance staff may do this.")

@@ -3,6 +3,8 @@ version (choices, labels); the services check them again."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -359,6 +361,21 @@ class ScreeningFilterForm(forms.Form):
     framework_version = forms.CharField(label=_("Framework version"), required=False, max_length=20)
     owner = forms.ChoiceField(label=_("Owner"), required=False,
                               choices=[("", _("Anyone")), ("me", _("Me")), ("none", _("Nobody yet"))])
+
+    def apply(self, qs, user, now):
+        """The queue's filters, shared by the page and the API (call once the form is valid)."""
+        data = self.cleaned_data
+        if data.get("tier"):
+            qs = qs.filter(tier=data["tier"])
+        if data.get("min_age_days") is not None:
+            qs = qs.filter(submitted_at__lte=now - timedelta(days=data["min_age_days"]))
+        if data.get("framework_version"):
+            qs = qs.filter(framework_version__version=data["framework_version"])
+        if data.get("owner") == "me":
+            qs = qs.filter(owner=user)
+        elif data.get("owner") == "none":
+            qs = qs.filter(owner__isnull=True)
+        return qs
 
 
 class CustomBenchmarkForm(forms.ModelForm):

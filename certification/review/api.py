@@ -33,6 +33,7 @@ from certification.releases.models import Release
 from certification.review import findings as review_findings
 from certification.review import services as review_services
 from certification.review.models import Finding, FindingResponse, ReviewWindow
+from portal.api_auth import requires_scope
 from portal.parsers import JSONParser
 from portal.validators import plain_text
 
@@ -306,6 +307,7 @@ class WindowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(request=EvaluatorConflictOverrideSerializer, responses=inline_serializer(
         "EvaluatorConflictOverride", {"code": serializers.CharField(), "reason": serializers.CharField()}))
     @action(detail=True, methods=["post"], url_path="override-conflict")
+    @requires_scope("staff")
     def override_conflict(self, request, pk=None):
         """Staff lift an evaluator's potential conflict with a recorded reason."""
         window = self._window()
@@ -326,13 +328,13 @@ class WindowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                     mixins.UpdateModelMixin, viewsets.GenericViewSet):
+                     mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Findings you may read: your own, your organization's submitted ones, all submitted ones for staff.
     Evaluators never see each other's findings here; public ones are under ``releases/<id>/findings/``."""
 
     serializer_class = FindingSerializer
     queryset = Finding.objects.none()
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     @extend_schema(parameters=[
         OpenApiParameter("window", int, description="Only the findings of this window"),
@@ -382,6 +384,16 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         response.data = self._data(self.get_object())
         return response
 
+    @extend_schema(responses={204: None})
+    def destroy(self, request, *args, **kwargs):
+        """Delete your own draft (as the page does); a submitted finding is final."""
+        finding = self.get_object()
+        try:
+            review_findings.delete_draft(finding, request.user, request=request)
+        except services.WorkflowError as exc:
+            _raise(exc)
+        return Response(status=204)
+
     def _act(self, fn, *args, **kwargs):
         finding = self.get_object()
         try:
@@ -423,6 +435,7 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     @extend_schema(request=FindingTriageSerializer, responses=FindingSerializer)
     @action(detail=True, methods=["post"])
+    @requires_scope("staff")
     def triage(self, request, pk=None):
         """Staff triage: accepted, duplicate, out_of_scope or invalid, with a note; severity change with a reason."""
         serializer = FindingTriageSerializer(data=request.data)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client as Browser  # the vulnerability contact's, without an account
 
 from certification.certificates.models import Certificate
 from certification.releases.models import Application
-from certification.releases.sample import SECTIONS
+from certification.releases.sample import RESULTS, SECTIONS
+from portal.models import OutboxEmail
 from tests.certification.factories import make_release
 
 SHA = "a" * 64
@@ -61,20 +66,39 @@ def test_full_tier1_flow_through_the_api(framework, api, org, org_admin, staff):
     for section, data in SECTIONS.items():
         assert c.put(f"/api/v1/releases/{release.pk}/sections/{section}/", {"data": data},
                      content_type="application/json").status_code == 200
-    from certification.releases.sample import fill_documentation
-
-    fill_documentation(release, org_admin)  # contact confirmation, benchmarks, evidence
+    # The vulnerability contact: the organization asks for the confirmation, the contact uses the link.
+    contact = {"email": "security@acme.example", "disclosure_policy_url": "https://acme.example/security"}
+    assert c.put(f"/api/v1/releases/{release.pk}/sections/vulnerability_contact/", {"data": contact},
+                 content_type="application/json").status_code == 200
+    assert c.post(f"/api/v1/releases/{release.pk}/contact-confirmation/").status_code == 202
+    mail = OutboxEmail.objects.get(to="security@acme.example")
+    assert Browser().post(urlsplit(re.search(r"https?://\S+/contact/confirm/\S+?/", mail.body_text)[0]).path
+                          ).status_code == 200
+    assert c.get(f"/api/v1/releases/{release.pk}/contact-confirmation/").json()["confirmed"] is True
+    for slug, metric, value in RESULTS:
+        r = c.post(f"/api/v1/releases/{release.pk}/benchmark-results/", {
+            "benchmark": slug, "metric": metric, "value": value, "harness": "lm-eval-harness 0.4",
+            "run_date": "2025-09-01"}, content_type="application/json")
+        assert r.status_code == 201, r.json()
     r = c.post(f"/api/v1/releases/{release.pk}/evidence/", {
         "file": SimpleUploadedFile("extra.json", b'{"ok": true}'), "section": "bias_report"})
     assert r.status_code == 201, r.json()
     checklist = c.get(f"/api/v1/releases/{release.pk}/checklist/").json()
     assert all(item["met"] for item in checklist["items"]), checklist
     app_id = c.post(f"/api/v1/releases/{release.pk}/apply/").json()["id"]
-    r = c.post(f"/api/v1/applications/{app_id}/submit/", {"signer_name": "Ada", "signer_title": "CTO",
-                                                           "affirmed": [1, 2]}, content_type="application/json")
+    # Filing with a token needs the attest scope: a token the tokens page makes after a fresh authentication.
+    from django.test import Client
+
+    from portal.accounts import create_api_token
+
+    attest = Client(HTTP_AUTHORIZATION="Bearer " + create_api_token(
+        org_admin, "filing", scopes=["attest"], fresh_authentication=True)[1])
+    r = attest.post(f"/api/v1/applications/{app_id}/submit/", {"signer_name": "Ada", "signer_title": "CTO",
+                                                                "affirmed": [1, 2]}, content_type="application/json")
     assert r.status_code == 400 and "affirmed" in r.json()
-    r = c.post(f"/api/v1/applications/{app_id}/submit/", {"signer_name": "Ada", "signer_title": "CTO",
-                                                           "affirmed": [1, 2, 3, 6]}, content_type="application/json")
+    r = attest.post(f"/api/v1/applications/{app_id}/submit/", {"signer_name": "Ada", "signer_title": "CTO",
+                                                                "affirmed": [1, 2, 3, 6]},
+                    content_type="application/json")
     assert r.status_code == 200 and r.json()["status"] == "submitted"
     assert c.post(f"/api/v1/applications/{app_id}/screen/").status_code == 403
     s = api(staff)

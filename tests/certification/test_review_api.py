@@ -101,3 +101,24 @@ def test_only_staff_triage_in_the_api(window, org_admin):
                               format="json")
         assert r.status_code == 400
     assert Finding.objects.get(pk=pk).status == "submitted"
+
+
+def test_the_author_deletes_a_draft_through_the_api_and_nobody_else_can(window, staff):
+    from portal.models import AuditEntry
+
+    evaluator = vetted_evaluator()
+    ev = api_as(evaluator)
+    ev.post(reverse("review-api:window-enrol", args=[window.pk]), {"confidentiality": True}, format="json")
+    draft = ev.post(reverse("review-api:finding-list"), {**FINDING, "window": window.pk}, format="json").json()["id"]
+    other = vetted_evaluator()
+    assert api_as(other).delete(reverse("review-api:finding-detail", args=[draft])).status_code == 404
+    assert api_as(staff).delete(reverse("review-api:finding-detail", args=[draft])).status_code == 404  # drafts are private
+    assert ev.delete(reverse("review-api:finding-detail", args=[draft])).status_code == 204
+    assert not Finding.objects.filter(pk=draft).exists()
+    assert AuditEntry.objects.filter(action="certification.review.finding_deleted").count() == 1
+
+    submitted = ev.post(reverse("review-api:finding-list"), {**FINDING, "window": window.pk}, format="json").json()["id"]
+    ev.post(reverse("review-api:finding-submit", args=[submitted]))
+    response = ev.delete(reverse("review-api:finding-detail", args=[submitted]))
+    assert response.status_code == 400
+    assert Finding.objects.filter(pk=submitted).exists()

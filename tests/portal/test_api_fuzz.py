@@ -64,7 +64,8 @@ def api_schema(request, live_server, framework, settings, tmp_path, monkeypatch)
 @pytest.fixture
 def admin_token(api_schema) -> dict:
     admin = User.objects.get(email="admin@acme.example")
-    _token, raw = accounts.create_api_token(admin, "fuzz")
+    _token, raw = accounts.create_api_token(admin, "fuzz", scopes=("read", "write", "attest"),
+                                            fresh_authentication=True)
     return {"Authorization": f"Bearer {raw}"}
 
 

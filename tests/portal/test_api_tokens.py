@@ -15,8 +15,8 @@ from tests import factories as f
 TOKENS = "/account/tokens/"
 
 
-def create_token(client, name: str = "CI") -> str:
-    response = client.post(TOKENS, {"name": name})
+def create_token(client, name: str = "CI", scopes=("read",)) -> str:
+    response = client.post(TOKENS, {"name": name, "scopes": list(scopes)})
     assert response.status_code == 200, response.get("Location")
     match = re.search(r'id="new-token">(rrp_[\w-]+)<', response.content.decode())
     assert match, "the new token is shown"
@@ -42,15 +42,15 @@ def test_token_is_shown_once_and_stored_hashed(client, org_member):
 
 def test_token_page_is_never_cached(client, org_member):
     client.force_login(org_member)
-    response = client.post(TOKENS, {"name": "CI"})
+    response = client.post(TOKENS, {"name": "CI", "scopes": ["read"]})
     assert "no-store" in response["Cache-Control"]
 
 
 def test_token_name_is_required_and_unique_among_active_tokens(client, org_member):
     client.force_login(org_member)
-    assert client.post(TOKENS, {"name": ""}).context["form"].errors["name"]
+    assert client.post(TOKENS, {"name": "", "scopes": ["read"]}).context["form"].errors["name"]
     create_token(client, "CI")
-    response = client.post(TOKENS, {"name": "CI"})
+    response = client.post(TOKENS, {"name": "CI", "scopes": ["read"]})
     assert response.context["form"].errors["name"]
     assert ApiToken.objects.filter(user=org_member).count() == 1
 
@@ -71,7 +71,7 @@ def test_bearer_token_authenticates_the_api(org, org_member):
 def test_bearer_token_writes_without_csrf(org_member):
     client = Client()
     client.force_login(org_member)
-    raw = create_token(client)
+    raw = create_token(client, scopes=("read", "write"))
     api = Client(enforce_csrf_checks=True)
     response = api.post(
         "/api/v1/organizations/", {"name": "Token Made Org", "country": "DE"}, content_type="application/json",
@@ -133,7 +133,7 @@ def test_staff_and_auditors_need_a_session_that_passed_mfa(request, client, pers
     user = request.getfixturevalue(persona)
     client.force_login(user)
     assert "two-factor" in client.get(TOKENS).content.decode()
-    response = client.post(TOKENS, {"name": "CI"})
+    response = client.post(TOKENS, {"name": "CI", "scopes": ["read"]})
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('mfa_reauthenticate')}?next={TOKENS}"
     assert not ApiToken.objects.filter(user=user).exists()
@@ -148,7 +148,7 @@ def test_staff_and_auditors_need_a_session_that_passed_mfa(request, client, pers
 def test_a_password_only_reauthentication_is_not_enough(client, staff):
     client.force_login(staff)
     client.post(reverse("account_reauthenticate"), {"password": f.PASSWORD})
-    assert client.post(TOKENS, {"name": "CI"}).status_code == 302
+    assert client.post(TOKENS, {"name": "CI", "scopes": ["read"]}).status_code == 302
     assert not ApiToken.objects.filter(user=staff).exists()
 
 

@@ -151,6 +151,14 @@ ROUTES: dict[str, Row] = {
     # The notification is the org admin's: everyone else gets 404.
     "api/v1/^notifications/(?P<pk>[^/.]+)/$": api(404, org_admin=200, kwargs=lambda w: {"pk": w.notification.pk}),
     "api/v1/^notifications/(?P<pk>[^/.]+)/read/$": api(405, kwargs=lambda w: {"pk": w.notification.pk}),
+    # The user's own settings (portal/api_account.py): every signed-in persona has them.
+    "api/v1/^account/profile/$": api(),
+    "api/v1/^account/notification-settings/$": api(),
+    "api/v1/^account/calendar/$": api(),
+    "api/v1/^account/calendar/rotate/$": api(405),
+    "api/v1/^account/delete/$": api(405),
+    "api/v1/^account/tokens/$": api(),
+    "api/v1/^account/tokens/(?P<pk>[^/.]+)/revoke/$": api(405, kwargs=lambda w: {"pk": w.token.pk}),
     # --- certification -----------------------------------------------------------------------
     "tier/": public(),
     "framework/": public(),
@@ -220,6 +228,15 @@ ROUTES: dict[str, Row] = {
     "api/v1/^releases/(?P<pk>[^/.]+)/sections/(?P<section>[a-z_]+)/$": api(
         404, org_admin=200, org_member=200, staff=200, kwargs=lambda w: {"pk": w.release.pk, "section": "model_card"}
     ),
+    "api/v1/^releases/(?P<pk>[^/.]+)/contact-confirmation/$": api(404, org_admin=200, org_member=200, staff=200,
+                                                                 kwargs=lambda w: {"pk": w.release.pk}),
+    "api/v1/^releases/(?P<pk>[^/.]+)/model-card/$": api(404, org_admin=200, org_member=200, staff=200,
+                                                        kwargs=lambda w: {"pk": w.release.pk}),
+    "api/v1/^releases/(?P<pk>[^/.]+)/model-card/import/$": api(405, kwargs=lambda w: {"pk": w.release.pk}),
+    "api/v1/^releases/(?P<pk>[^/.]+)/evidence/(?P<evidence_id>\\d+)/$": api(
+        405, kwargs=lambda w: {"pk": w.release.pk, "evidence_id": w.evidence.pk}),
+    "api/v1/^releases/(?P<pk>[^/.]+)/benchmark-results/(?P<result_id>\\d+)/$": api(
+        405, kwargs=lambda w: {"pk": w.release.pk, "result_id": w.benchmark_result.pk}),
     "api/v1/^applications/$": api(),
     "api/v1/^applications/(?P<pk>[^/.]+)/$": api(404, org_admin=200, org_member=200, staff=200,
                                                  kwargs=lambda w: {"pk": w.application.pk}),
@@ -290,6 +307,9 @@ ROUTES: dict[str, Row] = {
     "registry/<str:number>/print/": public(kwargs=lambda w: {"number": _certificate(w).number}),
     "registry/<str:number>/attestation.json": public(kwargs=lambda w: {"number": _certificate(w).number}),
     "registry/<str:number>/badge.svg": public(kwargs=lambda w: {"number": _certificate(w).number}),
+    # The OpenSSF model-signing bundle and the key that signed it (issue 18).
+    "registry/<str:number>.sig": public(kwargs=lambda w: {"number": _certificate(w).number}),
+    "registry/<str:number>/alliance.pub": public(kwargs=lambda w: {"number": _certificate(w).number}),
     "registry/<str:number>/README.md": public(kwargs=lambda w: {"number": _certificate(w).number}),
     # The evidence file is not marked public: 404 for everyone, members included.
     "registry/<str:number>/evidence/<int:pk>/": public(
@@ -310,6 +330,7 @@ ROUTES: dict[str, Row] = {
     "api/v1/certificates/": public(),
     "api/v1/certificates/<str:number>/": public(kwargs=lambda w: {"number": _certificate(w).number}),
     "api/v1/certificates/<str:number>/concerns/": public(405, kwargs=lambda w: {"number": _certificate(w).number}),
+    "api/v1/certificates/<str:number>/model-signature/": public(kwargs=lambda w: {"number": _certificate(w).number}),
     "api/v1/certificates/<str:number>/suspend/": api(405, kwargs=lambda w: {"number": _certificate(w).number}),
     "api/v1/certificates/<str:number>/reinstate/": api(405, kwargs=lambda w: {"number": _certificate(w).number}),
     "api/v1/certificates/<str:number>/revoke/": api(405, kwargs=lambda w: {"number": _certificate(w).number}),
@@ -337,7 +358,35 @@ ROUTES: dict[str, Row] = {
     "staff/report/<int:year>/data/<slug:table>.json": staff_only(
         kwargs=lambda w: {"year": _report_year(w), "table": "findings"}),
     "staff/analytics/": staff_only(),
+    # --- staff API (issue 14): Alliance staff only, 403 for everyone else as on the pages ---------
+    "api/v1/staff/deadlines/": api(403, staff=200),
+    "api/v1/staff/screening-queue/": api(403, staff=200),
+    "api/v1/releases/<int:pk>/raise-tier/": api(403, staff=405, kwargs=lambda w: {"pk": w.release.pk}),
+    "api/v1/applications/<int:pk>/hand-over/": api(403, staff=405, kwargs=lambda w: {"pk": w.application.pk}),
+    "api/v1/^framework-versions/$": api(403, staff=200),
+    "api/v1/^framework-versions/(?P<version>[^/]+)/$": api(403, staff=200, kwargs=lambda w: {"version": "2025.1"}),
+    "api/v1/^framework-versions/(?P<version>[^/]+)/rules/$": api(403, staff=405,
+                                                                  kwargs=lambda w: {"version": "2025.1"}),
+    "api/v1/^framework-versions/(?P<version>[^/]+)/publish/$": api(403, staff=405,
+                                                                    kwargs=lambda w: {"version": "2025.1"}),
+    "api/v1/staff/report/": api(403, staff=200),
+    "api/v1/staff/report/refresh/": api(403, staff=405),
+    "api/v1/staff/report/<int:year>/": api(403, staff=200, kwargs=lambda w: {"year": _report_year(w)}),
+    "api/v1/staff/report/<int:year>/publish/": api(403, staff=405, kwargs=lambda w: {"year": _report_year(w)}),
+    "api/v1/staff/concerns/": api(403, staff=200),
+    "api/v1/staff/concerns/<int:pk>/dismiss/": api(403, staff=405, kwargs=lambda w: {"pk": _concern(w).pk}),
+    "api/v1/staff/concerns/<int:pk>/suspend/": api(403, staff=405, kwargs=lambda w: {"pk": _concern(w).pk}),
+    "api/v1/staff/appeals/": api(403, staff=200),
 }
+
+
+def _concern(w: SimpleNamespace):
+    """A concern reported about the organization's certificate, made on first use."""
+    if not hasattr(w, "concern"):
+        from certification.certificates import concerns
+
+        w.concern = concerns.report_concern(_certificate(w), summary="Leaks", details="Ask it.")
+    return w.concern
 
 
 def _report_year(w: SimpleNamespace) -> int:

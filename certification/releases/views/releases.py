@@ -267,16 +267,21 @@ def _section_form(requirement: dict, release: Release, rules: dict, data=None, i
     return form_class(data, initial=initial, prefix="s")
 
 
-def send_contact_confirmation(release: Release, email: str) -> None:
+def send_contact_confirmation(release: Release, email: str, actor=None, request=None) -> None:
+    """Email the confirmation link to the vulnerability contact: on saving the section's page, and
+    ``POST /api/v1/releases/{id}/contact-confirmation/``."""
     token = secrets.token_urlsafe(32)
-    ContactConfirmation.objects.create(release=release, email=email.lower(), token_hash=hash_secret(token))
     from django.conf import settings
 
     from portal.models import OutboxEmail
 
     link = settings.SITE_URL + reverse("certification:contact-confirm", args=[token])
     subject, text, html = render_email("contact-confirmation", {"release": release, "link": link, "email": email})
-    row = OutboxEmail.objects.create(to=email, subject=subject, body_text=text, body_html=html)
+    with transaction.atomic():
+        ContactConfirmation.objects.create(release=release, email=email.lower(), token_hash=hash_secret(token))
+        row = OutboxEmail.objects.create(to=email, subject=subject, body_text=text, body_html=html)
+        audit.log("certification.documentation.contact_confirmation_sent", actor=actor, obj=release,
+                  organization=release.organization, request=request, payload={"email": email.lower()})
     transaction.on_commit(lambda: enqueue_delivery([row.pk]))
 
 
@@ -345,7 +350,8 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
                         if kind == "vulnerability_contact" and data["email"] and not ContactConfirmation.objects.filter(
                             release=release, email=data["email"], confirmed_at__isnull=False
                         ).exists():
-                            send_contact_confirmation(release, data["email"])
+                            send_contact_confirmation(release, data["email"], actor=request.user,
+                                                      request=request)
                             messages.info(request, _("We sent a confirmation link to %(email)s.") % data)
             except framework_services.WorkflowError as exc:
                 show_workflow_error(request, exc, form)

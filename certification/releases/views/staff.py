@@ -3,8 +3,6 @@ Tier 1/2 review, hand-over, change requests, tier raises and the benchmark catal
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -37,17 +35,7 @@ def screening_queue(request: HttpRequest) -> HttpResponse:
         .order_by("submitted_at", "pk")
     )
     if form.is_valid():
-        data = form.cleaned_data
-        if data.get("tier"):
-            qs = qs.filter(tier=data["tier"])
-        if data.get("min_age_days") is not None:
-            qs = qs.filter(submitted_at__lte=timezone.now() - timedelta(days=data["min_age_days"]))
-        if data.get("framework_version"):
-            qs = qs.filter(framework_version__version=data["framework_version"])
-        if data.get("owner") == "me":
-            qs = qs.filter(owner=request.user)
-        elif data.get("owner") == "none":
-            qs = qs.filter(owner__isnull=True)
+        qs = form.apply(qs, request.user, timezone.now())
     # Staff queues are bounded; the page count costs one COUNT query.
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "certification/releases/screening_queue.html", {"form": form, "applications": page,
