@@ -20,10 +20,10 @@ from auditors.models import (
 from auditors.services import (
     REPORT_KIND,
     application_url,
+    delete_private_file,
     engagement_url,
     load_application,
     organization_of,
-    private_path,
     staff_contacts,
     store_private_file,
 )
@@ -112,10 +112,10 @@ def save_report_draft(engagement: Engagement, user: User, data: dict, conditions
                       payload={"signed_file_sha256": stored["sha256"]} if stored else None)
     except BaseException:
         if stored:
-            private_path("reports", stored["stored_name"]).unlink(missing_ok=True)
+            delete_private_file("reports", stored["stored_name"])
         raise
     if replaced:
-        private_path("reports", replaced).unlink(missing_ok=True)
+        delete_private_file("reports", replaced)
     return report
 
 
@@ -211,10 +211,10 @@ def file_report(engagement: Engagement, user: User, data: dict | None = None, co
             release_applications.advance_if_ready(app, user)
     except BaseException:
         if stored:
-            private_path("reports", stored["stored_name"]).unlink(missing_ok=True)
+            delete_private_file("reports", stored["stored_name"])
         raise
     if replaced:
-        private_path("reports", replaced).unlink(missing_ok=True)
+        delete_private_file("reports", replaced)
     return report
 
 

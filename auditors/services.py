@@ -9,15 +9,12 @@ views and deadline handlers all call these.
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,6 +33,7 @@ from certification.framework.services import WorkflowError, require_staff
 from certification.releases import evidence
 from certification.releases.models import Application
 from portal import audit, deadlines, organizations
+from portal import storage as private_files
 from portal.models import Organization, User
 from portal.notifications import notify
 
@@ -86,39 +84,23 @@ def load_application(app_or_pk) -> Application:
 def store_private_file(uploaded, folder: str, families: tuple[str, ...] | None = None) -> dict:
     """Check and store an upload the way evidence files are (DESIGN §3): family by
     content agreeing with the extension, size limit while streaming, a server-side
-    name, sha256 recorded, outside any public URL."""
-    display_name, family = evidence.check_name(uploaded.name or "")
+    name, sha256 recorded, in the private storage (no public URL)."""
+    _display_name, family = evidence.check_name(uploaded.name or "")
     if families and family not in families:
         raise WorkflowError(_("Upload a PDF file."), field="signed_file")
-    directory = Path(settings.PRIVATE_STORAGE_ROOT) / folder
-    directory.mkdir(parents=True, exist_ok=True)
-    stored_name = uuid.uuid4().hex
-    target = directory / stored_name
-    digest = hashlib.sha256()
-    size, head = 0, b""
-    try:
-        with open(target, "xb") as out:
-            for chunk in uploaded.chunks(evidence.CHUNK):
-                size += len(chunk)
-                if size > evidence.max_size():
-                    raise evidence.EvidenceError(_("The file is larger than the limit of %(size)s.")
-                                                       % {"size": filesizeformat(evidence.max_size())})
-                if len(head) < 8:
-                    head += chunk[: 8 - len(head)]
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
-            raise evidence.EvidenceError(_("The file is empty."))
-        evidence.check_content(target, family, head)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    return {"display_name": display_name, "stored_name": stored_name, "family": family, "size": size,
-            "sha256": digest.hexdigest()}
+    stored = evidence.save_upload(uploaded, folder)
+    return {"display_name": stored.display_name, "stored_name": stored.stored_name, "family": stored.family,
+            "size": stored.size, "sha256": stored.sha256}
 
 
 def private_path(folder: str, stored_name: str) -> Path:
+    """Where the local private folder keeps the file (STORAGE_URL unset)."""
     return Path(settings.PRIVATE_STORAGE_ROOT) / folder / stored_name
+
+
+def delete_private_file(folder: str, stored_name: str) -> None:
+    if stored_name:
+        private_files.delete(evidence.storage_name(folder, stored_name))
 
 
 # --- joining the network ----------------------------------------------------------------------
@@ -157,7 +139,7 @@ def apply_to_join(user: User, role: str, data: dict, affiliations: list[dict] | 
             stored.append(store_private_file(upload, "accreditation"))
     except evidence.EvidenceError as exc:
         for s in stored:
-            private_path("accreditation", s["stored_name"]).unlink(missing_ok=True)
+            delete_private_file("accreditation", s["stored_name"])
         raise WorkflowError(str(exc), field="files") from exc
     with transaction.atomic():
         if existing:

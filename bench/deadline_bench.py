@@ -7,7 +7,10 @@ Figures printed, and checked:
 2. EXPLAIN of the sweep's query (``portal.deadlines.due_batch``): an index scan,
    no sequential scan, on both tables;
 3. a sweep of 10,000 due reminders publishes at most 21 broker messages
-   (publishes counted with Celery's ``before_task_publish`` signal).
+   (publishes counted with Celery's ``before_task_publish`` signal) and takes at most
+   8 s (issue 15: 38.5 s before the sweep wrote in bulk);
+4. the bulk sweep against the row-by-row one (``sweep(bulk=False)``, the path it falls
+   back to) on the same 1,000 due rows in the same run: at least 4x as fast.
 
 It works in a throw-away database ``<DATABASE_URL's name>_deadline_bench``
 (created, migrated, dropped at the end; ``--keep`` leaves it), seeds rows with
@@ -32,6 +35,8 @@ KIND = "bench_reminder"
 DUE = 1_000
 SMALL = 10_000
 PUBLISH_N = 10_000
+PUBLISH_SECONDS = 8.0
+SPEEDUP = 4.0
 RUNS = 3
 
 
@@ -142,14 +147,14 @@ def explain() -> str:
         return deadlines.due_batch(timezone.now(), 500).explain(analyze=True)
 
 
-def time_sweeps(label: str, ct: int, first: int, last: int) -> float:
+def time_sweeps(label: str, ct: int, first: int, last: int, bulk: bool = True) -> float:
     from portal import deadlines
 
     times = []
     for _ in range(RUNS):
         reset_due(DUE, ct, first, last)
         started = time.perf_counter()
-        result = deadlines.sweep()
+        result = deadlines.sweep(bulk=bulk)
         times.append(time.perf_counter() - started)
         assert len(result.actions) == DUE, f"{label}: {len(result.actions)} actions, expected {DUE}"
     best = min(times)
@@ -192,6 +197,10 @@ def count_publishes(ct: int, first: int, last: int, failures: list[str]) -> None
     print(f"  sweep of {PUBLISH_N} due reminders: {len(result.actions)} actions in {seconds:.1f} s, "
           f"{emails} outbox emails, {len(published)} broker messages (ids per message: max {max(published or [0])}, "
           f"total {sum(published)})")
+    print(f"  {PUBLISH_N / seconds:,.0f} due reminders a second (target: {PUBLISH_N:,} in <= {PUBLISH_SECONDS:g} s)")
+    if len(result.actions) != PUBLISH_N or seconds > PUBLISH_SECONDS:
+        failures.append(f"{len(result.actions)} of {PUBLISH_N} reminders in {seconds:.1f} s "
+                        f"(at most {PUBLISH_SECONDS:g} s)")
     if len(published) > 21:
         failures.append(f"{len(published)} broker messages for {PUBLISH_N} reminders (at most 21)")
     if sum(published) != emails:
@@ -229,8 +238,15 @@ def main() -> int:
         if ratio > 1.5:
             failures.append(f"sweep with {big:,} not-due rows is {ratio:.2f}x the one with {SMALL:,}")
 
-        print(f"2. broker messages for {PUBLISH_N:,} due reminders")
+        print(f"2. broker messages and time for {PUBLISH_N:,} due reminders")
         count_publishes(ct, first, last, failures)
+
+        print(f"3. bulk sweep vs row by row, {DUE:,} due among {big:,} not due")
+        row_time = time_sweeps("row by row (baseline)", ct, first, last, bulk=False)
+        speedup = row_time / big_time
+        print(f"  bulk is {speedup:.1f}x the row-by-row sweep (target >= {SPEEDUP:g}x)")
+        if speedup < SPEEDUP:
+            failures.append(f"the bulk sweep is {speedup:.1f}x the row-by-row one (at least {SPEEDUP:g}x)")
     finally:
         drop()
     for failure in failures:

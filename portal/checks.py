@@ -144,9 +144,11 @@ def _database() -> list[CheckMessage]:
 
 
 def _private_storage() -> list[CheckMessage]:
-    """Evidence, audit reports and finding attachments live under PRIVATE_STORAGE_ROOT:
-    it must be chosen on purpose (shared by every web process and worker, backed up) and
-    writable, or uploads fail at the first request."""
+    """Evidence, audit reports and finding attachments live under PRIVATE_STORAGE_ROOT, or in
+    the bucket of STORAGE_URL: either must be chosen on purpose (shared by every web process and
+    worker, backed up) and usable, or uploads fail at the first request."""
+    if getattr(settings, "STORAGE_URL", ""):
+        return _object_storage()
     root = Path(settings.PRIVATE_STORAGE_ROOT)
     embedded_default = Path(settings.VAR_DIR) / "private"
     if not os.environ.get("PRIVATE_STORAGE_ROOT") and root == embedded_default:
@@ -175,6 +177,44 @@ def _private_storage() -> list[CheckMessage]:
             hint="Create the directory and give the portal's user write access, or set "
                  "PRIVATE_STORAGE_ROOT to one that it can write to.",
             id="portal.E009",
+        )]
+    return []
+
+
+def _object_storage() -> list[CheckMessage]:
+    """STORAGE_URL names an S3-compatible bucket: its form, the endpoint's, and credentials boto3
+    can find (the variables, or the machine's role). The bucket itself is not contacted here:
+    a store that is down at start-up is a fault (503 on upload), not a configuration error."""
+    url = urlsplit(settings.STORAGE_URL)
+    if url.scheme != "s3" or not url.netloc or "@" in url.netloc or ":" in url.netloc or url.query or url.fragment:
+        return [Error(
+            f"STORAGE_URL must be s3://bucket or s3://bucket/prefix, not {settings.STORAGE_URL!r}.",
+            hint="Set STORAGE_URL, e.g. STORAGE_URL=s3://portal-private/files, or unset it to keep files "
+                 "under PRIVATE_STORAGE_ROOT.",
+            id="portal.E010",
+        )]
+    endpoint = urlsplit(settings.STORAGE_ENDPOINT_URL or "")
+    if settings.STORAGE_ENDPOINT_URL and (endpoint.scheme not in ("https", "http") or not endpoint.hostname):
+        return [Error(
+            f"STORAGE_ENDPOINT_URL must be the http(s):// URL of the S3 API, not {settings.STORAGE_ENDPOINT_URL!r}.",
+            hint="Set STORAGE_ENDPOINT_URL, e.g. STORAGE_ENDPOINT_URL=https://s3.example.org, or unset it for AWS.",
+            id="portal.E010",
+        )]
+    from botocore.exceptions import BotoCoreError
+    from botocore.session import Session
+
+    try:
+        credentials = Session().get_credentials()
+    except BotoCoreError as exc:
+        credentials, problem = None, str(exc)
+    else:
+        problem = "none were found"
+    if credentials is None:
+        return [Error(
+            f"STORAGE_URL is set but the object store's credentials cannot be loaded: {problem}.",
+            hint="Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (both), or give the machine a role "
+                 "that may read and write the bucket.",
+            id="portal.E011",
         )]
     return []
 

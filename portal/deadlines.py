@@ -14,6 +14,10 @@ Objects get deadlines with ``open_deadline`` and close them with
 4. run it (notify, transition) in the same transaction, and compute the next
    action time.
 
+Steps 3 and 4 are written in bulk for the whole batch (one INSERT of the claims, one per
+table for the handlers' notifications and emails, one UPDATE of the rows); whenever that
+raises, the batch is redone row by row, each action in its own savepoint.
+
 Nothing is scheduled as a far-future Celery ETA. Access that depends on a
 deadline is decided from stored times on each request, never by the sweep.
 """
@@ -259,7 +263,8 @@ def due_batch(now: datetime, batch_size: int):
     )
 
 
-def sweep(now: datetime | None = None, batch_size: int = 500, max_batches: int = 1000) -> SweepResult:
+def sweep(now: datetime | None = None, batch_size: int = 500, max_batches: int = 1000,
+          bulk: bool = True) -> SweepResult:
     """Run every due action once. Safe to run concurrently with itself.
 
     Each batch is one transaction: lock up to ``batch_size`` due rows, claim and
@@ -268,6 +273,10 @@ def sweep(now: datetime | None = None, batch_size: int = 500, max_batches: int =
     of up to 500 outbox ids (``batched_delivery``), not one message per email.
     A worker killed mid-batch loses only that uncommitted batch, which the next
     sweep redoes; committed claims are never redone.
+
+    ``bulk`` (the default) writes the batch's claims, notifications, outbox rows and
+    deadline updates a few statements per batch (``_process_bulk``); ``bulk=False``
+    is the row-by-row path it falls back to (and the benchmark's baseline).
     """
     from portal.notifications import batched_delivery
 
@@ -276,8 +285,11 @@ def sweep(now: datetime | None = None, batch_size: int = 500, max_batches: int =
     for _ in range(max_batches):
         with batched_delivery(), transaction.atomic():
             batch = list(due_batch(now, batch_size))
-            for deadline in batch:
-                _process(deadline, now, result)
+            if bulk:
+                _process_bulk(batch, now, result)
+            else:
+                for deadline in batch:
+                    _process(deadline, now, result)
         if batch:
             result.batches += 1
         if len(batch) < batch_size:
@@ -332,6 +344,111 @@ def _process(deadline: Deadline, now: datetime, result: SweepResult) -> None:
     # Only if the handler left the row as it was: a handler that closed the deadline
     # (report filed, object moved on) or moved its due time has the last word.
     Deadline.objects.filter(pk=deadline.pk, state=deadline.state, due_at=deadline.due_at).update(**update)
+
+
+def _load_targets(deadlines: list[Deadline]) -> None:
+    """Load the objects of these deadlines in one query per content type and cache each on
+    its deadline (``Deadline.target``); a deleted object's deadline is left without one."""
+    wanted: dict[int, set[int]] = {}
+    for deadline in deadlines:
+        wanted.setdefault(deadline.content_type_id, set()).add(deadline.object_id)
+    found: dict[int, dict] = {}
+    for ct_id, ids in wanted.items():
+        model = ContentType.objects.get_for_id(ct_id).model_class()
+        found[ct_id] = model._base_manager.in_bulk(ids)  # as ContentType.get_object_for_this_type does
+    for deadline in deadlines:
+        deadline.content_type = ContentType.objects.get_for_id(deadline.content_type_id)
+        target = found[deadline.content_type_id].get(deadline.object_id)
+        if target is not None:
+            deadline.__dict__["target"] = target  # the cached_property's slot
+
+
+def _process_bulk(batch: list[Deadline], now: datetime, result: SweepResult) -> None:
+    """The batch in a few statements: the objects in one query per type, the claims in one
+    INSERT (after one SELECT of the claims already made), the handlers' notifications and
+    emails in one INSERT per table (``notifications.bulk_writes``), and one UPDATE of the rows.
+
+    All of it runs in one savepoint. If anything raises (a handler's bug, a claim a concurrent
+    sweep made first), the savepoint rolls back and the batch is redone row by row with
+    ``_process``, which isolates a failing handler and still claims each action once."""
+    try:
+        with transaction.atomic():
+            part = SweepResult()
+            _bulk_batch(batch, now, part)
+    except Exception as exc:  # noqa: BLE001 - the row-by-row path reports the failing action
+        log.info("bulk sweep of %d deadline(s) fell back to row by row: %s: %s", len(batch), type(exc).__name__, exc)
+        # The rows are still locked by this transaction; read them again as the rollback left them.
+        for deadline in Deadline.objects.filter(pk__in=[d.pk for d in batch]).order_by("next_action_at", "pk"):
+            _process(deadline, now, result)
+        return
+    result.actions += part.actions
+    result.skipped += part.skipped
+
+
+def _bulk_batch(batch: list[Deadline], now: datetime, result: SweepResult) -> None:
+    from portal.notifications import bulk_writes
+
+    planned: list[tuple[Deadline, PlannedAction | None, datetime | None]] = []
+    for deadline in batch:
+        action, next_at = plan(deadline, now)
+        if deadline.kind not in _registry:
+            log.error("deadline %s has unregistered kind %r; looking again at %s", deadline.pk, deadline.kind, next_at)
+        planned.append((deadline, action, next_at))
+    _load_targets([d for d, action, _ in planned if action is not None])
+    gone = {d.pk for d, action, _ in planned if action is not None and "target" not in d.__dict__}
+    if gone:  # their objects were deleted: nothing left to remind anyone of
+        Deadline.objects.filter(pk__in=gone).update(state=Deadline.State.CANCELLED, next_action_at=None,
+                                                    closed_at=now)
+    acting = [(d, action, next_at) for d, action, next_at in planned if action is not None and d.pk not in gone]
+    claimed = _claims_of([d.pk for d, _, _ in acting])
+    fresh = [(d, action) for d, action, _ in acting if (d.pk, action.reminder, action.repeat) not in claimed]
+    # A claim made meanwhile by another sweep fails this INSERT: the row-by-row path skips it.
+    ReminderClaim.objects.bulk_create(
+        [ReminderClaim(deadline=d, reminder=action.reminder, repeat=action.repeat) for d, action in fresh])
+    updates: dict[int, dict] = {}
+    with bulk_writes() as pending:
+        for deadline, action, next_at in planned:
+            if deadline.pk in gone:
+                continue
+            update: dict = {"next_action_at": next_at}
+            if action is not None:
+                if (deadline.pk, action.reminder, action.repeat) in claimed:
+                    result.skipped += 1  # claimed before (by an earlier or a concurrent sweep): never act twice
+                else:
+                    _run(action, deadline)
+                    result.actions.append(action)
+                if action.what == "transition":
+                    update["state"] = Deadline.State.PASSED
+            updates[deadline.pk] = update
+        pending.flush()
+    _apply_updates(batch, updates)
+
+
+def _claims_of(deadline_ids: list[int]) -> set[tuple[int, str, int]]:
+    """(deadline, reminder, repeat) of every claim these deadlines have."""
+    claims = ReminderClaim.objects.filter(deadline_id__in=deadline_ids)
+    return set(claims.values_list("deadline_id", "reminder", "repeat"))
+
+
+def _apply_updates(batch: list[Deadline], updates: dict[int, dict]) -> None:
+    """Move each row on, only if the handlers left it as it was (as ``_process`` does per row):
+    one SELECT of the rows (still locked by this transaction) and one UPDATE per distinct change."""
+    before = {d.pk: (d.state, d.due_at) for d in batch if d.pk in updates}
+    now_rows = Deadline.objects.filter(pk__in=list(before)).values_list("pk", "state", "due_at")
+    groups: dict[tuple, list[int]] = {}
+    for pk, state, due_at in now_rows:
+        if before[pk] == (state, due_at):
+            update = updates[pk]
+            groups.setdefault((update["next_action_at"], update.get("state")), []).append(pk)
+    if len(groups) <= 3:
+        for (next_at, state), pks in groups.items():
+            Deadline.objects.filter(pk__in=pks).update(next_action_at=next_at, **({"state": state} if state else {}))
+        return
+    rows = []
+    for (next_at, state), pks in groups.items():
+        for pk in pks:
+            rows.append(Deadline(pk=pk, next_action_at=next_at, state=state or before[pk][0]))
+    Deadline.objects.bulk_update(rows, ["next_action_at", "state"], batch_size=1000)
 
 
 def _run(action: PlannedAction, deadline: Deadline) -> None:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -22,7 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from portal import digests
-from portal.models import Notification, OutboxEmail, User
+from portal.models import DigestItem, Notification, OutboxEmail, User
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ def notify(
     """Notify each user: an in-app notification plus, if ``email``, an outbox row.
 
     Runs inside the caller's transaction; the email task is queued on commit
-    (inside ``batched_delivery()``, collected and queued in chunks). A user who
+    (inside ``batched_delivery()``, collected and queued in chunks; inside
+    ``bulk_writes()`` the rows are inserted later, in bulk). A user who
     chose the daily digest for ``kind`` gets the notification now and the email
     in the digest (``portal.digests``).
     """
@@ -52,6 +54,23 @@ def notify(
     # Users who chose the daily digest for this kind get the in-app notification now
     # and its email in their digest (portal.digests).
     digest_user_ids = digests.digest_user_ids(users, kind) if email else set()
+    pending = _bulk_rows.get()
+    if pending is not None:
+        # Inside ``bulk_writes()``: the rows are built here and inserted by its ``flush``.
+        for user in users:
+            if not user.is_active:
+                continue
+            with translation.override(settings.LANGUAGE_CODE):
+                subject, text, html = render_email(kind, {"user": user, "url": url, **(context or {})})
+            note = Notification(user=user, kind=kind, subject=subject, body=text, url=url)
+            created.append(note)
+            if email and user.pk in digest_user_ids:
+                pending.held.append(note)
+            elif email:
+                pending.emails.append((note, OutboxEmail(to=user.email, subject=subject, body_text=text,
+                                                         body_html=html)))
+            pending.notes.append(note)
+        return created
     with transaction.atomic():
         for user in users:
             if not user.is_active:
@@ -71,6 +90,55 @@ def notify(
             buffer = _delivery_buffer.get()
             transaction.on_commit(lambda: enqueue_delivery(outbox_ids, buffer))
     return created
+
+
+# --- Bulk writes (deadline sweep) ------------------------------------------------------------
+#
+# A sweep batch notifies hundreds of people: one INSERT per notification, outbox row and
+# savepoint was most of its time. Inside ``bulk_writes()`` notify() renders and builds the
+# rows in memory; ``PendingRows.flush()`` inserts them in one statement per table, in the
+# caller's transaction, and queues their delivery on commit exactly as notify() does.
+
+
+@dataclass
+class PendingRows:
+    notes: list[Notification] = field(default_factory=list)
+    emails: list[tuple[Notification, OutboxEmail]] = field(default_factory=list)
+    held: list[Notification] = field(default_factory=list)  # their email waits for the digest
+
+    def flush(self) -> list[int]:
+        """Insert what the notify() calls built; returns the outbox ids queued on commit."""
+        Notification.objects.bulk_create(self.notes, batch_size=BULK_INSERT_ROWS)
+        outbox = []
+        for note, row in self.emails:
+            row.notification = note  # now that the note has its primary key
+            outbox.append(row)
+        OutboxEmail.objects.bulk_create(outbox, batch_size=BULK_INSERT_ROWS)
+        DigestItem.objects.bulk_create([DigestItem(user_id=note.user_id, notification=note) for note in self.held],
+                                       batch_size=BULK_INSERT_ROWS)
+        outbox_ids = [row.pk for row in outbox]
+        if outbox_ids:
+            buffer = _delivery_buffer.get()
+            transaction.on_commit(lambda: enqueue_delivery(outbox_ids, buffer))
+        self.notes, self.emails, self.held = [], [], []
+        return outbox_ids
+
+
+BULK_INSERT_ROWS = 1000
+_bulk_rows: ContextVar[PendingRows | None] = ContextVar("portal_bulk_rows", default=None)
+
+
+@contextmanager
+def bulk_writes() -> Iterator[PendingRows]:
+    """notify() calls inside the block write nothing yet: the caller inserts their rows with
+    ``flush()`` before its transaction ends (rows not flushed are dropped, as on a rollback).
+    Needs a database that returns the ids of a bulk insert (PostgreSQL, SQLite >= 3.35)."""
+    pending = PendingRows()
+    token = _bulk_rows.set(pending)
+    try:
+        yield pending
+    finally:
+        _bulk_rows.reset(token)
 
 
 def enqueue_delivery(outbox_ids: list[int], buffer: list[int] | None = None) -> None:

@@ -10,6 +10,7 @@ switch to PostgreSQL and Redis. With ``DEBUG`` off, ``SECRET_KEY`` and
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
@@ -159,7 +160,7 @@ REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "portal.cache.RedisCache",  # one client per pool (portal/cache.py)
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "portal"),
         }
@@ -428,9 +429,34 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-# Private files (evidence): outside any URL, served only through access-checking views.
+# Private files (evidence, finding attachments, audit reports): outside any URL, streamed only by
+# access-checking views (portal/storage.py). The local folder by default; with STORAGE_URL
+# (s3://bucket/prefix) an S3-compatible bucket, credentials from boto3's usual sources
+# (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the machine's role), never from settings.
 PRIVATE_STORAGE_ROOT = Path(env("PRIVATE_STORAGE_ROOT", str(VAR_DIR / "private")))
 MEDIA_ROOT = PRIVATE_STORAGE_ROOT
+STORAGE_URL = env("STORAGE_URL")
+STORAGE_ENDPOINT_URL = env("STORAGE_ENDPOINT_URL")
+
+
+def private_storage_setting(url: str, endpoint_url: str = "") -> dict:
+    """The "private" entry of STORAGES for a STORAGE_URL (the tests build theirs with it too)."""
+    if not url:
+        return {"BACKEND": "portal.storage.PrivateFileSystemStorage"}
+    bucket = urlsplit(url)
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": bucket.netloc,
+        "location": bucket.path.strip("/"),
+        "endpoint_url": endpoint_url or None,
+        # S3-compatible stores on their own endpoint (MinIO, Ceph, moto) answer path-style requests.
+        "addressing_style": "path" if endpoint_url else None,
+        "default_acl": None,  # the bucket's own: private; nothing is ever made public
+        "file_overwrite": False,
+        "max_memory_size": 1024 * 1024,  # a download being streamed spills to a temporary file past 1 MB
+    }}
+
+
+STORAGES["private"] = private_storage_setting(STORAGE_URL, STORAGE_ENDPOINT_URL)
 
 # --- Portal ---------------------------------------------------------------------------
 INVITATION_VALIDITY = timedelta(days=envint("INVITATION_VALIDITY_DAYS", 7))

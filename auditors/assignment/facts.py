@@ -14,13 +14,15 @@ it returns:
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from urllib.parse import urlsplit
 
-from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery, TextField, Value
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from auditors import conflicts
@@ -83,6 +85,13 @@ def _host(url: str) -> str:
         return ""
 
 
+@lru_cache(maxsize=4096)
+def _json_set(text: str | None, item=str) -> frozenset:
+    """A JSON list column read as text (``Cast``), as a set of ``item``; null or not a list: empty."""
+    value = json.loads(text) if text else None
+    return frozenset(item(v) for v in value) if isinstance(value, list) else frozenset()
+
+
 def load(apps: list[Application], today: date | None = None) -> Facts:
     """Every fact for these applications, in five queries. The applications come
     with ``release__ai_model__organization`` and ``framework_version`` loaded."""
@@ -91,28 +100,35 @@ def load(apps: list[Application], today: date | None = None) -> Facts:
         Engagement.objects.filter(accreditation=OuterRef("pk"), status=Engagement.Status.ACTIVE)
         .order_by().values("accreditation").annotate(n=Count("pk")).values("n")
     )
-    # 1. auditors
+    # 1. auditors, as plain rows: building 10,000 model instances (and their users) was most of
+    # the time of one application's suggestions.
     accreditations = list(
-        Accreditation.objects.active().auditors().select_related("user")
+        Accreditation.objects.active().auditors()
         .annotate(active_count=Coalesce(Subquery(active_count, output_field=IntegerField()), Value(0)))
         .order_by("pk")
+        # The JSON lists as their text, parsed once per distinct value (``_json_set``): most
+        # auditors share a handful of tier and domain lists.
+        .annotate(tiers_text=Cast("tiers", TextField()), domains_text=Cast("domains", TextField()),
+                  email_domains_text=Cast("email_domains", TextField()))
+        .values_list("pk", "user_id", "user__name", "user__email", "firm", "firm_organization_id", "tiers_text",
+                     "domains_text", "capacity", "active_count", "email_domains_text")
     )
     # 2. affiliations
     affiliations: dict[int, list[conflicts.AffiliationFacts]] = defaultdict(list)
-    for row in Affiliation.objects.filter(accreditation__in=Accreditation.objects.active().auditors()).values(
+    for row in Affiliation.objects.filter(accreditation__in=Accreditation.objects.active().auditors()).values_list(
         "accreditation_id", "organization_id", "organization_name", "relation", "started_on", "ended_on"
     ):
-        affiliations[row["accreditation_id"]].append(conflicts.AffiliationFacts(
-            row["organization_id"], row["organization_name"], row["relation"], row["started_on"], row["ended_on"]))
+        affiliations[row[0]].append(conflicts.AffiliationFacts(*row[1:]))
     auditors = [
         AuditorFacts(
-            accreditation_id=a.pk, user_id=a.user_id, name=a.user.display_name, firm=a.firm,
-            firm_organization_id=a.firm_organization_id, tiers=frozenset(int(t) for t in a.tiers or []),
-            domains=frozenset(a.domains or []), capacity=a.capacity, active_engagements=a.active_count,
-            email_domains=frozenset([*(a.email_domains or []), conflicts.normalize_domain(a.user.email)]),
-            affiliations=tuple(affiliations.get(a.pk, ())),
+            accreditation_id=pk, user_id=user_id, name=name or email, firm=firm,
+            firm_organization_id=firm_org_id, tiers=_json_set(acc_tiers, int),
+            domains=_json_set(domains), capacity=capacity, active_engagements=active,
+            email_domains=_json_set(email_domains) | {conflicts.normalize_domain(email)},
+            affiliations=tuple(affiliations.get(pk, ())),
         )
-        for a in accreditations
+        for (pk, user_id, name, email, firm, firm_org_id, acc_tiers, domains, capacity, active,
+             email_domains) in accreditations
     ]
     if not apps:
         return Facts(auditors, {}, {})

@@ -6,8 +6,9 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import FileResponse, Http404
 
-from auditors import services as auditor_services
 from certification.framework.services import WorkflowError
+from certification.releases import evidence
+from portal import storage as private_files
 
 
 def show_error(request, exc: WorkflowError, form=None) -> None:
@@ -21,10 +22,7 @@ def show_error(request, exc: WorkflowError, form=None) -> None:
 
 
 def private_download(folder: str, stored: str, name: str, content_type: str) -> FileResponse:
-    path = auditor_services.private_path(folder, stored)
-    if not stored or not path.exists():
+    """Streamed from the private storage (404 if it has no such file); the caller checked access."""
+    if not stored:
         raise Http404
-    response = FileResponse(open(path, "rb"), as_attachment=True, filename=name, content_type=content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return private_files.download(evidence.storage_name(folder, stored), name, content_type)

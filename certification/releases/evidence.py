@@ -8,8 +8,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import tempfile
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -21,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from certification.releases.models import EvidenceFile, Release
 from portal import audit
+from portal import storage as private_files
 from portal.parsing import ParseError, load_json
 from portal.validators import BIDI_CONTROLS
 
@@ -32,6 +35,8 @@ EXTENSIONS = {
     ".markdown": EvidenceFile.Family.MARKDOWN,
     ".txt": EvidenceFile.Family.TEXT,
 }
+# Where evidence files live in the private storage (``evidence/<stored_name>``).
+FOLDER = "evidence"
 MAX_NAME_LENGTH = 200
 CHUNK = 64 * 1024
 # JSON evidence is only checked to be JSON, never interpreted: a generous nesting limit.
@@ -109,26 +114,42 @@ def check_content(path: Path, family: str, head: bytes) -> None:
             raise EvidenceError(str(exc)) from None
 
 
-def storage_dir() -> Path:
-    directory = Path(settings.PRIVATE_STORAGE_ROOT) / "evidence"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+@dataclass(frozen=True)
+class StoredFile:
+    """A checked upload now in the private storage under ``folder/stored_name``."""
+
+    display_name: str
+    stored_name: str
+    family: str
+    size: int
+    sha256: str
 
 
-def store(release: Release, uploaded, actor, *, section: str = "", is_public: bool = False, request=None) -> EvidenceFile:
-    """Check and store one uploaded file. Nothing is kept if any check fails."""
+def storage_name(folder: str, stored_name: str) -> str:
+    return f"{folder}/{stored_name}"
+
+
+def save_upload(uploaded, folder: str) -> StoredFile:
+    """Check an upload and put it in the private storage, under a fresh server-side name.
+
+    The upload streams into a local spool file first, counting the size limit and the sha256
+    as it goes; only a file that passed every check is handed to the store, so a refused file
+    never reaches the bucket. EvidenceError names the problem; EvidenceStorageError when the
+    spool or the store fails (nothing is kept either way)."""
     display_name, family = check_name(uploaded.name or "")
     stored_name = uuid.uuid4().hex
-    try:
-        target = storage_dir() / stored_name
-    except OSError as exc:
-        raise _storage_error(exc) from exc
     digest = hashlib.sha256()
     size = 0
     head = b""
     try:
+        fd, spool = tempfile.mkstemp(prefix="upload-", dir=settings.FILE_UPLOAD_TEMP_DIR)
+        os.close(fd)
+    except OSError as exc:
+        raise _storage_error(exc) from exc
+    spool = Path(spool)
+    try:
         try:
-            with open(target, "xb") as out:
+            with open(spool, "wb") as out:
                 for chunk in uploaded.chunks(CHUNK):
                     size += len(chunk)
                     if size > max_size():
@@ -141,28 +162,38 @@ def store(release: Release, uploaded, actor, *, section: str = "", is_public: bo
                     out.write(chunk)
             if size == 0:
                 raise EvidenceError(_("The file is empty."))
-            check_content(target, family, head)
-        except OSError as exc:
-            # Disk full, quota, I/O error: the partial file is removed below and no row is written.
+            check_content(spool, family, head)
+            private_files.save(storage_name(folder, stored_name), spool)
+        except private_files.STORAGE_ERRORS as exc:
+            # Disk full, quota, a bucket refusing the put: nothing was stored and no row is written.
             raise _storage_error(exc) from exc
+    finally:
+        try:
+            spool.unlink(missing_ok=True)  # the local folder moved it into place; anything else drops it
+        except OSError:
+            log.exception("could not remove the upload spool file %s", spool)
+    return StoredFile(display_name, stored_name, family, size, digest.hexdigest())
+
+
+def store(release: Release, uploaded, actor, *, section: str = "", is_public: bool = False, request=None) -> EvidenceFile:
+    """Check and store one uploaded file. Nothing is kept if any check fails."""
+    stored = save_upload(uploaded, FOLDER)
+    try:
         with transaction.atomic():
             evidence = EvidenceFile.objects.create(
-                release=release, section=section, display_name=display_name, stored_name=stored_name,
-                family=family, size=size, sha256=digest.hexdigest(), is_public=is_public, uploaded_by=actor,
+                release=release, section=section, display_name=stored.display_name, stored_name=stored.stored_name,
+                family=stored.family, size=stored.size, sha256=stored.sha256, is_public=is_public, uploaded_by=actor,
             )
             audit.log("certification.releases.evidence.uploaded", actor=actor, obj=evidence,
                       organization=release.organization,
-                      request=request, payload={"sha256": evidence.sha256, "size": size, "section": section})
+                      request=request, payload={"sha256": evidence.sha256, "size": stored.size, "section": section})
     except BaseException:
-        try:
-            target.unlink(missing_ok=True)
-        except OSError:
-            log.exception("could not remove the partial evidence file %s", target)
+        private_files.delete(storage_name(FOLDER, stored.stored_name))
         raise
     return evidence
 
 
-def _storage_error(exc: OSError) -> EvidenceStorageError:
+def _storage_error(exc: BaseException) -> EvidenceStorageError:
     log.error("evidence file could not be stored: %s", exc)
     return EvidenceStorageError(_("The file could not be stored, try again in a few minutes. Nothing was kept."))
 
@@ -171,9 +202,9 @@ def delete(evidence: EvidenceFile, actor, request=None) -> None:
     with transaction.atomic():
         audit.log("certification.releases.evidence.deleted", actor=actor, obj=evidence,
                   organization=evidence.release.organization, request=request, payload={"sha256": evidence.sha256})
-        path = storage_dir() / evidence.stored_name
+        name = storage_name(FOLDER, evidence.stored_name)
         evidence.delete()
-        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+        private_files.delete_on_commit([name])
 
 
 CONTENT_TYPES = {
@@ -186,11 +217,6 @@ CONTENT_TYPES = {
 
 
 def download_response(evidence: EvidenceFile) -> FileResponse:
-    path = storage_dir() / evidence.stored_name
-    response = FileResponse(
-        open(path, "rb"), as_attachment=True, filename=evidence.display_name,
-        content_type=CONTENT_TYPES.get(evidence.family, "application/octet-stream"),
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    """Streamed by the portal from the private storage, after the caller's access check."""
+    return private_files.download(storage_name(FOLDER, evidence.stored_name), evidence.display_name,
+                                  CONTENT_TYPES.get(evidence.family, "application/octet-stream"))

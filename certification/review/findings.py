@@ -5,15 +5,12 @@ certified (infohazard findings show only title, category, severity and the respo
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,10 +30,14 @@ from certification.review.services import (
     schedule_response,
 )
 from portal import audit, deadlines, organizations
+from portal import storage as private_files
 from portal.models import User
 from portal.notifications import notify
 
 S = Application.Status
+
+# Where finding attachments live in the private storage (``findings/<stored_name>``).
+ATTACHMENT_FOLDER = "findings"
 
 # --- findings --------------------------------------------------------------------------------------
 
@@ -166,60 +167,49 @@ def add_attachment(finding: Finding, user: User, uploaded, request=None) -> Find
         raise WorkflowError(_("A submitted finding is final."))
     _require_access(user, finding.window)
     try:
-        display_name, family = evidence.check_name(uploaded.name or "")
-    except evidence.EvidenceError as exc:
+        stored = evidence.save_upload(uploaded, ATTACHMENT_FOLDER)
+    except evidence.EvidenceError as exc:  # the store refusing too: "could not be stored, try again", no 500
         raise WorkflowError(str(exc), field="file") from exc
-    stored_name = uuid.uuid4().hex
-    target = attachment_dir() / stored_name
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
     try:
-        with open(target, "xb") as out:
-            for chunk in uploaded.chunks(evidence.CHUNK):
-                size += len(chunk)
-                if size > evidence.max_size():
-                    raise evidence.EvidenceError(
-                        _("The file is larger than the limit of %(size)s.") % {"size": filesizeformat(evidence.max_size())})
-                if len(head) < 8:
-                    head += chunk[: 8 - len(head)]
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
-            raise evidence.EvidenceError(_("The file is empty."))
-        evidence.check_content(target, family, head)
         with transaction.atomic():
             attachment = FindingAttachment.objects.create(
-                finding=finding, display_name=display_name, stored_name=stored_name, family=family, size=size,
-                sha256=digest.hexdigest())
+                finding=finding, display_name=stored.display_name, stored_name=stored.stored_name,
+                family=stored.family, size=stored.size, sha256=stored.sha256)
             audit.log("certification.review.attachment_added", actor=user, obj=finding,
                       organization=finding.window.application.release.organization, request=request,
-                      payload={"sha256": attachment.sha256, "size": size})
-    except evidence.EvidenceError as exc:
-        target.unlink(missing_ok=True)
-        raise WorkflowError(str(exc), field="file") from exc
+                      payload={"sha256": attachment.sha256, "size": stored.size})
     except BaseException:
-        target.unlink(missing_ok=True)
+        private_files.delete(attachment_name(stored.stored_name))
         raise
     return attachment
 
 
+def attachment_name(stored_name: str) -> str:
+    """The attachment's name in the private storage."""
+    return evidence.storage_name(ATTACHMENT_FOLDER, stored_name)
+
+
 def attachment_dir() -> Path:
-    directory = Path(settings.PRIVATE_STORAGE_ROOT) / "findings"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+    """Where the local private folder keeps attachments (STORAGE_URL unset)."""
+    return Path(settings.PRIVATE_STORAGE_ROOT) / ATTACHMENT_FOLDER
+
+
+def attachment_response(attachment: FindingAttachment):
+    """Streamed from the private storage; the caller checked ``can_see_attachment``."""
+    return private_files.download(attachment_name(attachment.stored_name), attachment.display_name,
+                                  evidence.CONTENT_TYPES.get(attachment.family, "application/octet-stream"))
 
 
 def delete_draft(finding: Finding, user: User, request=None) -> None:
     if finding.author_id != user.pk or not finding.is_draft:
         raise WorkflowError(_("Only the author can delete a draft finding."))
     with transaction.atomic():
-        paths = [attachment_dir() / a.stored_name for a in finding.attachments.all()]
+        names = [attachment_name(a.stored_name) for a in finding.attachments.all()]
         audit.log("certification.review.finding_deleted", actor=user, obj=finding,
                   organization=finding.window.application.release.organization, request=request)
         if not Finding.objects.filter(pk=finding.pk, status=F.DRAFT).delete()[0]:
             raise WorkflowError(_("A submitted finding is final."))
-        transaction.on_commit(lambda: [p.unlink(missing_ok=True) for p in paths])
+        private_files.delete_on_commit(names)
 
 
 def triage(finding: Finding, actor: User, outcome: str, note: str = "", *, severity: str | None = None,

@@ -325,14 +325,7 @@ def attachment_download(request: HttpRequest, pk: int) -> HttpResponse:
     attachment = FindingAttachment.objects.filter(pk=pk).first()
     if attachment is None or not review_findings.can_see_attachment(request.user, attachment):
         raise Http404
-    from django.http import FileResponse
-
-    response = FileResponse(open(review_findings.attachment_dir() / attachment.stored_name, "rb"), as_attachment=True,
-                            filename=attachment.display_name,
-                            content_type=evidence.CONTENT_TYPES.get(attachment.family, "application/octet-stream"))
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return review_findings.attachment_response(attachment)
 
 
 # --- triage, responses, rejoinders -------------------------------------------------------------------

@@ -35,4 +35,4 @@ def test_filed_report_appears_in_the_attestation_and_on_the_certificate_page(cli
 
     page = client.get(reverse("certification:certificate-detail", args=[certificate.number]))
     assert page.status_code == 200
-    assert acc.firm.encode() in page.content and b"high: 1" in page.content
+    assert acc.firm.encode() in page.content and b"High: 1" in page.content

@@ -95,6 +95,11 @@ MACHINE_OR_CHECKED_ELSEWHERE = {
     "portal.Notification.subject",  # rendered from templates
     "portal.Notification.url",  # a reverse() of the portal
     "portal.OutboxEmail.subject",  # rendered from templates
+    "portal.IdempotencyKey.key",  # portal.idempotency.valid_key: printable ASCII, never shown
+    "portal.IdempotencyKey.method",  # the request's method
+    "portal.IdempotencyKey.path",  # the request's path
+    "portal.IdempotencyKey.fingerprint",  # a sha256
+    "portal.IdempotencyKey.content_type",  # the response's header
 }
 MACHINE_NAME = re.compile(r"(sha256|hash|digest|stored_name|stored|hint|keyid|password|pseudonym|code|kind|status|"
                           r"family|reminder|action|object_id|object_type|category|severity)$")
