@@ -8,13 +8,19 @@ throttled per client address, and answer with an ETag and Last-Modified;
 revalidate it, so a status change shows on the very next request. CORS allows
 any origin on GET, without credentials.
 
-``GET /api/v1/verify/?certificate=`` runs one SQL query.
+``GET /api/v1/verify/`` is the exception: it is answered from the shared cache
+after the first request (``verify_cache``: no SQL and no throttle; invalidated on
+every status change, never kept past an expiry) with ``Cache-Control: public,
+max-age=60`` (less when a listed certificate expires sooner). A miss by number runs
+one SQL query.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import time
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
@@ -47,7 +53,7 @@ from rest_framework.views import APIView
 from certification.certificates import appeals as certificate_appeals
 from certification.certificates import concerns as certificate_concerns
 from certification.certificates import keys as certificate_keys
-from certification.certificates import registry, signing
+from certification.certificates import registry, signing, verify_cache
 from certification.certificates import services as certificate_services
 from certification.certificates.models import Appeal, Certificate, ModelSignature
 from certification.framework import services as framework_services
@@ -293,6 +299,9 @@ class CertificateDetailView(PublicView):
         return conditional(request, body, "application/json", registry.last_modified([cert]))
 
 
+VERIFY_PARAMS = ("certificate", "sha256", "model")
+
+
 class VerifyView(PublicView):
     @extend_schema(
         operation_id="verify", summary="Verify a certificate by number, artifact sha256 or hub repo id",
@@ -306,17 +315,57 @@ class VerifyView(PublicView):
             *CONDITIONAL,
         ],
         responses={200: VerifyResultSerializer, **COMMON}, auth=[], tags=["public"])
-    def get(self, request):
+    def get(self, request, cache_read: verify_cache.Read | None = None):
         params = request.query_params
-        given = [name for name in ("certificate", "sha256", "model") if params.get(name)]
+        given = [name for name in VERIFY_PARAMS if params.get(name)]
         if len(given) != 1:
             raise ValidationError({"non_field_errors": ["Give exactly one of certificate, sha256 or model."]})
-        try:
-            certs = registry.verify_lookup(**{given[0]: params[given[0]]})
-        except registry.BadQuery as exc:
-            _bad(exc)
-        body = json_bytes(registry.verify_result(certs))
-        return conditional(request, body, "application/json", registry.last_modified(certs))
+        kind, value = given[0], params[given[0]]
+
+        def compute(at):
+            try:
+                certs = registry.verify_lookup(**{kind: value})
+            except registry.BadQuery as exc:
+                _bad(exc)
+            modified = registry.last_modified(certs, at)
+            return json_bytes(registry.verify_result(certs, at)), certs, modified.timestamp() if modified else None
+
+        return verify_response(request, verify_cache.answer(kind, value, compute, cache_read))
+
+
+def verify_view():
+    """``VerifyView`` behind a fast path: a GET whose answer is in the cache is answered here,
+    one cache round trip, without DRF's request wrapping, negotiation and throttle (two more
+    cache round trips, and most of the time of a hit). Anything else goes to the DRF view."""
+    drf_view = VerifyView.as_view()
+
+    @functools.wraps(drf_view)  # keeps cls, initkwargs and csrf_exempt for the router and the schema
+    def view(request, *args, **kwargs):
+        if request.method == "GET":
+            given = [name for name in VERIFY_PARAMS if request.GET.get(name)]
+            if len(given) == 1:
+                cache_read = verify_cache.read(given[0], request.GET[given[0]])
+                if cache_read.answer is not None:
+                    return verify_response(request, cache_read.answer)
+                # A miss: the view computes the answer under the token just read.
+                kwargs["cache_read"] = cache_read
+        return drf_view(request, *args, **kwargs)
+
+    return view
+
+
+def verify_response(request, answer: verify_cache.Answer) -> HttpResponse:
+    """A cached verify answer with its ETag; 304 when the client has it. Clients and proxies may
+    keep it for a minute, never past the next expiry of a certificate it lists."""
+    timestamp = int(answer.last_modified) if answer.last_modified is not None else None
+    response = get_conditional_response(request, etag=answer.etag, last_modified=timestamp)
+    if response is None:
+        response = HttpResponse(answer.body, content_type="application/json")
+    response["ETag"] = answer.etag
+    if timestamp is not None:
+        response["Last-Modified"] = http_date(timestamp)
+    response["Cache-Control"] = f"public, max-age={answer.max_age(time.time())}"
+    return cors(response)
 
 
 class KeysView(PublicView):
@@ -543,7 +592,7 @@ urlpatterns = [
     path("certificates/<str:number>/renew/", RenewView.as_view(), name="certificate-renew"),
     path("applications/<int:pk>/appeal/", AppealFileView.as_view(), name="application-appeal"),
     path("appeals/<int:pk>/decide/", AppealDecideView.as_view(), name="appeal-decide"),
-    path("verify/", VerifyView.as_view(), name="verify"),
+    path("verify/", verify_view(), name="verify"),
     path("keys/", KeysView.as_view(), name="keys"),
     path("revocations/", RevocationsView.as_view(), name="revocations"),
 ]

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from certification.certificates import modelsigning
+from certification.certificates import modelsigning, verify_cache
 from certification.certificates.models import Certificate, ConcernReport, Decision, RevocationProposal
 from certification.certificates.signing import certificate_url, sign_certificate
 from certification.framework import rules, tiers
@@ -121,6 +121,8 @@ def on_certificate_issued(cert: Certificate) -> None:
     )
     cert.hub_repo_id, cert.hub_revision = release.ai_model.hub_repo_id, release.hub_revision
     sign_certificate(cert)
+    # Its files are recorded now: cached "not found" answers for its number, files and repo end here.
+    verify_cache.invalidate(cert)
     # The OpenSSF model-signing bundle of the certified files (a renewal's certificate gets its own).
     modelsigning.issue_bundle(cert)
     deadlines.open_deadline(cert, "certificate_expiry", cert.expires_at)
@@ -148,6 +150,7 @@ def _set_status(cert: Certificate, to: str, from_statuses: list[str], **extra) -
     cert.status, cert.updated_at = to, now
     for key, value in extra.items():
         setattr(cert, key, value)
+    verify_cache.invalidate(cert)
 
 
 def require_reason(reason: str, field_name: str = "reason") -> str:
@@ -250,6 +253,7 @@ def _supersede(old: Certificate, new: Certificate) -> None:
         status=C.SUPERSEDED, superseded_by=new, updated_at=timezone.now()
     ):
         return
+    verify_cache.invalidate(old)
     deadlines.close_deadlines(old, "certificate_expiry", state="cancelled")
     audit.log("certification.certificate.superseded", obj=old, organization=old.organization,
               payload={"by": new.number})
