@@ -216,6 +216,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = envint("CELERY_BROKER_CONNECTION_TIMEOUT", 2)
 # each retry against a frozen broker costs another socket timeout (measured: one
 # retry turns a 3 s give-up into 9 s). tests/portal/test_celery_worker.py checks it.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0, "interval_start": 0, "interval_step": 0.5}
+# Rows the deadline sweep locks and handles in one transaction.
+DEADLINE_SWEEP_BATCH = envint("DEADLINE_SWEEP_BATCH", 500)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "drain-outbox": {

@@ -45,9 +45,11 @@ def sweep_deadlines() -> int:
     redelivered, and beat sends a fresh one every ``DEADLINE_SWEEP_SECONDS``
     anyway. Committed batches are never redone (claims); the batch that was
     running rolled back with the dead worker's connection."""
+    from django.conf import settings
+
     from portal import deadlines
 
-    return len(deadlines.sweep().actions)
+    return len(deadlines.sweep(batch_size=settings.DEADLINE_SWEEP_BATCH).actions)
 
 
 @shared_task(acks_late=True)

@@ -18,12 +18,16 @@ changes only when a certificate changes status, or when one expires. So:
   cache round trip and no SQL; a client that has the bytes gets a 304. The API serves a hit
   before DRF and its per-address throttle (``api.verify_view``): the throttle guards the
   database, and a hit costs it nothing.
+- The cache is an accelerator, never a gate: with Redis unreachable a lookup is answered from
+  the database and a status change still commits (the failed invalidation is logged; answers
+  cached before it end within ENTRY_SECONDS, and Redis restarted without persistence holds none).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import math
 import secrets
 import time
@@ -34,6 +38,9 @@ from django.core.cache import cache
 from django.db import transaction
 
 from certification.certificates.models import Certificate, CertifiedArtifact
+from portal.outages import CACHE_ERRORS
+
+log = logging.getLogger(__name__)
 
 # How long an answer may stay in the shared cache at most (the invalidation makes it exact;
 # the limit only bounds what an organization's rename or a lost invalidation could leave).
@@ -109,7 +116,11 @@ def read(kind: str, value: str) -> Read:
     if keys is None:
         return Read(None, None, None)
     version_key, answer_key = keys
-    found = cache.get_many(keys)
+    try:
+        found = cache.get_many(keys)
+    except CACHE_ERRORS as exc:
+        log.warning("verify cache unavailable, answering from the database: %s", exc)
+        return Read(None, None, None)
     token, stored = found.get(version_key), found.get(answer_key)
     if token is None or stored is None or stored[0] != token:
         return Read(keys, token, None)
@@ -174,7 +185,11 @@ def version_keys(cert: Certificate) -> list[str]:
 
 
 def _bump(keys: list[str]) -> None:
-    cache.set_many({key: secrets.token_hex(8) for key in keys}, VERSION_SECONDS)
+    try:
+        cache.set_many({key: secrets.token_hex(8) for key in keys}, VERSION_SECONDS)
+    except CACHE_ERRORS as exc:
+        log.error("verify cache invalidation lost for %d lookups (answers cached before it end within %d s): %s",
+                  len(keys), ENTRY_SECONDS, exc)
 
 
 def invalidate(cert: Certificate) -> None:

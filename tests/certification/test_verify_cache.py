@@ -280,3 +280,28 @@ def test_hits_and_invalidation_with_redis(settings, cert, client, staff):
         keys = list(client_.scan_iter(match=f"{prefix}:*"))
         if keys:
             client_.delete(*keys)
+
+
+def test_a_cache_outage_never_blocks_a_status_change_or_a_lookup(cert, staff, monkeypatch, caplog):
+    """The cache is an accelerator, never a gate: a status change commits with Redis unreachable
+    (the lost invalidation is logged), and a lookup is answered from the database."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def down(*args, **kwargs):
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    for method in ("get", "get_many", "set", "set_many", "add"):
+        monkeypatch.setattr(cache, method, down)
+    certificate_services.suspend(cert, staff, "Investigating")
+    cert.refresh_from_db()
+    assert cert.status == Certificate.Status.SUSPENDED
+    assert "verify cache invalidation lost" in caplog.text
+
+    computed = []
+
+    def compute(at):
+        computed.append(at)
+        return b'{"status": "suspended"}', [cert], None
+
+    result = verify_cache.answer("certificate", cert.number, compute)
+    assert result.body == b'{"status": "suspended"}' and len(computed) == 1

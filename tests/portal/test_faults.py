@@ -417,13 +417,16 @@ class DatabaseOutage:
 @pytest.mark.django_db(transaction=True)
 def test_database_outage_answers_503_recovers_without_restart_and_loses_no_deadline_action(tmp_path, org_admin):
     """The worker starts first: the web process boots while the sweep's first batch runs."""
-    total = 700  # a batch of 500 commits before the outage, the second one is cut by it
+    # Small batches (DEADLINE_SWEEP_BATCH): some commit before the outage, the one running is cut
+    # by it, and at the bulk sweep's pace the rest cannot all finish between two polls.
+    batch, total = 50, 700
     ids = seed_due(total)
     session = Client()
     session.force_login(org_admin)
     cookies = {"sessionid": session.cookies["sessionid"].value}
     pages = ["/", reverse("portal:dashboard"), "/api/v1/releases/"]
-    env = {**WORKER_ENV, "DEADLINE_SWEEP_SECONDS": "2", "OUTBOX_DRAIN_SECONDS": "2"}
+    env = {**WORKER_ENV, "DEADLINE_SWEEP_SECONDS": "2", "OUTBOX_DRAIN_SECONDS": "2",
+           "DEADLINE_SWEEP_BATCH": str(batch)}
     outage = DatabaseOutage()
     try:
         with celery_worker(tmp_path / "worker", beat=True, env=env) as worker, \
@@ -440,9 +443,11 @@ def test_database_outage_answers_503_recovers_without_restart_and_loses_no_deadl
                 assert answer.status == 200, (path, answer)
 
             # 2. The database goes away in the middle of the sweep.
-            wait_for(lambda: ReminderClaim.objects.count() >= 500, 90, interval=0.05, what="the sweep to be under way")
+            wait_for(lambda: ReminderClaim.objects.count() >= batch, 90, interval=0.02, what="the sweep to be under way")
             outage.start()
-            assert ReminderClaim.objects.count() < total, "the sweep finished before the outage: nothing was tested"
+            committed = ReminderClaim.objects.count()
+            assert committed < total, "the sweep finished before the outage: nothing was tested"
+            assert committed % batch == 0, "a batch was half kept"
             answers = []
             until = time.monotonic() + 4
             while time.monotonic() < until:
@@ -456,7 +461,7 @@ def test_database_outage_answers_503_recovers_without_restart_and_loses_no_deadl
                 else:
                     assert "briefly unavailable" in answer.body and "Traceback" not in answer.body
             # The sweep's transaction died with its connection: nothing of that batch was kept.
-            assert ReminderClaim.objects.count() == 500
+            assert ReminderClaim.objects.count() == committed
 
             # 3. The database is back: the same processes carry on.
             outage.end()
