@@ -274,3 +274,14 @@ def test_verify_form_field_is_required(client, db):
     assert "(optional)" not in label
     response = client.get(reverse("certification:verify"), {"q": ""})
     assert response.status_code == 200 and "This field is required." in response.content.decode()
+
+
+@pytest.mark.parametrize("url_name", ["portal:staff-deadlines", "certification:screening-queue", "portal:audit-log",
+                                      "certification:registry"])
+def test_filter_forms_do_not_mark_every_field_optional(client, staff, url_name):
+    """A filter narrows a list: every field is optional, so none says so."""
+    client.force_login(staff)
+    response = client.get(reverse(url_name))
+    assert response.status_code == 200
+    found = labels(response.content.decode())
+    assert found and not [label for label in found.values() if "(optional)" in label]

@@ -416,11 +416,11 @@ class DatabaseOutage:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_database_outage_answers_503_recovers_without_restart_and_loses_no_deadline_action(tmp_path, org_admin):
-    """The worker starts first: the web process boots while the sweep's first batch runs."""
+    """The reminders fall due once both processes are up: the sweep starts on beat's next tick, and
+    the database goes away after its first batch committed."""
     # Small batches (DEADLINE_SWEEP_BATCH): some commit before the outage, the one running is cut
     # by it, and at the bulk sweep's pace the rest cannot all finish between two polls.
     batch, total = 50, 700
-    ids = seed_due(total)
     session = Client()
     session.force_login(org_admin)
     cookies = {"sessionid": session.cookies["sessionid"].value}
@@ -443,6 +443,7 @@ def test_database_outage_answers_503_recovers_without_restart_and_loses_no_deadl
                 assert answer.status == 200, (path, answer)
 
             # 2. The database goes away in the middle of the sweep.
+            ids = seed_due(total)  # one statement: the sweep sees all of them or none
             wait_for(lambda: ReminderClaim.objects.count() >= batch, 90, interval=0.02, what="the sweep to be under way")
             outage.start()
             committed = ReminderClaim.objects.count()

@@ -125,7 +125,7 @@ def _revision(cert: Certificate):
 def _empty_filters_html(language: str) -> str:
     """The fields of the unbound filter form: the same for every visitor in a language,
     so rendered once per process (a fifth of the registry page's time otherwise)."""
-    return render_to_string("includes/fields.html", {"form": RegistryFilterForm()})
+    return render_to_string("includes/fields.html", {"form": RegistryFilterForm(), "filters": True})
 
 
 @require_GET
