@@ -189,13 +189,6 @@ class CertificateListSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last page")
 
 
-class VerifyResultSerializer(serializers.Serializer):
-    verified = serializers.BooleanField(help_text="True only when a matching certificate is valid")
-    status = serializers.ChoiceField(choices=[*registry.STATUSES, "not_found"],
-                                     help_text="The best status among the matches")
-    certificates = CertificateSummarySerializer(many=True)
-
-
 class LineageLinkSerializer(serializers.Serializer):
     derivative = serializers.CharField(help_text="The certificate whose release declares this upstream")
     depth = serializers.IntegerField(help_text="1 for the looked-up certificate's own upstreams, 2 for theirs...")
@@ -211,11 +204,15 @@ class LineageLinkSerializer(serializers.Serializer):
 LINEAGE_FLAGS = lineage.FLAGS
 
 
-class VerifyLineageResultSerializer(VerifyResultSerializer):
+class VerifyResultSerializer(serializers.Serializer):
+    verified = serializers.BooleanField(help_text="True only when a matching certificate is valid")
+    status = serializers.ChoiceField(choices=[*registry.STATUSES, "not_found"],
+                                     help_text="The best status among the matches")
+    certificates = CertificateSummarySerializer(many=True)
     lineage = LineageLinkSerializer(many=True, required=False, help_text="With lineage=1: every link of the "
                                     "chain, breadth first")
     lineage_flags = serializers.ListField(child=serializers.ChoiceField(choices=LINEAGE_FLAGS), required=False,
-                                          help_text="Every flag raised along the chain")
+                                          help_text="With lineage=1: every flag raised along the chain")
 
 
 class VerificationKeySerializer(serializers.Serializer):
@@ -341,7 +338,7 @@ class VerifyView(PublicView):
                              "matching certificates and theirs in turn, each with its status and flags (not cached)"),
             *CONDITIONAL,
         ],
-        responses={200: VerifyLineageResultSerializer, **COMMON}, auth=[], tags=["public"])
+        responses={200: VerifyResultSerializer, **COMMON}, auth=[], tags=["public"])
     def get(self, request, cache_read: verify_cache.Read | None = None):
         params = request.query_params
         given = [name for name in VERIFY_PARAMS if params.get(name)]

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
+import re
+import urllib.request
+from contextlib import redirect_stdout
 from datetime import timedelta
 
 import pytest
@@ -24,9 +28,11 @@ from certification.releases import lineage as release_lineage
 from certification.releases import services as release_services
 from certification.releases.models import AIModel, Upstream
 from portal.models import Notification
+from certification.certificates import keys as certificate_keys
 from tests import factories as f
 from tests.certification.certificate_helpers import artifacts
 from tests.certification.factories import make_release
+from tests.certification.test_offline_verify import README, readme_snippet
 
 
 @pytest.fixture(autouse=True)
@@ -267,6 +273,36 @@ def test_the_predicate_lists_upstreams_as_resource_descriptors(base, derived):
         "digest": {"sha256": hashlib.sha256(bytes(base.attestation)).hexdigest()},
         "annotations": {"relation": "fine_tune", "named_by": "certificate", "declared": base.number, "tier": 1},
     }
+
+
+def test_the_readme_walks_the_chain_offline(framework, org, org_admin, staff, tmp_path, monkeypatch):
+    """The README's chain walk, run as written with ``verify.py``'s functions, over attestations the
+    portal serves (fetched here from the database instead of over HTTP)."""
+    certs = chain_of(2, org, org_admin, staff)
+    envelopes = {c.number: bytes(Certificate.objects.get(pk=c.pk).attestation) for c in certs}
+    served = []
+
+    def urlopen(url):
+        served.append(url)
+        return io.BytesIO(envelopes[url.rstrip("/").split("/")[-2]])
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    section = README.read_text("utf-8").split("## Lineage and upstream checks", 1)[1].split("\n## ", 1)[0]
+    [walk] = re.findall(r"```python\n(.*?)```", section, re.S)
+    functions = readme_snippet().split("envelope = json.loads", 1)[0]
+    (tmp_path / "cert.json").write_bytes(envelopes[certs[2].number])
+    (tmp_path / "keys.json").write_text(json.dumps({"keys": [k.as_json() for k in
+                                                             certificate_keys.verification_keys()]}))
+    monkeypatch.setattr("sys.argv", ["chain.py", str(tmp_path / "cert.json"), str(tmp_path / "keys.json")])
+    out = io.StringIO()
+    with redirect_stdout(out):
+        exec(compile(functions + walk, "chain.py", "exec"), {"__name__": "__main__"})
+    assert [line.split()[0] for line in out.getvalue().splitlines()] == [c.number for c in reversed(certs)]
+    assert len(served) == 2
+    # A changed upstream attestation is refused: its bytes no longer hash to the signed digest.
+    envelopes[certs[1].number] += b" "
+    with pytest.raises(AssertionError, match="digest differs"), redirect_stdout(io.StringIO()):
+        exec(compile(functions + walk, "chain.py", "exec"), {"__name__": "__main__"})
 
 
 # --- notifications, pages, registry ------------------------------------------------------------------------------
