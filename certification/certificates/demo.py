@@ -5,7 +5,8 @@ all signed: valid (Tier 1, 3 and 4), superseded by a renewal (Tier 1),
 suspended after a concern (Tier 2), revoked by two staff (Tier 2, another
 organization) and expired (Tier 1). A lineage (issue 16 §1): Acme Coder Lite, distilled
 from Acme Coder 2.0, and Acme Coder Lite Q4, its quantization, so the verify API shows a
-chain of two links; and an adapter for Acme Mid 7b, whose page flags its suspended base. Built through the real services; older
+chain of two links; and an adapter for Acme Mid 7b, whose page flags its suspended base.
+Built through the real services; older
 certificates are moved back in time and signed again so that their signed
 predicate names their (demo) issue time. Idempotent: a release that already
 has a certificate is left alone.

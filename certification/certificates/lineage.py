@@ -126,7 +126,8 @@ def resolve(upstreams: list[Upstream], at: dt.datetime | None = None) -> dict[in
     def current(cert: Certificate) -> Certificate:
         if cert.status != C.SUPERSEDED:
             return cert
-        renewals = [c for c in by_release[cert.release_id] if c.status != C.SUPERSEDED and c.issued_at >= cert.issued_at]
+        renewals = [c for c in by_release[cert.release_id]
+                    if c.status != C.SUPERSEDED and c.issued_at >= cert.issued_at]
         return min(renewals, key=lambda c: _rank(c, at)) if renewals else cert
 
     by_number = {c.number: c for c in certs.values()}
