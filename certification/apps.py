@@ -59,3 +59,17 @@ class CertificationConfig(AppConfig):
         labels.register_choices("severity", Severity)
         labels.register_choices("certificate_status", Certificate.Status)
         labels.register("certificate_status", {"expired": _("Expired"), "not_found": _("Not found")})
+
+        from certification.certificates import lineage as certificate_lineage
+        from certification.releases import lineage as release_lineage
+        from certification.releases.models import Upstream
+
+        release_lineage.register_resolver(certificate_lineage.links_of_release)
+        labels.register_choices("upstream_relation", Upstream.Relation)
+        labels.register_choices("upstream_kind", Upstream.Kind)
+        labels.register("upstream_status", {
+            "valid": _("Valid"), "suspended": _("Suspended"), "revoked": _("Revoked"), "expired": _("Expired"),
+            "superseded": _("Superseded"), "uncertified": _("Not certified"), "unknown": _("Not in the registry")})
+        labels.register("upstream_flag", {
+            "suspended": _("Its certificate is suspended"), "revoked": _("Its certificate is revoked"),
+            "lower_tier": _("Certified at a lower tier than this release")})

@@ -27,6 +27,7 @@ from certification.releases.models import (  # noqa: F401
     DocumentationRevision,
     EvidenceFile,
     Release,
+    Upstream,
 )
 from certification.review.models import (  # noqa: F401
     Enrolment,

@@ -25,6 +25,7 @@ import time
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 from django.urls import path
+from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from drf_spectacular.types import OpenApiTypes
@@ -53,7 +54,7 @@ from rest_framework.views import APIView
 from certification.certificates import appeals as certificate_appeals
 from certification.certificates import concerns as certificate_concerns
 from certification.certificates import keys as certificate_keys
-from certification.certificates import registry, signing, verify_cache
+from certification.certificates import lineage, registry, signing, verify_cache
 from certification.certificates import services as certificate_services
 from certification.certificates.models import Appeal, Certificate, ModelSignature
 from certification.framework import services as framework_services
@@ -62,7 +63,7 @@ from certification.releases.api import (
     ApplicationSerializer,
     ReasonsSerializer,
 )
-from certification.releases.models import Application
+from certification.releases.models import Application, Upstream
 from portal import audit, organizations
 from portal.api_auth import requires_scope
 from portal.validators import plain_text
@@ -188,11 +189,30 @@ class CertificateListSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last page")
 
 
+class LineageLinkSerializer(serializers.Serializer):
+    derivative = serializers.CharField(help_text="The certificate whose release declares this upstream")
+    depth = serializers.IntegerField(help_text="1 for the looked-up certificate's own upstreams, 2 for theirs...")
+    relation = serializers.ChoiceField(choices=Upstream.Relation.values)
+    named_by = serializers.ChoiceField(choices=Upstream.Kind.values, help_text="How the upstream was declared")
+    value = serializers.CharField(help_text="The certificate number, hub repo id or sha256 as declared")
+    status = serializers.ChoiceField(choices=[*lineage.STATUSES, "superseded"])
+    flags = serializers.ListField(child=serializers.ChoiceField(choices=lineage.FLAGS),
+                                  help_text="suspended, revoked, lower_tier (certified below the derivative's tier)")
+    certificate = CertificateSummarySerializer(allow_null=True, help_text="The upstream's certificate, if any")
+
+
+LINEAGE_FLAGS = lineage.FLAGS
+
+
 class VerifyResultSerializer(serializers.Serializer):
     verified = serializers.BooleanField(help_text="True only when a matching certificate is valid")
     status = serializers.ChoiceField(choices=[*registry.STATUSES, "not_found"],
                                      help_text="The best status among the matches")
     certificates = CertificateSummarySerializer(many=True)
+    lineage = LineageLinkSerializer(many=True, required=False, help_text="With lineage=1: every link of the "
+                                    "chain, breadth first")
+    lineage_flags = serializers.ListField(child=serializers.ChoiceField(choices=LINEAGE_FLAGS), required=False,
+                                          help_text="With lineage=1: every flag raised along the chain")
 
 
 class VerificationKeySerializer(serializers.Serializer):
@@ -254,6 +274,8 @@ FILTERS = [
     OpenApiParameter("framework_version", str, description="e.g. 2025.1"),
     OpenApiParameter("updated_since", OpenApiTypes.DATETIME,
                      description="Change feed: certificates changed at or after this time, oldest change first"),
+    OpenApiParameter("built_on", str, description="Only releases that declare this upstream model: a certificate "
+                     "number, hub repo id or file sha256 of it (any of its certificates)"),
     OpenApiParameter("cursor", str, description="Opaque; from the previous page's next"),
 ]
 CONDITIONAL = [
@@ -312,6 +334,8 @@ class VerifyView(PublicView):
             OpenApiParameter("certificate", str, description="Certificate number, e.g. RRC-2025-7K3M9Q2D"),
             OpenApiParameter("sha256", str, description="sha256 hex of an artifact file"),
             OpenApiParameter("model", str, description="Hub repo id, optionally @revision: acme/acme-7b@main"),
+            OpenApiParameter("lineage", str, enum=["0", "1"], description="1: add `lineage`, every upstream of the "
+                             "matching certificates and theirs in turn, each with its status and flags (not cached)"),
             *CONDITIONAL,
         ],
         responses={200: VerifyResultSerializer, **COMMON}, auth=[], tags=["public"])
@@ -321,6 +345,8 @@ class VerifyView(PublicView):
         if len(given) != 1:
             raise ValidationError({"non_field_errors": ["Give exactly one of certificate, sha256 or model."]})
         kind, value = given[0], params[given[0]]
+        if wants_lineage(params):
+            return self.lineage(request, kind, value)
 
         def compute(at):
             try:
@@ -332,6 +358,28 @@ class VerifyView(PublicView):
 
         return verify_response(request, verify_cache.answer(kind, value, compute, cache_read))
 
+    def lineage(self, request, kind: str, value: str) -> HttpResponse:
+        """The answer with its whole chain. Not cached: it depends on the status of every upstream,
+        which the lookup's version tokens do not follow; a fixed number of queries at any depth."""
+        try:
+            certs = registry.verify_lookup(**{kind: value})
+        except registry.BadQuery as exc:
+            _bad(exc)
+        at = timezone.now()
+        links = lineage.chain(certs, at)
+        data = registry.verify_result(certs, at)
+        data["lineage"] = [link.as_json(at) for link in links]
+        data["lineage_flags"] = sorted({f for link in links for f in link.flags}, key=lineage.FLAGS.index)
+        modified = registry.last_modified([*certs, *(link.certificate for link in links if link.certificate)], at)
+        return conditional(request, json_bytes(data), "application/json", modified)
+
+
+def wants_lineage(params) -> bool:
+    value = params.get("lineage", "")
+    if value not in ("", "0", "1"):
+        raise ValidationError({"lineage": ["lineage is 1 (add the chain of upstream models) or 0."]})
+    return value == "1"
+
 
 def verify_view():
     """``VerifyView`` behind a fast path: a GET whose answer is in the cache is answered here,
@@ -341,7 +389,8 @@ def verify_view():
 
     @functools.wraps(drf_view)  # keeps cls, initkwargs and csrf_exempt for the router and the schema
     def view(request, *args, **kwargs):
-        if request.method == "GET":
+        # A lineage answer is never cached (``VerifyView.lineage``): straight to the view.
+        if request.method == "GET" and request.GET.get("lineage", "") in ("", "0"):
             given = [name for name in VERIFY_PARAMS if request.GET.get(name)]
             if len(given) == 1:
                 cache_read = verify_cache.read(given[0], request.GET[given[0]])

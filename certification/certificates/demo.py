@@ -3,7 +3,10 @@
 One certificate in each state a visitor can meet in the registry, across tiers,
 all signed: valid (Tier 1, 3 and 4), superseded by a renewal (Tier 1),
 suspended after a concern (Tier 2), revoked by two staff (Tier 2, another
-organization) and expired (Tier 1). Built through the real services; older
+organization) and expired (Tier 1). A lineage (issue 16 §1): Acme Coder Lite, distilled
+from Acme Coder 2.0, and Acme Coder Lite Q4, its quantization, so the verify API shows a
+chain of two links; and an adapter for Acme Mid 7b, whose page flags its suspended base.
+Built through the real services; older
 certificates are moved back in time and signed again so that their signed
 predicate names their (demo) issue time. Idempotent: a release that already
 has a certificate is left alone.
@@ -28,6 +31,7 @@ from certification.certificates import services as certificate_services
 from certification.certificates.models import Certificate
 from certification.releases import applications as release_applications
 from certification.releases import demo as release_demo
+from certification.releases import lineage as release_lineage
 from certification.releases import services as release_services
 from certification.releases.models import AIModel, Application, Release
 from certification.review import demo as review_demo
@@ -90,6 +94,14 @@ def _release(org: Organization, admin: User, *, name: str, slug: str, version: s
     return release
 
 
+def _declare(release: Release, admin: User, upstreams: list[tuple[str, str, str]]) -> Release:
+    """Declare the release's upstream models once, before it applies (issue 16 §1)."""
+    if not release.upstreams.exists() and not release.applications.exists():
+        for relation, kind, value in upstreams:
+            release_lineage.add_upstream(release, admin, relation=relation, kind=kind, value=value)
+    return release
+
+
 def _certify(app: Application, admin: User, staff: User, second_staff: User) -> Certificate:
     release_applications.submit_application(app, admin, signer_name=admin.display_name,
                                             signer_title="Chief Technology Officer",
@@ -137,7 +149,18 @@ def certification_demo(*, staff: User, second_staff: User, organization: Organiz
 
     coder = _release(organization, admin, name="Acme Coder", slug="acme-coder", version="2.0",
                      hub="acme/acme-coder-34b", parameter_count=34_000_000_000, capabilities=["code_generation"])
-    _certified(coder, admin, staff, second_staff)
+    coder_cert = _certified(coder, admin, staff, second_staff)
+
+    # A chain for the verify API (issue 16 §1): Acme Coder Lite is distilled from Acme Coder 2.0 (named by
+    # its certificate number), and Acme Coder Lite Q4 quantizes Acme Coder Lite (named by a file's sha256).
+    lite = _declare(_release(organization, admin, name="Acme Coder Lite", slug="acme-coder-lite", version="1.0",
+                             hub="acme/acme-coder-lite-1b", parameter_count=1_300_000_000),
+                    admin, [("distilled", "certificate", coder_cert.number)])
+    _certified(lite, admin, staff, second_staff)
+    quantized = _declare(_release(organization, admin, name="Acme Coder Lite Q4", slug="acme-coder-lite-q4",
+                                  version="1.0", hub="acme/acme-coder-lite-1b-q4", parameter_count=1_300_000_000),
+                         admin, [("quantization", "sha256", lite.artifacts.order_by("path").first().sha256)])
+    _certified(quantized, admin, staff, second_staff)
 
     bio = _release(organization, admin, name="Acme Bio", slug="acme-bio", version="1.0", hub="acme/acme-bio-8b",
                    parameter_count=8_000_000_000, sensitive_domains=["biology"])
@@ -146,6 +169,11 @@ def certification_demo(*, staff: User, second_staff: User, organization: Organiz
     mid = _release(organization, admin, name="Acme Mid", slug="acme-mid", version="7b", hub="acme/acme-mid-7b",
                    parameter_count=7_000_000_000)
     suspended = _certified(mid, admin, staff, second_staff)
+    # An adapter for Acme Mid 7b, certified before its base was suspended: its page flags the base.
+    adapter = _declare(_release(organization, admin, name="Acme Mid Support Adapter", slug="acme-mid-support",
+                                version="1.0", hub="acme/acme-mid-7b-support-lora", parameter_count=40_000_000),
+                       admin, [("adapter", "certificate", suspended.number)])
+    _certified(adapter, admin, staff, second_staff)
     if suspended.status == Certificate.Status.VALID:
         concern = concerns.report_concern(
             suspended, summary="Model reproduces personal data from its training set",

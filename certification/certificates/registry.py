@@ -18,11 +18,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from certification.certificates.models import Certificate
+from certification.certificates.models import Certificate, CertifiedArtifact
 from certification.framework import tiers
+from certification.releases.models import Upstream
 from portal.parsing import load_json
 
 PAGE_SIZE = 25
@@ -122,10 +124,11 @@ def _no_nul(field: str, value: str) -> str:
 
 def search(params, at: dt.datetime | None = None) -> QuerySet[Certificate]:
     """Apply the registry filters: ``q``, ``organization`` (slug), ``tier``,
-    ``status`` (as read, ``expired`` included), ``framework_version``, ``updated_since``."""
+    ``status`` (as read, ``expired`` included), ``framework_version``, ``updated_since``,
+    ``built_on`` (a certificate number, hub repository id or file sha256 of an upstream model)."""
     at = at or timezone.now()
     qs = row_queryset()
-    for name in ("q", "organization", "framework_version"):
+    for name in ("q", "organization", "framework_version", "built_on"):
         _no_nul(name, params.get(name) or "")
     q = (params.get("q") or "").strip()
     if q:
@@ -147,10 +150,36 @@ def search(params, at: dt.datetime | None = None) -> QuerySet[Certificate]:
         qs = qs.with_effective_status(status, at)
     if params.get("framework_version"):
         qs = qs.filter(framework_version__version=params["framework_version"])
+    upstream = (params.get("built_on") or "").strip()
+    if upstream:
+        qs = qs.filter(built_on(upstream_certificates(upstream)))
     since = params.get("updated_since")
     if since:
         qs = qs.filter(updated_at__gte=parse_time("updated_since", since))
     return qs
+
+
+def upstream_certificates(value: str) -> QuerySet[Certificate]:
+    """The certificates a ``built_on`` value names (a number, a hub repository id or a file's sha256),
+    with every other certificate of their releases (a renewal answers for the certificate it renews)."""
+    value = value.strip()
+    if SHA256.fullmatch(value):
+        named = Certificate.objects.filter(subjects__sha256=value.lower())
+    else:
+        named = Certificate.objects.filter(Q(number=value.upper()) | Q(hub_repo_id__iexact=value))
+    return Certificate.objects.filter(release_id__in=named.values("release_id"))
+
+
+def built_on(targets: QuerySet[Certificate]) -> Q:
+    """A filter on certificates whose release declares one of ``targets`` as an upstream: by its
+    number, its repository id or one of its files' sha256 (subqueries: one query in all)."""
+    upstreams = Upstream.objects.annotate(repo=Lower("value")).filter(
+        Q(kind=Upstream.Kind.CERTIFICATE, value__in=targets.values("number"))
+        | Q(kind=Upstream.Kind.MODEL,
+            repo__in=targets.exclude(hub_repo_id="").annotate(repo=Lower("hub_repo_id")).values("repo"))
+        | Q(kind=Upstream.Kind.SHA256,
+            value__in=CertifiedArtifact.objects.filter(certificate__in=targets).values("sha256")))
+    return Q(release_id__in=upstreams.values("release_id"))
 
 
 # --- keyset pagination ----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from certification.certificates import modelsigning, verify_cache
+from certification.certificates import lineage, modelsigning, verify_cache
 from certification.certificates.models import Certificate, ConcernReport, Decision, RevocationProposal
 from certification.certificates.signing import certificate_url, sign_certificate
 from certification.framework import rules, tiers
@@ -151,6 +151,7 @@ def _set_status(cert: Certificate, to: str, from_statuses: list[str], **extra) -
     for key, value in extra.items():
         setattr(cert, key, value)
     verify_cache.invalidate(cert)
+    lineage.on_status_change(cert, to)  # the organizations of its certified derivatives are told
 
 
 def require_reason(reason: str, field_name: str = "reason") -> str:

@@ -3,8 +3,9 @@
 **Attestation subjects** are the release's artifacts as frozen in the submitted revision. A
 release that lists no artifacts is certified on its documentation: the statement then has one
 subject, the frozen revision (``documentation-revision-<n>.json`` with the revision's sha256).
-The predicate carries the audit summary (``auditors.reports``) and the community review
-summary (``certification.review.services``). The signed bytes are stored and served as issued.
+The predicate carries the audit summary (``auditors.reports``), the community review
+summary (``certification.review.services``) and, when the release declares upstream models, their
+resource descriptors (``lineage.resource_descriptors``). The signed bytes are stored and served as issued.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from django.db.models import Max
 from django.urls import reverse
 
 from auditors import reports
-from certification.certificates import attestations, keys
+from certification.certificates import attestations, keys, lineage
 from certification.certificates.models import Certificate, CertifiedArtifact
 from certification.framework import tiers
 from certification.review import services as review_services
@@ -100,6 +101,10 @@ def build_predicate(cert: Certificate) -> tuple[dict, list[dict]]:
         "issued_at": iso(cert.issued_at),
         "expires_at": iso(cert.expires_at),
     }
+    # Only when declared: a certificate without upstreams signs exactly the predicate it always did.
+    upstreams = lineage.resource_descriptors(cert)
+    if upstreams:
+        predicate["upstreams"] = upstreams
     return predicate, statement_subjects(content, revision.number, revision.sha256)
 
 

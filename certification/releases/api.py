@@ -22,7 +22,7 @@ from certification.framework import services as framework_services
 from certification.framework import tiers
 from certification.framework.models import Benchmark
 from certification.releases import applications as release_applications
-from certification.releases import checklist, evidence, modelcard
+from certification.releases import checklist, evidence, lineage, modelcard
 from certification.releases import services as release_services
 from certification.releases.forms import MODALITIES, AttestationForm
 from certification.releases.manifest import ManifestError, parse_manifest
@@ -34,7 +34,9 @@ from certification.releases.models import (
     Documentation,
     EvidenceFile,
     Release,
+    Upstream,
 )
+from certification.releases.views.lineage import assumed_tier
 from certification.releases.views.modelcards import ModelCardImportForm
 from certification.releases.views.releases import send_contact_confirmation
 from portal.api_auth import requires_scope
@@ -176,6 +178,30 @@ class BenchmarkResultSerializer(serializers.ModelSerializer):
             # The catalogue and the organization's own custom benchmarks.
             self.fields["benchmark"].queryset = Benchmark.objects.filter(
                 Q(established=True) | Q(proposed_by=organization))
+
+
+class UpstreamInputSerializer(serializers.Serializer):
+    relation = serializers.ChoiceField(choices=Upstream.Relation.values,
+                                       help_text="fine_tune, merge, distilled, quantization or adapter")
+    kind = serializers.ChoiceField(choices=Upstream.Kind.values, help_text="How the upstream is named")
+    value = serializers.CharField(max_length=200, help_text="A certificate number, hub repo id or sha256")
+
+
+class UpstreamSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    relation = serializers.ChoiceField(choices=Upstream.Relation.values)
+    kind = serializers.ChoiceField(choices=Upstream.Kind.values)
+    value = serializers.CharField()
+    status = serializers.CharField(help_text="valid, suspended, revoked, expired, uncertified or unknown")
+    flags = serializers.ListField(child=serializers.CharField(), help_text="suspended, revoked, lower_tier")
+    certificate = serializers.CharField(allow_null=True, help_text="The number of the certificate it resolves to")
+
+
+def upstream_data(upstream: Upstream, link=None) -> dict:
+    cert = link.certificate if link is not None else None
+    return {"id": upstream.pk, "relation": upstream.relation, "kind": upstream.kind, "value": upstream.value,
+            "status": link.status if link is not None else "unknown", "flags": list(link.flags) if link else [],
+            "certificate": cert.number if cert is not None else None}
 
 
 class BenchmarkSerializer(serializers.ModelSerializer):
@@ -562,6 +588,42 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         try:
             release_services.ensure_release_editable(release)
             evidence.delete(ev, request.user, request=request)
+        except framework_services.WorkflowError as exc:
+            _raise(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(methods=["GET"], request=None, responses=UpstreamSerializer(many=True))
+    @extend_schema(methods=["POST"], request=UpstreamInputSerializer, responses={201: UpstreamSerializer})
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def upstreams(self, request, pk=None):
+        """The models the release was built on, each resolved to its certificate with status and flags;
+        POST declares one more while the release can change (members, as on the release's page)."""
+        release = self.get_object()
+        if request.method == "POST":
+            _member(request.user, release.organization)
+            serializer = UpstreamInputSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            try:
+                upstream = lineage.add_upstream(release, request.user, request=request, **serializer.validated_data)
+            except framework_services.WorkflowError as exc:
+                _raise(exc)
+            links = {link.upstream.pk: link for link in lineage.resolve(release, assumed_tier(release))}
+            return Response(upstream_data(upstream, links.get(upstream.pk)), status=status.HTTP_201_CREATED)
+        links = lineage.resolve(release, assumed_tier(release))
+        return Response([upstream_data(link.upstream, link) for link in links])
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"upstreams/(?P<upstream_id>\d+)",
+            http_method_names=["delete", "options"])  # the viewset itself has no DELETE
+    def upstream(self, request, pk=None, upstream_id=None):
+        """Remove a declared upstream of a release that can change (members)."""
+        release = self.get_object()
+        upstream = release.upstreams.filter(pk=upstream_id).first()
+        if upstream is None:
+            raise Http404
+        _member(request.user, release.organization)
+        try:
+            lineage.remove_upstream(upstream, request.user, request=request)
         except framework_services.WorkflowError as exc:
             _raise(exc)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -75,6 +75,20 @@ MODEL_CARDS = {
                              "systems.",
         "limitations": "Suggests deprecated APIs for libraries released after mid-2025; weaker on languages "
                        "other than Python, TypeScript, Go and Java."}),
+    # The lineage of issue 16 §1 (certification.certificates.demo): derivatives of certified demo models.
+    "acme-coder-lite": ("A 1.3B-parameter code completion model distilled from Acme Coder 2.0.", {
+        "intended_uses": "Single-line code completion on laptops without a GPU, in Python and TypeScript.",
+        "out_of_scope_uses": "Code review, test generation or anything Acme Coder itself is not certified for.",
+        "limitations": "Completes one line at a time; inherits its teacher's gaps on libraries released after "
+                       "mid-2025."}),
+    "acme-coder-lite-q4": ("Acme Coder Lite quantized to 4 bits for phones and browsers.", {
+        "intended_uses": "Offline code completion in mobile and in-browser editors.",
+        "out_of_scope_uses": "Anything beyond Acme Coder Lite's own intended uses.",
+        "limitations": "Slightly lower accuracy than Acme Coder Lite on long identifiers; same languages."}),
+    "acme-mid-support": ("A LoRA adapter for Acme Mid 7b that writes in a company's support tone.", {
+        "intended_uses": "Drafting support replies in a company's house style, for an agent to review.",
+        "out_of_scope_uses": "Anything Acme Mid 7b is not certified for; replies sent without review.",
+        "limitations": "Only as reliable as its base model; overuses apologies."}),
     "acme-vision": ("A 40B-parameter model that reads images and documents.", {
         "intended_uses": "Extracting fields and tables from scanned invoices, forms and receipts, and describing "
                        "images for alt text.",

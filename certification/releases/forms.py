@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from certification.framework.forms import parse_parameter_count
 from certification.framework.models import Benchmark
-from certification.releases.models import AIModel, BenchmarkResult, EvidenceFile
+from certification.releases.models import AIModel, BenchmarkResult, EvidenceFile, Upstream
 from portal.validators import plain_text, web_url
 
 MODALITIES = [("text", _("Text")), ("image", _("Image")), ("audio", _("Audio")), ("video", _("Video")),
@@ -386,3 +386,17 @@ class CustomBenchmarkForm(forms.ModelForm):
         fields = ["name", "category", "headline_metric", "better_when"]
         labels = {"name": _("Benchmark name"), "better_when": _("Better when")}
         help_texts = {"better_when": _("e.g. lower, higher, closer to 0")}
+
+
+class UpstreamForm(forms.Form):
+    """One upstream model of a release (issue 16 §1); ``releases.lineage.add_upstream`` checks it."""
+
+    relation = forms.ChoiceField(label=_("How this release was built from it"), widget=forms.RadioSelect,
+                                 choices=Upstream.Relation.choices)
+    kind = forms.ChoiceField(label=_("How you name it"), widget=forms.RadioSelect, choices=Upstream.Kind.choices,
+                             help_text=_("A certificate number finds its certificate at once. A hub repository id "
+                                         "or a file's sha256 finds a certificate if the portal certified it."))
+    value = forms.CharField(label=_("The upstream model"), max_length=200, validators=[plain_text],
+                            help_text=_("For example RRC-2025-7K3M9Q2D, acme/acme-7b, or the 64 hexadecimal "
+                                        "digits of one of its files' sha256"),
+                            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))

@@ -107,6 +107,42 @@ class Release(models.Model):
         }
 
 
+
+class Upstream(models.Model):
+    """A model this release was built from (issue 16 §1): a base model, a merged or distilled-from
+    model, named by certificate number, hub repository id or artifact sha256. Stored as declared;
+    ``certification.certificates.lineage`` resolves it to a certificate when read."""
+
+    class Relation(models.TextChoices):
+        FINE_TUNE = "fine_tune", _("Fine-tune of")
+        MERGE = "merge", _("Merge of")
+        DISTILLED = "distilled", _("Distilled from")
+        QUANTIZATION = "quantization", _("Quantization of")
+        ADAPTER = "adapter", _("Adapter for")
+
+    class Kind(models.TextChoices):
+        CERTIFICATE = "certificate", _("Certificate number")
+        MODEL = "model", _("Model hub repository id")
+        SHA256 = "sha256", _("Artifact sha256")
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="upstreams")
+    relation = models.CharField(_("relation"), max_length=20, choices=Relation.choices)
+    kind = models.CharField(_("named by"), max_length=20, choices=Kind.choices)
+    # Normalized: a certificate number in upper case, a sha256 in lower case, a repository id as given.
+    value = models.CharField(_("upstream"), max_length=200, db_index=True, validators=[plain_text])
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "kind", "value"], name="upstream_once_per_release"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_relation_display()} {self.value}"
+
+
 class Artifact(models.Model):
     """A file of the release (e.g. a safetensors shard), named by its sha256 in certificates."""
 

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from certification.releases.views import applications, evidence, modelcards, releases, staff
+from certification.releases.views import applications, evidence, lineage, modelcards, releases, staff
 
 urlpatterns = [
     path("contact/confirm/<str:token>/", releases.contact_confirm, name="contact-confirm"),
@@ -14,6 +14,8 @@ urlpatterns = [
     path("releases/<int:pk>/", releases.release_detail, name="release-detail"),
     path("releases/<int:pk>/edit/", releases.release_edit, name="release-edit"),
     path("releases/<int:pk>/artifacts/", releases.release_artifacts, name="release-artifacts"),
+    path("releases/<int:pk>/upstreams/", lineage.release_upstreams, name="release-upstreams"),
+    path("releases/<int:pk>/upstreams/<int:upstream_pk>/delete/", lineage.upstream_delete, name="upstream-delete"),
     path("releases/<int:pk>/sections/<str:section>/", releases.section_edit, name="section-edit"),
     path("releases/<int:pk>/benchmarks/<int:result_pk>/delete/", releases.benchmark_delete,
          name="benchmark-delete"),

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from auditors.assignment import facts as assignment_facts
 from auditors.models import AuditReport, Engagement
-from certification.certificates import attestations
+from certification.certificates import attestations, lineage
 from certification.certificates import keys as certificate_keys
 from certification.certificates import signing as certificate_signing
 from certification.certificates.models import Certificate, Decision
@@ -110,10 +110,25 @@ def _assert_tier4_in_review() -> None:
     assert any("window is open" in reason for reason in applications.open_gates(app))
 
 
+def _assert_lineage_chain() -> None:
+    """Acme Coder Lite Q4 → Acme Coder Lite → Acme Coder 2.0, all valid; the adapter's base is suspended."""
+    quantized = Certificate.objects.get(release__ai_model__slug="acme-coder-lite-q4")
+    links = lineage.chain([quantized])
+    assert [(link.depth, link.upstream.relation, link.status, link.certificate.release.ai_model.slug)
+            for link in links] == [(1, "quantization", "valid", "acme-coder-lite"),
+                                   (2, "distilled", "valid", "acme-coder")]
+    predicate = attestations.verify_envelope(bytes(quantized.attestation),
+                                             certificate_keys.verification_keys()).predicate
+    assert [d["name"] for d in predicate["upstreams"]] == [links[0].certificate.number]
+    adapter = Certificate.objects.get(release__ai_model__slug="acme-mid-support")
+    assert [link.flags for link in lineage.links_of_certificate(adapter)] == [["suspended"]]
+
+
 @pytest.mark.slow
 def test_demo_story_is_consistent(framework):
     demo.load()
     _assert_certificates_consistent()
+    _assert_lineage_chain()
     _assert_model_cards_differ()
     _assert_tier3_awaits_two_approvals()
     _assert_tier4_in_review()

@@ -103,7 +103,7 @@ def test_command_uses_the_portal_keys_by_default(published):
 
 def readme_snippet() -> str:
     text = README.read_text("utf-8")
-    section = text.split("## Verifying certificates (for integrators)", 1)[1]
+    section = text.split("## Verifying certificates (for integrators)", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     assert len(blocks) == 1, "the section has one Python snippet"
     return blocks[0]

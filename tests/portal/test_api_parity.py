@@ -102,6 +102,9 @@ PARITY: dict[str, Api | NoApi] = {
     "releases/<int:pk>/benchmarks/<int:result_pk>/delete/": api(
         "DELETE /api/v1/releases/{id}/benchmark-results/{result_id}/"),
     "releases/<int:pk>/evidence/": api("POST /api/v1/releases/{id}/evidence/"),
+    "releases/<int:pk>/upstreams/": api("POST /api/v1/releases/{id}/upstreams/"),
+    "releases/<int:pk>/upstreams/<int:upstream_pk>/delete/": api(
+        "DELETE /api/v1/releases/{id}/upstreams/{upstream_id}/"),
     "evidence/<int:pk>/delete/": api("DELETE /api/v1/releases/{id}/evidence/{evidence_id}/"),
     "releases/<int:pk>/apply/": api("POST /api/v1/releases/{id}/apply/"),
     "releases/<int:pk>/raise-tier/": api("POST /api/v1/releases/{id}/raise-tier/"),

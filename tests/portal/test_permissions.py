@@ -36,6 +36,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from certification.certificates import services as certificate_services
 from certification.releases import applications
 from certification.releases import services as release_services
+from certification.releases.models import Upstream
 from portal import organizations
 from portal.models import ApiToken, Notification, hash_secret
 
@@ -179,6 +180,9 @@ ROUTES: dict[str, Row] = {
         kwargs=lambda w: {"pk": w.release.pk, "result_pk": w.benchmark_result.pk}
     ),
     "releases/<int:pk>/evidence/": post_only(kwargs=lambda w: {"pk": w.release.pk}),
+    "releases/<int:pk>/upstreams/": org_page(kwargs=lambda w: {"pk": w.release.pk}),
+    "releases/<int:pk>/upstreams/<int:upstream_pk>/delete/": post_only(
+        kwargs=lambda w: {"pk": w.release.pk, "upstream_pk": w.upstream.pk}),
     "evidence/<int:pk>/download/": org_page(kwargs=lambda w: {"pk": w.evidence.pk}),
     "evidence/<int:pk>/delete/": post_only(kwargs=lambda w: {"pk": w.evidence.pk}),
     "releases/<int:pk>/apply/": post_only(kwargs=lambda w: {"pk": w.release.pk}),
@@ -221,6 +225,10 @@ ROUTES: dict[str, Row] = {
     "api/v1/^releases/(?P<pk>[^/.]+)/apply/$": api(405, kwargs=lambda w: {"pk": w.release.pk}),
     "api/v1/^releases/(?P<pk>[^/.]+)/benchmark-results/$": api(404, org_admin=200, org_member=200, staff=200,
                                                                kwargs=lambda w: {"pk": w.release.pk}),
+    "api/v1/^releases/(?P<pk>[^/.]+)/upstreams/$": api(404, org_admin=200, org_member=200, staff=200,
+                                                       kwargs=lambda w: {"pk": w.release.pk}),
+    "api/v1/^releases/(?P<pk>[^/.]+)/upstreams/(?P<upstream_id>\\d+)/$": api(
+        405, kwargs=lambda w: {"pk": w.release.pk, "upstream_id": w.upstream.pk}),
     "api/v1/^releases/(?P<pk>[^/.]+)/checklist/$": api(404, org_admin=200, org_member=200, staff=200,
                                                        kwargs=lambda w: {"pk": w.release.pk}),
     "api/v1/^releases/(?P<pk>[^/.]+)/evidence/$": api(404, org_admin=200, org_member=200, staff=200,
@@ -548,6 +556,7 @@ def world(org, other_org, org_admin, org_member, other_member, auditor, evaluato
         application=application,
         evidence=release.evidence_files.first(),
         benchmark_result=release.benchmark_results.first(),
+        upstream=Upstream.objects.create(release=release, relation="fine_tune", kind="model", value="base/base-7b"),
         org=org,
         other_org=other_org,
         users=users,

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from auditors import reports
 from certification.certificates import appeals as certificate_appeals
-from certification.certificates import attestations, keys, registry, signing
+from certification.certificates import attestations, keys, lineage, registry, signing
 from certification.certificates import concerns as certificate_concerns
 from certification.certificates import services as certificate_services
 from certification.certificates.models import Appeal, Certificate, ConcernReport
@@ -59,6 +59,10 @@ class RegistryFilterForm(forms.Form):
         ("revoked", gettext_lazy("Revoked")), ("expired", gettext_lazy("Expired")),
         ("superseded", gettext_lazy("Superseded"))])
     framework_version = forms.CharField(label=gettext_lazy("Framework version"), required=False, max_length=20)
+    built_on = forms.CharField(
+        label=gettext_lazy("Built on"), required=False, max_length=200, validators=[plain_text],
+        help_text=gettext_lazy("Fine-tunes, merges, distillations, quantizations and adapters of a model: its "
+                               "certificate number, hub repository id or a file's sha256"))
 
 
 class ReasonForm(forms.Form):
@@ -207,7 +211,10 @@ def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
         "is_staff": is_staff,
         "is_admin": is_admin,
         **model_signing.model_signing_context(cert, [s.path for s in subjects]),
+        "upstream_links": lineage.links_of_certificate(cert),
+        "derivatives": lineage.derivatives(cert),
     }
+    context["flagged_links"] = [link for link in context["upstream_links"] if link.flags]
     if is_staff:
         context["open_revocation"] = certificate_services.open_revocation(cert)
         context["open_concerns"] = list(cert.concerns.filter(status=ConcernReport.Status.OPEN))
@@ -337,6 +344,8 @@ def verify_page(request: HttpRequest) -> HttpResponse:
             form.add_error("q", str(exc))
         else:
             result = registry.verify_result(certs)
+            result["lineage"] = lineage.chain(certs)
+            result["flagged_links"] = [link for link in result["lineage"] if link.flags]
     elif is_bundle and bundle_form.is_valid():
         bundle_result = model_signing.check_bundle_upload(bundle_form.cleaned_data["signature"])
     elif request.method == "POST" and not is_bundle and upload_form.is_valid():

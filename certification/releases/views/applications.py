@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from certification.framework import services as framework_services
 from certification.framework import tiers
 from certification.releases import applications as release_applications
-from certification.releases import checklist, forms, presentation
+from certification.releases import checklist, forms, lineage, presentation
 from certification.releases import services as release_services
 from certification.releases.access import (
     get_application_for_user,
@@ -66,6 +66,10 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "hand_over_form": forms.HandOverForm() if request.user.is_alliance_staff else None,
         "sections": tiers.section_ids(app.framework_version.rules),
     }
+    if context["is_staff"]:
+        # Screening: each declared upstream, resolved, with its flags (issue 16 §1).
+        context["upstream_links"] = lineage.resolve(app.release, app.tier)
+        context["flagged_links"] = [link for link in context["upstream_links"] if link.flags]
     return render(request, "certification/releases/application_detail.html", context)
 
 

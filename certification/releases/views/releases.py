@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from certification.framework import services as framework_services
 from certification.framework import tiers
 from certification.releases import applications as release_applications
-from certification.releases import checklist, forms
+from certification.releases import checklist, forms, lineage
 from certification.releases import services as release_services
 from certification.releases.access import (
     get_model_for_user,
@@ -232,7 +232,9 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "membership": membership,
         "can_edit": membership is not None and (app is None or app.is_editable) and not release.certificates.exists(),
         "gates": release_applications.open_gates(app) if app and app.status == Application.Status.IN_REVIEW else [],
+        "upstream_links": lineage.resolve(release, app.tier if app and app.tier else tier),
     }
+    context["flagged_links"] = [link for link in context["upstream_links"] if link.flags]
     return render(request, "certification/releases/release_detail.html", context)
 
 
