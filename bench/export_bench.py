@@ -252,7 +252,7 @@ def main() -> int:
             return python_load("127.0.0.1", ports[key], requests, seconds, args.connections)
 
         print(f"gunicorn {args.workers} sync workers (production settings); static server: {static_label}; "
-              f"load: {'wrk' if use_wrk else 'a threaded Python client (wrk is not installed): its own ceiling caps the rates'}, "
+              f"load: {'wrk' if use_wrk else 'a threaded Python client (no wrk): its own ceiling caps the rates'}, "
               f"{args.connections} connections")
         for key in targets:
             load(key, 1)
