@@ -8,13 +8,15 @@ class CertificationConfig(AppConfig):
     def ready(self) -> None:
         """Load the modules that register with the layers below them: deadline kinds with the
         deadline engine, hooks and gates with the application workflow, the signing hook, and
-        the Celery task of the transparency report (autodiscovery only looks at ``<app>.tasks``)."""
+        the Celery tasks of the transparency report and the registry export (autodiscovery only looks at
+        ``<app>.tasks``)."""
         from certification.certificates import deadline_kinds as certificate_deadlines  # noqa: F401
         from certification.certificates import services as certificate_services  # noqa: F401 - signing hook
         from certification.releases import deadline_kinds as release_deadlines  # noqa: F401
         from certification.review import deadline_kinds as review_deadlines  # noqa: F401
         from certification.review import services as review_services
         from certification.transparency import tasks  # noqa: F401
+        from certification.certificates import tasks as certificate_tasks  # noqa: F401
 
         review_services.register_hooks()
 

@@ -240,6 +240,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=30, hour=envint("REPORT_REFRESH_HOUR", 2)),
     },
 }
+# The static signed registry export (certification/certificates/export.py): written into this
+# local directory (a CDN origin, or synced to a bucket) after every status change, at most once
+# per REGISTRY_EXPORT_DEBOUNCE_SECONDS, and re-signed by beat well before its revocation list's
+# next_update (REGISTRY_EXPORT_VALIDITY_SECONDS after it was issued). Unset: no export.
+REGISTRY_EXPORT_DIR = env("REGISTRY_EXPORT_DIR")
+REGISTRY_EXPORT_VALIDITY_SECONDS = envint("REGISTRY_EXPORT_VALIDITY_SECONDS", 3600)
+REGISTRY_EXPORT_DEBOUNCE_SECONDS = envint("REGISTRY_EXPORT_DEBOUNCE_SECONDS", 10)
+REGISTRY_EXPORT_KEEP = envint("REGISTRY_EXPORT_KEEP", 3)
+if REGISTRY_EXPORT_DIR:
+    CELERY_BEAT_SCHEDULE["refresh-registry-export"] = {
+        "task": "certification.certificates.tasks.refresh_registry_export",
+        "schedule": timedelta(seconds=max(60, REGISTRY_EXPORT_VALIDITY_SECONDS // 4)),
+    }
 # No task may run longer than the broker's visibility timeout, or Redis would hand
 # the still-running (late-acknowledged) message to a second worker. The hard limit
 # kills a stuck task; the outbox and the claims make the redo safe.

@@ -421,8 +421,7 @@ class KeysView(PublicView):
     @extend_schema(operation_id="keys", summary="The published verification keys, with validity periods",
                    parameters=CONDITIONAL, responses={200: KeyListSerializer, **COMMON}, auth=[], tags=["public"])
     def get(self, request):
-        body = json_bytes({"keys": [key.as_json() for key in certificate_keys.verification_keys()],
-                           "model_signing_keys": [key.as_json() for key in certificate_keys.model_verification_keys()]})
+        body = json_bytes(certificate_keys.published())
         return conditional(request, body, "application/json")
 
 

@@ -55,7 +55,9 @@ class VerificationError(Exception):
     BAD_SIGNATURE = "bad_signature"
     KEY_NOT_VALID = "key_not_valid"
     NO_ISSUE_TIME = "no_issue_time"
-    REASONS = (MALFORMED, PAYLOAD_TYPE, UNKNOWN_KEY, BAD_SIGNATURE, KEY_NOT_VALID, NO_ISSUE_TIME)
+    # A signed list past its ``next_update`` (the static export's revocation list): it cannot confirm.
+    STALE = "stale"
+    REASONS = (MALFORMED, PAYLOAD_TYPE, UNKNOWN_KEY, BAD_SIGNATURE, KEY_NOT_VALID, NO_ISSUE_TIME, STALE)
 
     def __init__(self, reason: str, detail: str = "") -> None:
         assert reason in self.REASONS, reason

@@ -468,3 +468,9 @@ def rotate_model_key(directory: Path, key_file: Path | None = None, now: dt.date
             )
     return _rotate(directory, key_file, now, _generate_ec_key(), _ec_private_key_from_pem,
                    lambda key: model_keyid_for(public_key_pem(key)), public_key_pem)
+
+
+def published() -> dict[str, Any]:
+    """Every published key, as ``GET /api/v1/keys/`` and the static export's ``keys.json`` list them."""
+    return {"keys": [key.as_json() for key in verification_keys()],
+            "model_signing_keys": [key.as_json() for key in model_verification_keys()]}

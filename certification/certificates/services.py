@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from certification.certificates import lineage, modelsigning, verify_cache
+from certification.certificates import lineage, modelsigning, tasks, verify_cache
 from certification.certificates.models import Certificate, ConcernReport, Decision, RevocationProposal
 from certification.certificates.signing import certificate_url, sign_certificate
 from certification.framework import rules, tiers
@@ -123,6 +123,7 @@ def on_certificate_issued(cert: Certificate) -> None:
     sign_certificate(cert)
     # Its files are recorded now: cached "not found" answers for its number, files and repo end here.
     verify_cache.invalidate(cert)
+    transaction.on_commit(tasks.schedule_refresh)  # the static registry export
     # The OpenSSF model-signing bundle of the certified files (a renewal's certificate gets its own).
     modelsigning.issue_bundle(cert)
     deadlines.open_deadline(cert, "certificate_expiry", cert.expires_at)
@@ -152,6 +153,7 @@ def _set_status(cert: Certificate, to: str, from_statuses: list[str], **extra) -
         setattr(cert, key, value)
     verify_cache.invalidate(cert)
     lineage.on_status_change(cert, to)  # the organizations of its certified derivatives are told
+    transaction.on_commit(tasks.schedule_refresh)  # the static registry export
 
 
 def require_reason(reason: str, field_name: str = "reason") -> str:
@@ -255,6 +257,7 @@ def _supersede(old: Certificate, new: Certificate) -> None:
     ):
         return
     verify_cache.invalidate(old)
+    transaction.on_commit(tasks.schedule_refresh)
     deadlines.close_deadlines(old, "certificate_expiry", state="cancelled")
     audit.log("certification.certificate.superseded", obj=old, organization=old.organization,
               payload={"by": new.number})

@@ -16,6 +16,7 @@ import hashlib
 from django.db import transaction
 from django.db.models import Max
 from django.urls import reverse
+from django.utils import timezone
 
 from auditors import reports
 from certification.certificates import attestations, keys, lineage
@@ -140,13 +141,15 @@ def envelope_of(cert: Certificate) -> bytes | None:
 # --- the signed revocation list -------------------------------------------------------------------
 
 
-def revocation_list() -> bytes:
+def revocation_list(validity: dt.timedelta | None = None, now: dt.datetime | None = None) -> bytes:
     """A DSSE envelope listing every revoked and suspended certificate, with the
     latest published audit-chain head (DESIGN §3, §7).
 
     ``as_of`` is the latest status change of any certificate, so the bytes stay
     the same until something changes (Ed25519 signatures are deterministic) and
-    the ETag works."""
+    the ETag works. With ``validity`` (the static export's list, the CRL pattern)
+    the body also says when it was issued and ``next_update``, after which a
+    verifier must not rely on it."""
     rows = list(Certificate.objects.filter(status__in=[C.REVOKED, C.SUSPENDED]).order_by("number")
                 .values_list("number", "status", "updated_at"))
     as_of = Certificate.objects.aggregate(t=Max("updated_at"))["t"] or keys.EPOCH
@@ -157,6 +160,9 @@ def revocation_list() -> bytes:
         "audit_head": {"seq": head.seq, "hash": head.hash, "published_at": iso(head.published_at)} if head else None,
         "certificates": [{"number": n, "status": s, "since": iso(t)} for n, s, t in rows],
     }
+    if validity is not None:
+        now = now or timezone.now()
+        body["issued_at"], body["next_update"] = iso(now), iso(now + validity)
     key, _keyid = keys.load_signing_key()
     envelope = attestations.sign_envelope(canonical_json(body), key, payload_type=REVOCATIONS_PAYLOAD_TYPE)
     return attestations.envelope_bytes(envelope)
