@@ -252,3 +252,16 @@ def test_in_flight_applications_keep_their_version_and_renewals_bind_to_the_new_
     assert in_flight.framework_version.version == "2025.1"
     assert renewal.framework_version.version == "2027.1"
     assert renewal.tier == 2  # the release's tier under the new rules
+
+
+@pytest.mark.django_db
+def test_the_api_gives_the_review_by_date_and_the_changes(framework, staff, client):
+    fv = services.draft_framework_version(staff, "2027.1")
+    services.update_framework_rules(fv, staff, next_rules(fv))
+    client.force_login(staff)
+    body = client.get("/api/v1/framework-versions/2027.1/").json()
+    assert body["changes_from"] == "2025.1" and body["review_by"] is None
+    assert {"id": "deadlines", "title": "Deadlines and lengths",
+            "items": ["Response to a finding: 10 days (was 14 days)."]} in body["changes"]
+    first = client.get("/api/v1/framework-versions/2025.1/").json()
+    assert (first["changes_from"], first["changes"], first["review_by"]) == (None, [], "2026-07-01T00:00:00Z")
