@@ -11,7 +11,9 @@ class CertificationConfig(AppConfig):
         the Celery tasks of the transparency report and the registry export (autodiscovery only looks at
         ``<app>.tasks``)."""
         from certification.certificates import deadline_kinds as certificate_deadlines  # noqa: F401
+        from certification.certificates import framework_notice  # noqa: F401 - deadline kind and publish hook
         from certification.certificates import services as certificate_services  # noqa: F401 - signing hook
+        from certification.framework import deadline_kinds as framework_deadlines  # noqa: F401
         from certification.releases import deadline_kinds as release_deadlines  # noqa: F401
         from certification.review import deadline_kinds as review_deadlines  # noqa: F401
         from certification.review import services as review_services
@@ -44,8 +46,14 @@ class CertificationConfig(AppConfig):
         demo.register_step("community-review", 40, review_demo.step)
         demo.register_step("certificates", 50, certificate_demo.step)
         demo.register_step("transparency-report", 60, transparency_demo.step)
+        from certification.framework import demo as framework_demo
+
+        demo.register_step("framework-review", 70, framework_demo.step)
         views.register_dashboard_panel("applications", dashboard.dashboard_counts)
         views.register_staff_console_panel("applications", dashboard.staff_console_counts)
+        from certification.framework import views as framework_views
+
+        views.register_staff_console_panel("framework_review", framework_views.review_panel)
 
         # Labels for the codes shown on pages (portal.labels): the framework's titles and the statuses.
         from django.utils.translation import gettext_lazy as _

@@ -266,15 +266,7 @@ def _supersede(old: Certificate, new: Certificate) -> None:
 # --- renewal --------------------------------------------------------------------------------------
 
 
-def add_months(value: dt.datetime, months: int) -> dt.datetime:
-    month = value.month - 1 + months
-    year, month = value.year + month // 12, month % 12 + 1
-    for day in (value.day, 30, 29, 28):
-        try:
-            return value.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
+add_months = rules.add_months
 
 
 def renewal_opens_at(cert: Certificate) -> dt.datetime:

@@ -13,11 +13,18 @@ scope): the staff framework pages' services, their forms' validation.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from django.urls import path
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -28,7 +35,8 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from certification.framework import services, tiers
+from certification.framework import changes, services, tiers
+from certification.framework import rules as framework_rules
 from certification.framework.forms import FrameworkPublishForm, FrameworkRulesForm, FrameworkVersionCreateForm
 from certification.framework.models import FrameworkVersion
 from portal.api_staff import StaffAPIMixin, form_error
@@ -200,12 +208,46 @@ class FrameworkVersionSerializer(serializers.ModelSerializer):
         return fv.pk == self.context.get("in_force_pk")
 
 
+class ChangeSectionSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="tiers, classification, requirements, statements, deadlines, benchmarks "
+                                         "or settings")
+    title = serializers.CharField()
+    items = serializers.ListField(child=serializers.CharField(), help_text="One sentence per change")
+
+
 class FrameworkVersionDetailSerializer(FrameworkVersionSerializer):
     rules = serializers.JSONField(read_only=True, help_text="Every rule, number and text of the version")
+    review_by = serializers.SerializerMethodField(help_text="Effective date plus 12 months (from the data)")
+    changes_from = serializers.SerializerMethodField(
+        help_text="The version compared with: the one before it, or for a draft the latest published")
+    changes = serializers.SerializerMethodField(help_text="What changes from changes_from, in words (the page "
+                                                          "/framework/{version}/changes/)")
 
     class Meta(FrameworkVersionSerializer.Meta):
-        fields = [*FrameworkVersionSerializer.Meta.fields, "rules"]
+        fields = [*FrameworkVersionSerializer.Meta.fields, "review_by", "changes_from", "changes", "rules"]
         read_only_fields = fields
+
+    def _previous(self, fv):
+        if not hasattr(fv, "_previous_version"):
+            fv._previous_version = services.previous_version(fv)
+        return fv._previous_version
+
+    def get_review_by(self, fv) -> dt.datetime | None:
+        return framework_rules.review_by(fv)
+
+    def get_changes_from(self, fv) -> str | None:
+        previous = self._previous(fv)
+        return previous.version if previous else None
+
+    @extend_schema_field(ChangeSectionSerializer(many=True))
+    def get_changes(self, fv):
+        previous = self._previous(fv)
+        if previous is None:
+            return []
+        try:
+            return changes.rule_changes(previous.rules, fv.rules)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+            return []  # a draft's broken rules: the rules endpoint names the problem
 
 
 class DraftVersionInput(serializers.Serializer):

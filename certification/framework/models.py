@@ -66,6 +66,11 @@ class FrameworkVersion(models.Model):
     def is_published(self) -> bool:
         return self.status == self.Status.PUBLISHED
 
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("certification:framework-detail", args=[self.version])
+
 
 class Benchmark(models.Model):
     """The benchmark catalogue (DESIGN §2.3); custom entries count only once established."""

@@ -9,6 +9,7 @@ number out falls back to 2025.1's, the first version's data.
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,8 @@ def rules_of(obj: Any) -> dict:
     """The rules of the framework version ``obj`` is bound to: its own (an application, a
     certificate), its application's (an offer, an engagement, a window, a finding, an appeal),
     or the version in force for an object bound to none (an accreditation)."""
+    if isinstance(getattr(obj, "rules", None), dict):  # a framework version: its own rules
+        return obj.rules
     for path in ("framework_version", "application.framework_version", "window.application.framework_version"):
         target = obj
         for attr in path.split("."):
@@ -33,9 +36,29 @@ def rules_of(obj: Any) -> dict:
     return version_in_force().rules
 
 
+# Deadline rows that version 2025.1's published data does not carry (adding them would change its
+# document digest): a later version overrides one with a row of the same kind in its ``deadlines``.
+DEFAULT_DEADLINES = [
+    {
+        "kind": "framework_review",
+        "title": "Framework version review",
+        "starts": "version_effective",
+        # The framework promises an updated version every 12 months.
+        "length_months": 12,
+        "reminders": [
+            {"days_before": 60, "recipients": ["staff"]},
+            {"days_before": 30, "recipients": ["staff"]},
+            {"days_before": 7, "recipients": ["staff"]},
+        ],
+        "on_due": "escalate_to_staff",
+        "on_due_text": "Escalated to every staff member until a newer version is published.",
+    },
+]
+
+
 def deadline_entry(rules: dict, kind: str) -> dict:
-    """The §2.4 row of a deadline kind, from the version or else from 2025.1."""
-    for source in (rules, FRAMEWORK_2025_1):
+    """The §2.4 row of a deadline kind, from the version, else from 2025.1, else the defaults above."""
+    for source in (rules, FRAMEWORK_2025_1, {"deadlines": DEFAULT_DEADLINES}):
         for entry in source.get("deadlines", []):
             if entry.get("kind") == kind:
                 return entry
@@ -57,6 +80,27 @@ def deadline_length(rules: dict, kind: str, tier: int | None = None) -> timedelt
     if by_tier:  # a tier the version does not list: the longest, the safe side
         return timedelta(days=max(row["days"] for row in by_tier))
     raise KeyError(f"framework data has no length for the deadline {kind!r}")
+
+
+def add_months(value: dt.datetime, months: int) -> dt.datetime:
+    """The same day ``months`` calendar months later (the month's last day where it is shorter)."""
+    month = value.month - 1 + months
+    year, month = value.year + month // 12, month % 12 + 1
+    for day in (value.day, 30, 29, 28):
+        try:
+            return value.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def review_by(version: Any) -> dt.datetime | None:
+    """When a published framework version must have been reviewed: its effective date plus the
+    ``length_months`` of its ``framework_review`` row (12 months); None for a draft."""
+    if version.effective_from is None:
+        return None
+    months = deadline_entry(version.rules, "framework_review").get("length_months", 12)
+    return add_months(version.effective_from, int(months))
 
 
 def deadline_days(rules: dict, kind: str, tier: int | None = None) -> int:

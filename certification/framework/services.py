@@ -12,11 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from certification.framework import rules as framework_rules
 from certification.framework import tiers
 from certification.framework.models import FrameworkVersion
-from portal import audit
+from portal import audit, deadlines
 from portal.canonical import canonical_sha256
-from portal.models import User
+from portal.models import Deadline, User
 
 
 class WorkflowError(Exception):
@@ -86,7 +87,59 @@ def publish_framework_version(fv: FrameworkVersion, actor: User, effective_from,
         fv.refresh_from_db()
         audit.log("certification.framework.published", actor=actor, obj=fv, request=request,
                   payload={"digest": fv.digest, "effective_from": effective_from.isoformat()})
+        open_review_deadline(fv)
+        for hook in VERSION_PUBLISHED_HOOKS:
+            hook(fv)
     return fv
+
+
+# Called inside the publishing transaction with the new version: the certificates layer opens
+# the effective-date notice to certificate holders here (``certificates/framework_notice.py``).
+VERSION_PUBLISHED_HOOKS: list = []
+
+
+def open_review_deadline(fv: FrameworkVersion) -> None:
+    """The yearly review (issue 16 §3): a ``framework_review`` deadline at the version's review-by
+    date. A newer version is the review of the older ones, so their review deadlines close."""
+    older = FrameworkVersion.objects.published().filter(effective_from__lt=fv.effective_from)
+    for previous in older:
+        deadlines.close_deadlines(previous, "framework_review")
+    newer = FrameworkVersion.objects.published().filter(effective_from__gt=fv.effective_from).exists()
+    if not newer:
+        deadlines.open_deadline(fv, "framework_review", framework_rules.review_by(fv))
+
+
+def ensure_review_deadline() -> None:
+    """Give the latest published version its review deadline if it never had one (a version
+    published before reviews were tracked, such as the seeded 2025.1). Idempotent."""
+    latest = FrameworkVersion.objects.published().order_by("-effective_from").first()
+    if latest is not None and not Deadline.objects.for_object(latest).filter(
+            kind="framework_review").exists():
+        open_review_deadline(latest)
+
+
+def previous_version(fv: FrameworkVersion) -> FrameworkVersion | None:
+    """The version ``fv`` follows: for a published one, the published version effective before it;
+    for a draft, the version it would replace (the latest published)."""
+    published = FrameworkVersion.objects.published().exclude(pk=fv.pk).order_by("-effective_from")
+    if fv.is_published:
+        published = published.filter(effective_from__lt=fv.effective_from)
+    return published.first()
+
+
+def review_state(at=None) -> dict:
+    """The yearly review as the staff console shows it: the version in force, its review-by date,
+    whether it has passed, and a newer version already published (scheduled), if any."""
+    at = at or timezone.now()
+    current = FrameworkVersion.objects.in_force(at)
+    if current is None:
+        return {}
+    review_by = framework_rules.review_by(current)
+    scheduled = (FrameworkVersion.objects.published().filter(effective_from__gt=current.effective_from)
+                 .order_by("effective_from").first())
+    return {"version": current, "review_by": review_by, "scheduled": scheduled,
+            "overdue": scheduled is None and at >= review_by,
+            "days_left": (review_by - at).days}
 
 
 def validate_rules(rules: dict) -> None:

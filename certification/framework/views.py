@@ -16,7 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from certification.framework import services, tiers
+from certification.framework import changes, services, tiers
+from certification.framework import rules as framework_rules
 from certification.framework.forms import (
     FrameworkPublishForm,
     FrameworkRulesForm,
@@ -78,22 +79,8 @@ def _better_when(entry: dict[str, Any]) -> str:
     return str(how)
 
 
-def _days(n: int) -> str:
-    return _("%(n)d days") % {"n": n} if n != 1 else _("1 day")
-
-
-def _deadline_length(entry: dict[str, Any]) -> str:
-    if "length_days" in entry:
-        return _days(entry["length_days"])
-    if "length_days_by_tier" in entry:
-        return "; ".join(
-            _("%(days)s (Tier %(tier)d)") % {"days": _days(d["days"]), "tier": d["tier"]}
-            for d in entry["length_days_by_tier"]
-        )
-    if "length_years" in entry:
-        years = entry["length_years"]
-        return _("%(n)d years") % {"n": years} if years != 1 else _("1 year")
-    return ""
+_days = changes.days_text
+_deadline_length = changes.length_text
 
 
 def _deadline_reminders(entry: dict[str, Any]) -> str:
@@ -244,13 +231,33 @@ def version_list(request: HttpRequest) -> HttpResponse:
 def version_detail(request: HttpRequest, version: str) -> HttpResponse:
     fv = get_version_for_user(request, version)
     in_force = FrameworkVersion.objects.in_force()
-    context = {"version": fv, "in_force": in_force, "now": timezone.now(), "is_staff": _is_staff(request)}
+    context = {"version": fv, "in_force": in_force, "now": timezone.now(), "is_staff": _is_staff(request),
+               "review_by": framework_rules.review_by(fv), "previous": services.previous_version(fv)}
     try:
         context.update(rules_context(fv.rules))
     except (KeyError, TypeError, AttributeError, ValueError, IndexError):
         # Only a draft can hold rules this broken (publishing validates them).
         context["rules_unreadable"] = True
     return render(request, "certification/framework/detail.html", context)
+
+
+def version_changes(request: HttpRequest, version: str) -> HttpResponse:
+    """What a version changes from the one before it, in words (public for published versions)."""
+    fv = get_version_for_user(request, version)
+    previous = services.previous_version(fv)
+    sections = _changes_or_none(previous, fv)
+    return render(request, "certification/framework/changes.html", {
+        "version": fv, "previous": previous, "sections": sections, "unreadable": sections is None,
+        "is_staff": _is_staff(request)})
+
+
+def _changes_or_none(previous: FrameworkVersion | None, fv: FrameworkVersion) -> list | None:
+    if previous is None:
+        return []
+    try:
+        return changes.rule_changes(previous.rules, fv.rules)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+        return None  # only a draft's rules can be this broken (publishing validates them)
 
 
 # --- staff --------------------------------------------------------------------------------------------
@@ -323,6 +330,12 @@ def version_publish(request: HttpRequest, version: str) -> HttpResponse:
         digest = canonical_sha256(fv.rules)
     except Exception:  # rules that cannot be hashed are refused by the edit form
         digest = ""
-    return render(
-        request, "certification/framework/form.html", {"form": form, "mode": "publish", "version": fv, "digest": digest}
-    )
+    base = FrameworkVersion.objects.in_force() or services.previous_version(fv)
+    return render(request, "certification/framework/form.html", {
+        "form": form, "mode": "publish", "version": fv, "digest": digest, "base": base,
+        "sections": _changes_or_none(base, fv)})
+
+
+def review_panel(user) -> dict:
+    """The staff console's line on the yearly review of the version in force."""
+    return {"framework_review": services.review_state()}

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from certification.framework import rules
 from certification.framework.data import FRAMEWORK_2025_1
 from portal import deadlines
 
@@ -36,3 +37,12 @@ def test_the_kind_is_registered_with_its_reminders_and_handlers(row):
         assert kind.on_overdue is not None
     else:
         assert kind.repeat_every is None
+
+
+@pytest.mark.parametrize("row", rules.DEFAULT_DEADLINES, ids=[row["kind"] for row in rules.DEFAULT_DEADLINES])
+def test_the_rows_2025_1_does_not_carry_are_registered_too(row):
+    """Rows added after 2025.1 was published (the framework review) live in ``rules.DEFAULT_DEADLINES``."""
+    kind = deadlines.registered_kinds()[row["kind"]]
+    assert sorted(kind.reminders) == sorted(timedelta(days=r["days_before"]) for r in row.get("reminders", []))
+    assert kind.on_due is not None and (kind.on_reminder is not None or not row.get("reminders"))
+    assert row["kind"] not in [r["kind"] for r in ROWS]

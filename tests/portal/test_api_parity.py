@@ -85,6 +85,7 @@ PARITY: dict[str, Api | NoApi] = {
     "tier/": api("POST /api/v1/classify/"),
     "framework/": GET_PAGE,
     "framework/<str:version>/": GET_PAGE,
+    "framework/<str:version>/changes/": GET_PAGE,
     "staff/framework/new/": api("POST /api/v1/framework-versions/"),
     "staff/framework/<str:version>/edit/": api("PUT /api/v1/framework-versions/{version}/rules/"),
     "staff/framework/<str:version>/publish/": api("POST /api/v1/framework-versions/{version}/publish/"),

@@ -164,6 +164,7 @@ ROUTES: dict[str, Row] = {
     "tier/": public(),
     "framework/": public(),
     "framework/<str:version>/": public(kwargs=lambda w: {"version": "2025.1"}),
+    "framework/<str:version>/changes/": public(kwargs=lambda w: {"version": "2025.1"}),
     # The token is not a confirmation token: nobody learns anything.
     "contact/confirm/<str:token>/": public(404),
     "models/": signed_in(),
