@@ -44,7 +44,7 @@ class ProfileSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     time_zone = serializers.CharField(required=False, max_length=64,
                                       help_text="An IANA zone, e.g. Europe/Paris: dates are shown in it")
-    language = serializers.ChoiceField(required=False, allow_blank=True, choices=["en", "fr"],
+    language = serializers.CharField(required=False, allow_blank=True, max_length=8,
                                        help_text="Pages and emails in this language; empty: as the browser asks "
                                                  "(emails in English)")
 

