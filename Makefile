@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test install install-dev bench clean
+.PHONY: run test install install-dev bench clean messages
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -29,6 +29,13 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# After adding or changing a translatable text: update the French catalogue (translate what it
+# marks untranslated or fuzzy), then compile it. Needs GNU gettext; the compiled .mo is committed.
+messages: $(VENV)/.installed
+	$(BIN)/python manage.py makemessages -l fr --no-obsolete --ignore=.venv --ignore=var --ignore=tests \
+		--ignore=bench --ignore=node_modules --ignore=static/vendor
+	$(BIN)/python manage.py compilemessages -l fr --ignore=.venv
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py

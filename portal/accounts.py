@@ -150,7 +150,7 @@ def notify_login_throttled(user: User, *, minutes: int) -> None:
         if not notes:  # an inactive account gets nothing
             return
         note = notes[0]
-        with translation.override(settings.LANGUAGE_CODE):
+        with translation.override(user.language or settings.LANGUAGE_CODE):
             _subject, _text, html = render_email(LOGIN_THROTTLED_KIND, {"user": user, "url": url, **context})
         row = OutboxEmail.objects.create(
             notification=note, to=user.email, subject=note.subject, body_text=note.body, body_html=html

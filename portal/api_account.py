@@ -44,6 +44,9 @@ class ProfileSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     time_zone = serializers.CharField(required=False, max_length=64,
                                       help_text="An IANA zone, e.g. Europe/Paris: dates are shown in it")
+    language = serializers.CharField(required=False, allow_blank=True, max_length=8,
+                                       help_text="Pages and emails in this language; empty: as the browser asks "
+                                                 "(emails in English)")
 
 
 class PreferenceSerializer(serializers.Serializer):
@@ -125,12 +128,12 @@ class AccountViewSet(viewsets.ViewSet):
     @extend_schema(methods=["PATCH"], request=ProfileSerializer, responses=ProfileSerializer)
     @action(detail=False, methods=["get", "patch"])
     def profile(self, request):
-        """Your name and time zone; PATCH changes the fields sent (the profile page's form checks them)."""
+        """Your name, time zone and language; PATCH changes the fields sent (the profile page's form checks them)."""
         user = request.user
         if request.method == "PATCH":
             serializer = ProfileSerializer(data=request.data, partial=True)
             serializer.is_valid(raise_exception=True)
-            current = {"name": user.name, "time_zone": user.time_zone}
+            current = {"name": user.name, "time_zone": user.time_zone, "language": user.language}
             form = ProfileForm({**current, **serializer.validated_data}, instance=user)
             if not form.is_valid():
                 raise ValidationError(_form_errors(form))

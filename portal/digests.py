@@ -18,7 +18,7 @@ from pathlib import Path
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from portal.models import DigestItem, Notification, NotificationPreference, OutboxEmail, User
 
@@ -121,8 +121,9 @@ def send_digests(now=None, users_per_batch: int = 200) -> int:
                 if user is None or not user.is_active:
                     continue
                 entries = [notes[i.notification_id] for i in user_items]
-                subject, text, html = render_email("digest", {"user": user, "notifications": entries,
-                                                              "count": len(entries), "day": now})
+                with translation.override(user.language or settings.LANGUAGE_CODE):
+                    subject, text, html = render_email("digest", {"user": user, "notifications": entries,
+                                                                  "count": len(entries), "day": now})
                 row = OutboxEmail.objects.create(to=user.email, subject=subject, body_text=text, body_html=html)
                 DigestItem.objects.filter(pk__in=[i.pk for i in user_items]).update(outbox=row)
                 outbox_ids.append(row.pk)

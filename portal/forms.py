@@ -3,6 +3,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import ApiToken, Membership, Organization, User
@@ -41,10 +42,15 @@ class RoleForm(forms.Form):
 
 class ProfileForm(forms.ModelForm):
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=TIME_ZONE_CHOICES)
+    language = forms.ChoiceField(
+        label=_("Language"), required=False,
+        choices=lambda: [("", _("As my browser asks (emails in English)")), *settings.LANGUAGES],
+        help_text=_("The portal's pages and the emails it sends you."),
+    )
 
     class Meta:
         model = User
-        fields = ["name", "time_zone"]
+        fields = ["name", "time_zone", "language"]
 
 
 SCOPE_LABELS = {

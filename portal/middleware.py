@@ -7,7 +7,7 @@ import zoneinfo
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 # While a staff member or auditor has no TOTP authenticator, only these stay open.
@@ -19,6 +19,24 @@ MFA_SETUP_ALLOWED_PREFIXES = (
     "/healthz",
     "/i18n/",
 )
+
+
+class UserLanguageMiddleware:
+    """A signed-in user's saved language (``User.language``) over the browser's: LocaleMiddleware,
+    above, runs before the user is known and picks the language cookie or Accept-Language; this
+    one, after authentication, replaces it when the user chose one. Its ``Content-Language``
+    and ``Vary`` are set on the way out by LocaleMiddleware, with the language active here."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        chosen = getattr(user, "language", "") if user is not None and user.is_authenticated else ""
+        if chosen and chosen != request.LANGUAGE_CODE and translation.check_for_language(chosen):
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)
 
 
 class UserTimezoneMiddleware:

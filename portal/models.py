@@ -61,6 +61,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(_("email address"), unique=True)
     name = models.CharField(_("full name"), max_length=150, blank=True, validators=[plain_text])
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    # Pages and emails in this language; blank: as the browser asks (Accept-Language), emails in English.
+    language = models.CharField(_("language"), max_length=8, blank=True, default="",
+                                choices=settings.ALL_LANGUAGES)
     # Kept after deletion so audit entries and attestations still point at someone.
     pseudonym = models.CharField(max_length=32, unique=True, default=_pseudonym, editable=False)
     is_staff = models.BooleanField(_("Django admin access"), default=False)

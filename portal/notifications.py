@@ -60,7 +60,7 @@ def notify(
         for user in users:
             if not user.is_active:
                 continue
-            with translation.override(settings.LANGUAGE_CODE):
+            with translation.override(user.language or settings.LANGUAGE_CODE):
                 subject, text, html = render_email(kind, {"user": user, "url": url, **(context or {})})
             note = Notification(user=user, kind=kind, subject=subject, body=text, url=url)
             created.append(note)
@@ -75,7 +75,7 @@ def notify(
         for user in users:
             if not user.is_active:
                 continue
-            with translation.override(settings.LANGUAGE_CODE):
+            with translation.override(user.language or settings.LANGUAGE_CODE):
                 subject, text, html = render_email(kind, {"user": user, "url": url, **(context or {})})
             note = Notification.objects.create(user=user, kind=kind, subject=subject, body=text, url=url)
             created.append(note)

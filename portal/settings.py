@@ -103,6 +103,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "portal.middleware.UserLanguageMiddleware",  # a signed-in user's saved language over Accept-Language
     "portal.middleware.UserTimezoneMiddleware",
     "portal.middleware.MFARequiredMiddleware",
     "portal.idempotency.IdempotencyMiddleware",  # Idempotency-Key on state-changing API requests
@@ -285,12 +286,15 @@ if BEHIND_PROXY:
     USE_X_FORWARDED_HOST = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "true")
     CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "true")
+    LANGUAGE_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "true")
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "true")
     SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")
@@ -425,7 +429,11 @@ SPECTACULAR_SETTINGS = {
 
 # --- Internationalization ---------------------------------------------------------
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", _("English"))]
+# Each language named in itself: the switcher offers "Français" to a reader who cannot read "French".
+# French joins once its catalogue (locale/fr) is whole; until then the machinery (switcher, saved
+# choice, emails in the recipient's language) is tested with both (tests/portal/test_language.py).
+ALL_LANGUAGES = [("en", "English"), ("fr", "Français")]
+LANGUAGES = ALL_LANGUAGES[:1]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -60,6 +60,7 @@ portal_patterns = [
     path("account/calendar/", deadline_views.calendar_settings, name="calendar-settings"),
     path("calendar/<str:token>.ics", deadline_views.calendar_feed, name="calendar-feed"),
     path("staff/deadlines/", deadline_views.staff_deadlines, name="staff-deadlines"),
+    path("i18n/setlang/", views.set_language, name="set-language"),
 ]
 
 urlpatterns = [

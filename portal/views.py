@@ -8,6 +8,7 @@ from functools import wraps
 
 from allauth.account.decorators import reauthentication_required
 from allauth.account.internal.flows.reauthentication import suspend_request
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -19,7 +20,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views import i18n as i18n_views
+from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from portal import audit, organizations
@@ -388,6 +392,27 @@ def profile(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Profile saved."))
         return redirect("portal:profile")
     return render(request, "portal/profile.html", {"form": form})
+
+
+@csrf_exempt
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The header's language switcher: Django's ``set_language`` (the cookie, the safe ``next``),
+    and for a signed-in user the choice saved on their account, for pages and emails.
+
+    A visitor's switch needs no CSRF token: it only sets their language cookie, and a token in
+    the header would give every public page a per-visitor body and cookie. A signed-in user's
+    switch changes their account, so it is checked like every other POST."""
+    if request.user.is_authenticated:
+        refused = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+        if refused is not None:
+            return refused
+    response = i18n_views.set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES) and request.user.language != language:
+        request.user.language = language
+        request.user.save(update_fields=["language"])
+    return response
 
 
 @login_required

@@ -21,6 +21,7 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from certification.certificates.models import Certificate, CertifiedArtifact
 from certification.framework import tiers
@@ -103,22 +104,24 @@ def parse_time(field: str, value: str) -> dt.datetime:
     except ValueError:  # well formed but not a date, e.g. month 13
         parsed = None
     if parsed is None:
-        raise BadQuery(field, f"{field} is an ISO 8601 time, e.g. {_TIME_EXAMPLE}")
+        raise BadQuery(field, _("%(field)s is an ISO 8601 time, e.g. %(example)s")
+                       % {"field": field, "example": _TIME_EXAMPLE})
     if timezone.is_naive(parsed):
         return parsed.replace(tzinfo=dt.timezone.utc)
     offset = parsed.utcoffset()
     if abs(offset) > MAX_UTC_OFFSET:
-        raise BadQuery(field, f"{field} has a UTC offset beyond +-14:00; e.g. {_TIME_EXAMPLE}")
+        raise BadQuery(field, _("%(field)s has a UTC offset beyond +-14:00; e.g. %(example)s")
+                       % {"field": field, "example": _TIME_EXAMPLE})
     try:
         return parsed.astimezone(dt.timezone.utc)
     except OverflowError:
-        raise BadQuery(field, f"{field} is out of range (years 1 to 9999 in UTC)") from None
+        raise BadQuery(field, _("%(field)s is out of range (years 1 to 9999 in UTC)") % {"field": field}) from None
 
 
 def _no_nul(field: str, value: str) -> str:
     # PostgreSQL cannot compare text with a NUL character (a ValueError, so a 500 without this).
     if "\x00" in value:
-        raise BadQuery(field, f"{field} contains a NUL character")
+        raise BadQuery(field, _("%(field)s contains a NUL character") % {"field": field})
     return value
 
 
@@ -141,12 +144,12 @@ def search(params, at: dt.datetime | None = None) -> QuerySet[Certificate]:
     tier = params.get("tier")
     if tier:
         if tier not in ("1", "2", "3", "4"):
-            raise BadQuery("tier", "tier is 1, 2, 3 or 4")
+            raise BadQuery("tier", _("tier is 1, 2, 3 or 4"))
         qs = qs.filter(tier=int(tier))
     status = params.get("status")
     if status:
         if status not in STATUSES:
-            raise BadQuery("status", f"status is one of {', '.join(STATUSES)}")
+            raise BadQuery("status", _("status is one of %(statuses)s") % {"statuses": ", ".join(STATUSES)})
         qs = qs.with_effective_status(status, at)
     if params.get("framework_version"):
         qs = qs.filter(framework_version__version=params["framework_version"])
@@ -196,7 +199,7 @@ def _encode(data: dict) -> str:
 
 
 def _decode(cursor: str) -> dict:
-    bad = BadQuery("cursor", "the cursor is not valid; start again from the first page")
+    bad = BadQuery("cursor", _("the cursor is not valid; start again from the first page"))
     try:
         data = load_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), max_bytes=1024, max_depth=1)
     except (binascii.Error, ValueError):
@@ -219,7 +222,7 @@ def paginate(qs: QuerySet[Certificate], cursor: str | None, size: int, change_fe
             try:
                 at = parse_time("cursor", str(data.get("u", "")))
             except BadQuery:
-                raise BadQuery("cursor", "the cursor is not valid; start again from the first page") from None
+                raise BadQuery("cursor", _("the cursor is not valid; start again from the first page")) from None
             qs = qs.filter(Q(updated_at__gt=at) | Q(updated_at=at, id__gt=data["id"]))
     else:
         qs = qs.order_by("-id")
@@ -303,17 +306,17 @@ def verify_lookup(certificate: str = "", sha256: str = "", model: str = "") -> l
     if sha256:
         value = sha256.strip().lower()
         if not SHA256.fullmatch(value):
-            raise BadQuery("sha256", "sha256 is 64 hexadecimal digits")
+            raise BadQuery("sha256", _("sha256 is 64 hexadecimal digits"))
         return list(qs.filter(subjects__sha256=value).distinct().order_by("-id"))
     if model:
         repo, _sep, revision = model.strip().partition("@")
         if not repo:
-            raise BadQuery("model", "model is a hub repository id such as acme/acme-7b, optionally @revision")
+            raise BadQuery("model", _("model is a hub repository id such as acme/acme-7b, optionally @revision"))
         qs = qs.filter(hub_repo_id__iexact=repo)
         if revision:
             qs = qs.filter(hub_revision=revision)
         return list(qs.order_by("-id"))
-    raise BadQuery("certificate", "give one of certificate, sha256 or model")
+    raise BadQuery("certificate", _("give one of certificate, sha256 or model"))
 
 
 def verify_result(certs: list[Certificate], at: dt.datetime | None = None) -> dict:

@@ -38,6 +38,7 @@ from rest_framework.views import APIView
 from certification.framework import changes, services, tiers
 from certification.framework import rules as framework_rules
 from certification.framework.forms import FrameworkPublishForm, FrameworkRulesForm, FrameworkVersionCreateForm
+from certification.framework.labels import localized_errors
 from certification.framework.models import FrameworkVersion
 from portal.api_staff import StaffAPIMixin, form_error
 from portal.parsers import JSONParser
@@ -180,7 +181,7 @@ class ClassifyView(APIView):
         try:
             result = tiers.classify({k: v for k, v in body.items() if k in tiers.FIELDS}, fv.rules)
         except tiers.ClassificationError as exc:
-            errors.update(exc.errors)
+            errors.update(localized_errors(exc.errors))
         if errors:
             return Response(errors, status=status.HTTP_400_BAD_REQUEST)
         return Response(result.to_api())

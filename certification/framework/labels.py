@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from django.db import DatabaseError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from certification.framework.data import FRAMEWORK_2025_1
@@ -22,6 +23,18 @@ BETTER_WHEN = {
     "closer_to": _("closer to the target is better"),
     "higher_grade": _("a higher grade is better"),
 }
+
+
+def localized(message: str) -> str:
+    """A classifier message (``tiers.Message``) in the reader's language; any other text as it is."""
+    template = getattr(message, "template", None)
+    return gettext(template).format(**message.params) if template else message
+
+
+def localized_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``ClassificationError.errors`` in the reader's language, field by field."""
+    return {field: [localized(m) for m in messages] for field, messages in errors.items()}
+
 
 _REFRESH_SECONDS = 60
 _cache: dict[str, object] = {"at": 0.0, "tables": {}}

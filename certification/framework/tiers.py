@@ -5,9 +5,10 @@ or what a ``FrameworkVersion`` row stores) and touches neither the database nor
 Django settings, so the API, the forms, the staff console and offline scripts
 all classify the same way.
 
-Error messages are plain English: translating them would need Django's
-translation machinery, which this module keeps out of; callers that show them
-to people may wrap them.
+Error messages are ``Message`` strings: plain English here, and each carries its
+template and parameters, so the Django callers that show them to people translate
+them (``certification.framework.labels.localized``) while this module stays free of
+Django. ``gettext_noop`` marks the templates for ``makemessages``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,42 @@ FIELDS = (
     "emergent_capabilities",
     "emergent_description",
 )
+
+
+def gettext_noop(message: str) -> str:
+    """Marks a message template for the catalogue (``makemessages`` finds it by this name)."""
+    return message
+
+
+class Message(str):
+    """An error message in English, with the ``template`` and ``params`` it was made from."""
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> Message:
+        message = super().__new__(cls, template.format(**params))
+        message.template, message.params = template, params
+        return message
+
+
+NAME_MESSAGES = {
+    "capabilities": {
+        "not_list": gettext_noop("capabilities must be a list of capability names; allowed values: {allowed}."),
+        "not_str": gettext_noop("capabilities must contain only capability names (strings), got {item!r}; "
+                                "allowed values: {allowed}."),
+        "unknown": gettext_noop("Unknown capability {item!r} in capabilities; allowed values: {allowed}."),
+        "twice": gettext_noop("Capability {item!r} is listed more than once in capabilities."),
+    },
+    "sensitive_domains": {
+        "not_list": gettext_noop("sensitive_domains must be a list of sensitive domain names; "
+                                 "allowed values: {allowed}."),
+        "not_str": gettext_noop("sensitive_domains must contain only sensitive domain names (strings), "
+                                "got {item!r}; allowed values: {allowed}."),
+        "unknown": gettext_noop("Unknown sensitive domain {item!r} in sensitive_domains; allowed values: {allowed}."),
+        "twice": gettext_noop("Sensitive domain {item!r} is listed more than once in sensitive_domains."),
+    },
+}
 
 
 class ClassificationError(ValueError):
@@ -78,29 +115,21 @@ def _allowed(ids: list[str]) -> str:
     return ", ".join(ids)
 
 
-def _validate_names(
-    name: str, value: Any, allowed: list[str], noun: str, errors: dict[str, list[str]]
-) -> list[str]:
+def _validate_names(name: str, value: Any, allowed: list[str], errors: dict[str, list[str]]) -> list[str]:
     """Check a list of names against the version's list; return them in the version's order."""
+    templates = NAME_MESSAGES[name]
     if not isinstance(value, (list, tuple)):
-        errors.setdefault(name, []).append(
-            f"{name} must be a list of {noun} names; allowed values: {_allowed(allowed)}."
-        )
+        errors.setdefault(name, []).append(Message(templates["not_list"], allowed=_allowed(allowed)))
         return []
     messages: list[str] = []
     seen: set[str] = set()
     for item in value:
         if not isinstance(item, str):
-            messages.append(
-                f"{name} must contain only {noun} names (strings), got {item!r}; "
-                f"allowed values: {_allowed(allowed)}."
-            )
+            messages.append(Message(templates["not_str"], item=item, allowed=_allowed(allowed)))
         elif item not in allowed:
-            messages.append(
-                f"Unknown {noun} {item!r} in {name}; allowed values: {_allowed(allowed)}."
-            )
+            messages.append(Message(templates["unknown"], item=item, allowed=_allowed(allowed)))
         elif item in seen:
-            messages.append(f"{noun.capitalize()} {item!r} is listed more than once in {name}.")
+            messages.append(Message(templates["twice"], item=item))
         else:
             seen.add(item)
     if messages:
@@ -122,52 +151,39 @@ def validate_inputs(inputs: Mapping[str, Any], rules: Mapping[str, Any]) -> dict
     low, high = spec["parameter_count"]["min"], spec["parameter_count"]["max"]
     count = inputs.get("parameter_count")
     if "parameter_count" not in inputs or count is None:
-        errors["parameter_count"] = [
-            f"parameter_count is required: an integer from {low} to {high}."
-        ]
+        errors["parameter_count"] = [Message(
+            gettext_noop("parameter_count is required: an integer from {low} to {high}."), low=low, high=high)]
     elif not _is_int(count):
-        errors["parameter_count"] = [
-            f"parameter_count must be an integer from {low} to {high}, "
-            f"not {type(count).__name__} {count!r}."
-        ]
+        errors["parameter_count"] = [Message(
+            gettext_noop("parameter_count must be an integer from {low} to {high}, not {type} {value!r}."),
+            low=low, high=high, type=type(count).__name__, value=count)]
     elif not low <= count <= high:
-        errors["parameter_count"] = [
-            f"parameter_count must be from {low} to {high}; got {count}."
-        ]
+        errors["parameter_count"] = [Message(
+            gettext_noop("parameter_count must be from {low} to {high}; got {value}."), low=low, high=high,
+            value=count)]
 
     capability_ids = [c["id"] for c in spec["capabilities"]]
     domain_ids = [d["id"] for d in spec["sensitive_domains"]]
-    capabilities = _validate_names(
-        "capabilities", inputs.get("capabilities", []), capability_ids, "capability", errors
-    )
-    domains = _validate_names(
-        "sensitive_domains",
-        inputs.get("sensitive_domains", []),
-        domain_ids,
-        "sensitive domain",
-        errors,
-    )
+    capabilities = _validate_names("capabilities", inputs.get("capabilities", []), capability_ids, errors)
+    domains = _validate_names("sensitive_domains", inputs.get("sensitive_domains", []), domain_ids, errors)
 
     emergent = inputs.get("emergent_capabilities", False)
     if not isinstance(emergent, bool):
-        errors["emergent_capabilities"] = [
-            f"emergent_capabilities must be true or false, not {emergent!r}."
-        ]
+        errors["emergent_capabilities"] = [Message(
+            gettext_noop("emergent_capabilities must be true or false, not {value!r}."), value=emergent)]
         emergent = False
 
     description = inputs.get("emergent_description")
     if description is None:
         description = ""
     if not isinstance(description, str):
-        errors["emergent_description"] = [
-            f"emergent_description must be text, not {type(description).__name__}."
-        ]
+        errors["emergent_description"] = [Message(
+            gettext_noop("emergent_description must be text, not {type}."), type=type(description).__name__)]
         description = ""
     elif emergent and spec.get("emergent_description_required", True) and not description.strip():
-        errors["emergent_description"] = [
+        errors["emergent_description"] = [Message(gettext_noop(
             "emergent_description is required when emergent_capabilities is true: "
-            "describe the emergent capabilities observed."
-        ]
+            "describe the emergent capabilities observed."))]
 
     if errors:
         raise ClassificationError(errors)

@@ -137,7 +137,7 @@ def scientific(number: Decimal) -> str:
     mantissa = (number.scaleb(-exponent)).quantize(Decimal("0.01")).normalize()
     if abs(mantissa) >= 10:  # 9.999 rounds up to 10.0
         mantissa, exponent = (mantissa / 10).normalize(), exponent + 1
-    text = f"{mantissa:f}"
+    text = formats.number_format(mantissa, use_l10n=True)  # 4.1, or 4,1 in French
     return f"{text} × 10{str(exponent).translate(SUPERSCRIPT)}"
 
 

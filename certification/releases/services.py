@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from certification.framework import tiers
+from certification.framework.labels import localized_errors
 from certification.framework.services import WorkflowError, require_staff, version_in_force
 from certification.releases.models import AIModel, Application, Artifact, BenchmarkResult, Documentation, Release
 from portal import audit
@@ -56,7 +57,7 @@ def validate_release_facts(data: dict, rules: dict) -> tuple[dict, tiers.Classif
         cleaned = tiers.validate_inputs({k: data[k] for k in tiers.FIELDS if k in data}, rules)
         return cleaned, tiers.classify(cleaned, rules)
     except tiers.ClassificationError as exc:
-        raise WorkflowError(_("Check the release facts."), errors=exc.errors) from exc
+        raise WorkflowError(_("Check the release facts."), errors=localized_errors(exc.errors)) from exc
 
 
 def _check_declared(declared: int | None, computed: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -43,14 +44,18 @@ def label(column: str, value) -> str:
 
 
 def percent(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f}%"
+    """66.7% in English, 66,7 % in French: the reader's decimal mark and the language's percent sign."""
+    if value is None:
+        return "–"
+    return _("%(number)s%%") % {"number": formats.number_format(round(value * 100, 1), 1, use_l10n=True)}
 
 
 def number(value) -> str:
+    """A count as it is; a median or percentile with one decimal in the reader's format."""
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.1f}"
+        return formats.number_format(round(value, 1), 1, use_l10n=True)
     return str(value)
 
 

@@ -4,7 +4,7 @@ staff analytics page (issue 8)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -27,6 +27,7 @@ from certification.transparency import figures as transparency_figures
 from certification.transparency import rollups as transparency_rollups
 from certification.transparency import services as transparency_services
 from certification.transparency.models import ReportSnapshot, ReportTierRollup
+from portal import labels as portal_labels
 from portal.canonical import canonical_json
 from portal.models import Deadline
 from portal.views import staff_required
@@ -131,7 +132,7 @@ def _cell(column: str, value) -> str:
     if column in LABELLED:
         return transparency_charts.label(column, value)
     if column in ("effective_from", "effective_until"):
-        return value[:10] if value else "–"
+        return portal_labels.day(date.fromisoformat(value[:10])) if value else "–"
     return transparency_charts.number(value)
 
 

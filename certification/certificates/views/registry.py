@@ -40,7 +40,7 @@ from certification.releases.access import get_application_for_user, require_admi
 from certification.releases.modelcard import render_card
 from certification.releases.models import EvidenceFile
 from certification.review import findings
-from portal import audit
+from portal import audit, labels
 from portal import organizations as portal_organizations
 from portal.validators import plain_text
 from portal.views import staff_required
@@ -284,11 +284,12 @@ BADGE_COLOURS = {"valid": "#1e6b34", "suspended": "#7a4f00", "revoked": "#b3261e
 
 
 def badge_svg(tier: int, status: str) -> str:
-    left = f"RRC Tier {tier}"
-    right = status
+    """In the reader's language (the ETag hashes the body, and responses vary on Accept-Language)."""
+    left = _("RRC Tier %(tier)d") % {"tier": tier}
+    right = labels.label("certificate_status", status).lower()
     lw, rw = 8 + 7 * len(left), 10 + 7 * len(right)
     colour = BADGE_COLOURS.get(status, "#4a5563")
-    label = escape(f"Responsible Release certificate: Tier {tier}, {status}")
+    label = escape(_("Responsible Release certificate: Tier %(tier)d, %(status)s") % {"tier": tier, "status": right})
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{lw + rw}" height="20" role="img" '
         f'aria-label="{label}"><title>{label}</title>'
