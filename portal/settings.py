@@ -424,6 +424,10 @@ SPECTACULAR_SETTINGS = {
         "MembershipRoleEnum": "portal.models.Membership.Role",
         # A certificate's status as read, "expired" included (computed, not stored).
         "CertificateStatusEnum": ["valid", "suspended", "revoked", "expired", "superseded"],
+        "UpstreamRelationEnum": "certification.releases.models.Upstream.Relation",
+        # How an upstream is named: the declaration's "kind", the verify answer's "named_by".
+        "UpstreamKindEnum": "certification.releases.models.Upstream.Kind",
+        "LineageFlagEnum": ["suspended", "revoked", "lower_tier"],
     },
 }
 

@@ -192,8 +192,8 @@ class CertificateListSerializer(serializers.Serializer):
 class LineageLinkSerializer(serializers.Serializer):
     derivative = serializers.CharField(help_text="The certificate whose release declares this upstream")
     depth = serializers.IntegerField(help_text="1 for the looked-up certificate's own upstreams, 2 for theirs...")
-    relation = serializers.ChoiceField(choices=Upstream.Relation.values)
-    named_by = serializers.ChoiceField(choices=Upstream.Kind.values, help_text="How the upstream was declared")
+    relation = serializers.ChoiceField(choices=Upstream.Relation.choices)
+    named_by = serializers.ChoiceField(choices=Upstream.Kind.choices, help_text="How the upstream was declared")
     value = serializers.CharField(help_text="The certificate number, hub repo id or sha256 as declared")
     status = serializers.ChoiceField(choices=[*lineage.STATUSES, "superseded"])
     flags = serializers.ListField(child=serializers.ChoiceField(choices=lineage.FLAGS),

@@ -181,16 +181,16 @@ class BenchmarkResultSerializer(serializers.ModelSerializer):
 
 
 class UpstreamInputSerializer(serializers.Serializer):
-    relation = serializers.ChoiceField(choices=Upstream.Relation.values,
+    relation = serializers.ChoiceField(choices=Upstream.Relation.choices,
                                        help_text="fine_tune, merge, distilled, quantization or adapter")
-    kind = serializers.ChoiceField(choices=Upstream.Kind.values, help_text="How the upstream is named")
+    kind = serializers.ChoiceField(choices=Upstream.Kind.choices, help_text="How the upstream is named")
     value = serializers.CharField(max_length=200, help_text="A certificate number, hub repo id or sha256")
 
 
 class UpstreamSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    relation = serializers.ChoiceField(choices=Upstream.Relation.values)
-    kind = serializers.ChoiceField(choices=Upstream.Kind.values)
+    relation = serializers.ChoiceField(choices=Upstream.Relation.choices)
+    kind = serializers.ChoiceField(choices=Upstream.Kind.choices)
     value = serializers.CharField()
     status = serializers.CharField(help_text="valid, suspended, revoked, expired, uncertified or unknown")
     flags = serializers.ListField(child=serializers.CharField(), help_text="suspended, revoked, lower_tier")

@@ -266,6 +266,7 @@ TRUSTED_LOADS = {
     "certification/certificates/keys.py": "the key validity file the portal wrote",
     "certification/certificates/registry.py": "an attestation the portal signed and stored",
     "auditors/assignment/facts.py": "a JSON column of the portal's own database, read as text for speed",
+    "certification/certificates/export.py": "the export's own files and the attestations the portal signed",
 }
 LOAD_CALL = re.compile(r"\b(?:json\.loads?|yaml\.(?:safe_load|load|full_load|unsafe_load|load_all|safe_load_all))\(")
 

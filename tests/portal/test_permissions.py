@@ -104,6 +104,8 @@ ROUTES: dict[str, Row] = {
     # --- portal -----------------------------------------------------------------------------
     "": public(),
     "healthz": public(),
+    # The language switch takes a POST from anyone, visitors included.
+    "i18n/setlang/": public(405),
     "dashboard/": signed_in(),
     "organizations/": signed_in(),
     "organizations/new/": signed_in(),
