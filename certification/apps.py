@@ -54,6 +54,13 @@ class CertificationConfig(AppConfig):
         from certification.framework import views as framework_views
 
         views.register_staff_console_panel("framework_review", framework_views.review_panel)
+        from certification.certificates import incidents
+        from certification.releases.views import releases as release_views
+
+        views.register_dashboard_panel("incidents", incidents.dashboard_panel)
+        views.register_staff_console_panel("incidents", incidents.staff_console_panel)
+        if incidents.incidents_of_release not in release_views.RELEASE_PANELS:
+            release_views.RELEASE_PANELS.append(incidents.incidents_of_release)
 
         # Labels for the codes shown on pages (portal.labels): the framework's titles and the statuses.
         from django.utils.translation import gettext_lazy as _
@@ -69,6 +76,11 @@ class CertificationConfig(AppConfig):
         labels.register_choices("severity", Severity)
         labels.register_choices("certificate_status", Certificate.Status)
         labels.register("certificate_status", {"expired": _("Expired"), "not_found": _("Not found")})
+        from certification.certificates.models import ConcernReport
+
+        labels.register_choices("incident_status", ConcernReport.Status)
+        labels.register_choices("incident_severity", ConcernReport.Severity)
+        labels.register_choices("incident_resolution", ConcernReport.Resolution)
 
         from certification.certificates import lineage as certificate_lineage
         from certification.releases import lineage as release_lineage

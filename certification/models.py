@@ -37,4 +37,9 @@ from certification.review.models import (  # noqa: F401
     Rejoinder,
     ReviewWindow,
 )
-from certification.transparency.models import ReportFindingRollup, ReportSnapshot, ReportTierRollup  # noqa: F401
+from certification.transparency.models import (  # noqa: F401
+    ReportFindingRollup,
+    ReportIncidentRollup,
+    ReportSnapshot,
+    ReportTierRollup,
+)

@@ -1,6 +1,7 @@
 """Concern reports about a certified release (DESIGN §4, post-release monitoring): anyone may
-file one (rate limited per address); it goes to the organization's vulnerability contact and to
-staff, who dismiss it or suspend the certificate."""
+file one (rate limited per address); it goes to the organization's vulnerability contact, its
+admins and staff, and becomes an incident (``incidents``) that the organization acknowledges,
+investigates and resolves, or that staff dismiss or escalate to a suspension of the certificate."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from certification.certificates import incidents
 from certification.certificates.models import Certificate, ConcernReport
 from certification.certificates.signing import certificate_url
 from certification.framework.services import WorkflowError, require_staff
-from portal import audit, organizations
+from portal import audit, deadlines, organizations
 from portal.models import OutboxEmail, User
 from portal.notifications import enqueue_delivery, notify, render_email
 
@@ -47,13 +49,18 @@ def vulnerability_contact(cert: Certificate) -> str:
 
 
 def report_concern(cert: Certificate, *, summary: str, details: str, reporter_email: str = "",
-                   reporter: User | None = None, request=None) -> ConcernReport:
-    """Anyone reports a concern: the release's vulnerability contact and staff are told."""
+                   severity: str = "", reporter: User | None = None, request=None) -> ConcernReport:
+    """Anyone reports a concern: a received incident. The release's vulnerability contact, the
+    organization's admins (who have ``incident_acknowledgement`` days to acknowledge it), staff and
+    the reporter are told."""
     errors = {}
     if not (summary or "").strip():
         errors["summary"] = [_("Summarise the concern.")]
     if not (details or "").strip():
         errors["details"] = [_("Describe the concern.")]
+    severity = (severity or "").strip()
+    if severity and severity not in ConcernReport.Severity.values:
+        errors["severity"] = [_("Choose low, medium, high or critical, or leave it to staff.")]
     if errors:
         raise WorkflowError(_("Check the report."), errors=errors)
     with transaction.atomic():
@@ -61,10 +68,11 @@ def report_concern(cert: Certificate, *, summary: str, details: str, reporter_em
             certificate=cert, summary=summary.strip()[:200], details=details.strip(),
             reporter_email=(reporter_email or "").strip(),
             reporter=reporter if reporter is not None and reporter.is_authenticated else None,
-            ip=audit.client_ip(request),
+            ip=audit.client_ip(request), severity=severity,
         )
         audit.log("certification.concern.reported", obj=cert, organization=cert.organization,
-                  payload={"concern": concern.pk})
+                  payload={"concern": concern.pk, "severity": severity})
+        deadline = incidents.open_acknowledgement(concern)
         contact = vulnerability_contact(cert)
         if contact:
             # The contact is an address, not an account: straight to the outbox.
@@ -72,17 +80,25 @@ def report_concern(cert: Certificate, *, summary: str, details: str, reporter_em
                                                                     "url": certificate_url(cert)})
             row = OutboxEmail.objects.create(to=contact, subject=subject, body_text=text, body_html=html)
             transaction.on_commit(lambda: enqueue_delivery([row.pk]))
+        notify(organizations.org_admins(cert.organization), "incident-received",
+               {"certificate": cert, "incident": concern, "due_at": deadline.due_at}, url=concern.get_absolute_url())
         notify(organizations.staff_users(), "concern-reported", {"certificate": cert, "concern": concern},
                url=reverse("certification:concern-list"))
+        incidents.tell_reporter(concern, "received")
     return concern
 
 
 def dismiss_concern(concern: ConcernReport, actor: User, request=None) -> None:
+    """Staff judge an open report not to be an incident (spam, the wrong model...): it never joins the
+    public history, its acknowledgement deadline closes and the reporter is told."""
     require_staff(actor)
     with transaction.atomic():
-        if not ConcernReport.objects.filter(pk=concern.pk, status=ConcernReport.Status.OPEN).update(
+        if not ConcernReport.objects.filter(pk=concern.pk, status__in=ConcernReport.OPEN_STATES).update(
             status=ConcernReport.Status.DISMISSED, handled_by=actor, handled_at=timezone.now()
         ):
             raise WorkflowError(_("This concern has already been handled."))
+        concern.status = ConcernReport.Status.DISMISSED
+        deadlines.close_deadlines(concern, incidents.KIND, state="cancelled")
         audit.log("certification.concern.dismissed", actor=actor, obj=concern.certificate,
                   organization=concern.certificate.organization, request=request, payload={"concern": concern.pk})
+        incidents.tell_reporter(concern, "dismissed")

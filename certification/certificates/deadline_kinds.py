@@ -1,13 +1,15 @@
-"""Deadline kinds of certificates and appeals (DESIGN §2.4), registered with the engine in
-``portal.deadlines`` by ``CertificationConfig.ready``: certificate expiry and the appeal
-decision. Reminders follow the framework version of each certificate or application."""
+"""Deadline kinds of certificates, appeals and incidents (DESIGN §2.4, issue 16 §2), registered with
+the engine in ``portal.deadlines`` by ``CertificationConfig.ready``: certificate expiry, the appeal
+decision and the acknowledgement of an incident. Reminders follow the framework version of each
+certificate or application."""
 
 from __future__ import annotations
 
 from django.urls import reverse
 
 from certification.certificates.appeals import deciding_staff
-from certification.certificates.models import Appeal
+from certification.certificates import incidents
+from certification.certificates.models import Appeal, ConcernReport
 from certification.certificates.services import C
 from certification.certificates.signing import certificate_url
 from certification.framework import rules
@@ -56,4 +58,28 @@ deadlines.register(rules.deadline_kind(
 deadlines.register(rules.deadline_kind(
     "appeal_decision", _appeal_reminder, _appeal_due, pending=lambda appeal: appeal.status == Appeal.Status.OPEN,
     description="Appeal decision by staff who took no part in the rejection; escalated to every staff member.",
+))
+
+
+def _acknowledgement_reminder(deadline, incident: ConcernReport, offset) -> None:
+    incident.refresh_from_db(fields=["status"])
+    if incident.status == ConcernReport.Status.RECEIVED:
+        notify(organizations.org_admins(incident.certificate.organization), "incident-acknowledgement-reminder",
+               {"incident": incident, "certificate": incident.certificate, "due_at": deadline.due_at,
+                "days_left": offset.days}, url=incident.get_absolute_url())
+
+
+def _acknowledgement_due(deadline, incident: ConcernReport) -> None:
+    incident.refresh_from_db(fields=["status"])
+    if incident.status == ConcernReport.Status.RECEIVED:
+        notify(organizations.staff_users(), "incident-acknowledgement-overdue",
+               {"incident": incident, "certificate": incident.certificate, "due_at": deadline.due_at},
+               url=incident.get_absolute_url())
+
+
+deadlines.register(rules.deadline_kind(
+    incidents.KIND, _acknowledgement_reminder, _acknowledgement_due,
+    pending=lambda incident: incident.status == ConcernReport.Status.RECEIVED,
+    description="Acknowledgement of a post-release incident by the organization: its admins reminded, then "
+                "every staff member told.",
 ))

@@ -1,5 +1,5 @@
 """Decisions, certificates and their certified artifacts, revocation proposals, appeals
-and concern reports (DESIGN §4, §7)."""
+and concern reports, which become post-release incidents (DESIGN §4, §7; issue 16 §2)."""
 
 from __future__ import annotations
 
@@ -197,13 +197,56 @@ class AppealVote(models.Model):
         constraints = [models.UniqueConstraint(fields=["appeal", "decided_by"], name="one_appeal_vote_per_staff")]
 
 
+class ConcernReportQuerySet(models.QuerySet):
+    def open(self) -> ConcernReportQuerySet:
+        """Incidents still waiting for someone: received, acknowledged or under investigation."""
+        return self.filter(status__in=ConcernReport.OPEN_STATES)
+
+    def visible_to(self, user) -> ConcernReportQuerySet:
+        """Staff see every incident; members of an organization those about its certificates;
+        everyone else none (their details are private, DESIGN §3)."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        if user.is_alliance_staff:
+            return self.all()
+        return self.filter(certificate__organization__memberships__user=user).distinct()
+
+    def public_history(self, at, public_after) -> ConcernReportQuerySet:
+        """The incidents a certificate page shows: resolved, or acknowledged at least ``public_after``
+        (a timedelta, from the framework data) before ``at``, whichever comes first. A staff
+        dismissal is never shown: staff judged the report not to be an incident."""
+        return self.exclude(status=ConcernReport.Status.DISMISSED).filter(
+            Q(status=ConcernReport.Status.RESOLVED) | Q(acknowledged_at__lte=at - public_after))
+
+
 class ConcernReport(models.Model):
-    """A concern about a certified release, from anyone (DESIGN §4, post-release monitoring)."""
+    """A post-release incident about a certified release (DESIGN §4, §7.2; issue 16 §2): reported by
+    anyone as a concern, then ``received`` → ``acknowledged`` by the organization (a deadline) →
+    ``investigating`` → ``resolved`` with a public note; or ``escalated`` by staff to a suspension of
+    the certificate, or ``dismissed`` by staff. The details stay with the organization and staff;
+    the public sees the summary (its title), dates, status and resolution note."""
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
-        ACTIONED = "actioned", _("Certificate suspended")
-        DISMISSED = "dismissed", _("Dismissed")
+        RECEIVED = "received", _("Received")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        INVESTIGATING = "investigating", _("Under investigation")
+        RESOLVED = "resolved", _("Resolved")
+        ESCALATED = "escalated", _("Escalated: certificate suspended")
+        DISMISSED = "dismissed", _("Dismissed by staff")
+
+    class Severity(models.TextChoices):
+        LOW = "low", _("Low")
+        MEDIUM = "medium", _("Medium")
+        HIGH = "high", _("High")
+        CRITICAL = "critical", _("Critical")
+
+    class Resolution(models.TextChoices):
+        FIXED = "fixed", _("Fixed in a release")
+        MITIGATED = "mitigated", _("Mitigated")
+        NOT_REPRODUCIBLE = "not_reproducible", _("Not reproducible")
+        OUT_OF_SCOPE = "out_of_scope", _("Out of scope")
+
+    OPEN_STATES = (Status.RECEIVED, Status.ACKNOWLEDGED, Status.INVESTIGATING)
 
     certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, related_name="concerns")
     summary = models.CharField(_("summary"), max_length=200, validators=[plain_text])
@@ -214,14 +257,46 @@ class ConcernReport(models.Model):
     )
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    # Chosen by the reporter or set by staff; blank: not rated yet (reports from before incidents had one).
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices, blank=True, db_index=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    investigating_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution = models.CharField(_("resolution"), max_length=20, choices=Resolution.choices, blank=True)
+    fixed_in = models.CharField(_("fixed in release"), max_length=100, blank=True, validators=[plain_text])
+    # Public once the incident shows in the certificate's history.
+    resolution_note = models.TextField(_("public resolution note"), blank=True)
+    # The staff member who dismissed it or escalated it to a suspension, and when.
     handled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     handled_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ConcernReportQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return self.summary
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATES
+
+    @property
+    def closed_at(self):
+        """When it stopped being open: resolved, or dismissed or escalated by staff."""
+        return self.resolved_at if self.status == self.Status.RESOLVED else self.handled_at
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("certification:incident-detail", args=[self.pk])

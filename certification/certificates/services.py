@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from certification.certificates import lineage, modelsigning, tasks, verify_cache
+from certification.certificates import incidents, lineage, modelsigning, tasks, verify_cache
 from certification.certificates.models import Certificate, ConcernReport, Decision, RevocationProposal
 from certification.certificates.signing import certificate_url, sign_certificate
 from certification.framework import rules, tiers
@@ -169,16 +169,16 @@ def _notify_org(cert: Certificate, kind: str, context: dict) -> None:
 
 def suspend(cert: Certificate, actor: User, reason: str, concern: ConcernReport | None = None,
             request=None) -> Certificate:
-    """One staff member suspends a valid certificate, with a reason."""
+    """One staff member suspends a valid certificate, with a reason; from an incident, it escalates it."""
     framework_services.require_staff(actor)
     reason = require_reason(reason)
     if cert.effective_status() == "expired":
         raise WorkflowError(_("This certificate has expired; suspending it changes nothing."))
     with transaction.atomic():
         _set_status(cert, C.SUSPENDED, [C.VALID], status_reason=reason)
-        if concern is not None:
-            ConcernReport.objects.filter(pk=concern.pk, certificate=cert).update(
-                status=ConcernReport.Status.ACTIONED, handled_by=actor, handled_at=timezone.now())
+        if concern is not None and concern.certificate_id == cert.pk:
+            # The incident is escalated (if still open): its acknowledgement deadline closes, its reporter is told.
+            incidents.on_escalated(concern, actor)
         audit.log("certification.certificate.suspended", actor=actor, obj=cert, organization=cert.organization,
                   request=request, payload={"reason": reason, "concern": concern.pk if concern else None})
         _notify_org(cert, "certificate-suspended", {"reason": reason})

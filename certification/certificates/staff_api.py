@@ -38,7 +38,13 @@ def _status_filter(request, choices) -> str:
 
 
 class ConcernSerializer(serializers.ModelSerializer):
+    """A concern report as an incident (issue 16 §2), with its lifecycle."""
+
     certificate = serializers.CharField(source="certificate.number", read_only=True)
+    status = serializers.ChoiceField(choices=ConcernReport.Status.choices, read_only=True)
+    severity = serializers.CharField(read_only=True, help_text="low, medium, high or critical; empty: not rated")
+    resolution = serializers.CharField(read_only=True, help_text="fixed, mitigated, not_reproducible or "
+                                                                 "out_of_scope once resolved")
     certificate_status = serializers.SerializerMethodField()
     organization = serializers.CharField(source="certificate.organization.slug", read_only=True)
     handled_by = serializers.SerializerMethodField()
@@ -46,7 +52,8 @@ class ConcernSerializer(serializers.ModelSerializer):
     class Meta:
         model = ConcernReport
         fields = ["id", "certificate", "certificate_status", "organization", "summary", "details", "reporter_email",
-                  "created_at", "status", "handled_by", "handled_at"]
+                  "created_at", "status", "severity", "acknowledged_at", "investigating_at", "resolved_at",
+                  "resolution", "fixed_in", "resolution_note", "handled_by", "handled_at"]
         read_only_fields = fields
 
     def get_certificate_status(self, concern) -> str:
@@ -79,14 +86,17 @@ class ConcernListView(StaffAPIMixin, GenericAPIView):
     @extend_schema(
         operation_id="staff_concerns_list",
         summary="Concern reports (staff)",
-        description="Concerns reported about certified releases, newest first.",
-        parameters=[OpenApiParameter("status", str, enum=ConcernReport.Status.values)],
+        description="Concerns reported about certified releases, as incidents, newest first. `status=open`: "
+                    "received, acknowledged or under investigation.",
+        parameters=[OpenApiParameter("status", str, enum=["open", *ConcernReport.Status.values])],
         responses=ConcernSerializer(many=True), tags=["staff"],
     )
     def get(self, request):
         qs = ConcernReport.objects.select_related("certificate__organization", "handled_by")
-        status = _status_filter(request, ConcernReport.Status.values)
-        if status:
+        status = _status_filter(request, ["open", *ConcernReport.Status.values])
+        if status == "open":
+            qs = qs.open()
+        elif status:
             qs = qs.filter(status=status)
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(ConcernSerializer(page, many=True).data)
@@ -98,7 +108,8 @@ class ConcernDismissView(StaffAPIMixin, GenericAPIView):
     @extend_schema(
         operation_id="staff_concern_dismiss",
         summary="Dismiss a concern (staff)",
-        description="Only an open concern can be dismissed; the certificate does not change.",
+        description="Only an open incident (received, acknowledged or under investigation) can be dismissed; "
+                    "the certificate does not change, the reporter is told.",
         request=None, responses=ConcernSerializer, tags=["staff"],
     )
     def post(self, request, pk: int):
@@ -123,8 +134,9 @@ class ConcernSuspendView(StaffAPIMixin, GenericAPIView):
     @extend_schema(
         operation_id="staff_concern_suspend",
         summary="Escalate a concern: suspend the certificate (staff)",
-        description="Suspends the concern's certificate with the reason and marks the concern actioned. Verification "
-                    "answers “suspended” from the next request; the organization's admins are told.",
+        description="Suspends the concern's certificate with the reason and marks the incident escalated (if it is "
+                    "still open). Verification answers “suspended” from the next request; the organization's admins "
+                    "and the reporter are told.",
         request=SuspendInput, responses=ConcernSerializer, tags=["staff"],
     )
     def post(self, request, pk: int):

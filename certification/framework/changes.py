@@ -42,6 +42,7 @@ KEY_LABELS = {
     "synthetic_share_default_basis": "default basis of the synthetic share",
     "appeal_window_days": "appeal window (days)",
     "renewal_after_months": "renewal opens after (months)",
+    "public_history_days": "an acknowledged incident becomes public after (days)",
     "one_billion": "the 1 billion parameter threshold",
     "seventy_billion": "the 70 billion parameter threshold",
 }

@@ -19,11 +19,12 @@ from portal.deadlines import DeadlineKind
 
 def rules_of(obj: Any) -> dict:
     """The rules of the framework version ``obj`` is bound to: its own (an application, a
-    certificate), its application's (an offer, an engagement, a window, a finding, an appeal),
-    or the version in force for an object bound to none (an accreditation)."""
+    certificate), its application's (an offer, an engagement, a window, a finding, an appeal), its
+    certificate's (an incident), or the version in force for an object bound to none (an accreditation)."""
     if isinstance(getattr(obj, "rules", None), dict):  # a framework version: its own rules
         return obj.rules
-    for path in ("framework_version", "application.framework_version", "window.application.framework_version"):
+    for path in ("framework_version", "application.framework_version", "window.application.framework_version",
+                 "certificate.framework_version"):
         target = obj
         for attr in path.split("."):
             target = getattr(target, attr, None)
@@ -52,6 +53,19 @@ DEFAULT_DEADLINES = [
         ],
         "on_due": "escalate_to_staff",
         "on_due_text": "Escalated to every staff member until a newer version is published.",
+    },
+    {
+        # Issue 16 §2: the organization acknowledges a post-release incident about its certified release.
+        "kind": "incident_acknowledgement",
+        "title": "Incident acknowledgement",
+        "starts": "incident_received",
+        "length_days": 5,
+        "reminders": [
+            {"days_before": 2, "recipients": ["org_admins"]},
+            {"days_before": 1, "recipients": ["org_admins"]},
+        ],
+        "on_due": "escalate_to_staff",
+        "on_due_text": "Escalated to every staff member.",
     },
 ]
 
@@ -139,11 +153,16 @@ DEFAULTS = {
     "review": {
         "reopen_min_days": 14,  # a closed window reopened by a tier raise stays open at least this long
     },
+    "incidents": {
+        # An acknowledged incident joins the certificate page's public history this long after its
+        # acknowledgement, if it is not resolved before (issue 16 §2).
+        "public_history_days": 90,
+    },
 }
 
 
 def setting(rules: dict, section: str, key: str) -> Any:
-    """A number of the version's ``certificates`` or ``review`` section, or else the default above."""
+    """A number of the version's ``certificates``, ``review`` or ``incidents`` section, or else the default above."""
     values = rules.get(section) or {}
     if key in values:
         return values[key]

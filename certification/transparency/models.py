@@ -74,6 +74,33 @@ class ReportFindingRollup(models.Model):
         ]
 
 
+class ReportIncidentRollup(models.Model):
+    """Post-release incidents of one year by severity (issue 16 §2); severity ``all`` is every
+    incident, ``not_rated`` those without a severity. Each count is by the time of its event."""
+
+    ALL = "all"
+    NOT_RATED = "not_rated"
+
+    year = models.PositiveSmallIntegerField()
+    severity = models.CharField(max_length=10)
+    # Reported in the year.
+    received = models.PositiveIntegerField(default=0)
+    # Acknowledged in the year, and the median days from the report to the acknowledgement.
+    acknowledged = models.PositiveIntegerField(default=0)
+    acknowledge_days_median = models.FloatField(null=True, blank=True)
+    # Resolved in the year, and the median days from the report to the resolution.
+    resolved = models.PositiveIntegerField(default=0)
+    resolve_days_median = models.FloatField(null=True, blank=True)
+    # Escalated by staff to a suspension, and dismissed by staff, in the year.
+    escalated = models.PositiveIntegerField(default=0)
+    dismissed = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["year", "severity"]
+        constraints = [models.UniqueConstraint(fields=["year", "severity"], name="one_incident_rollup_per_cell")]
+
+
 class ReportSnapshot(models.Model):
     """A published annual report: the report data frozen as canonical JSON with its
     sha256 (DESIGN §8). Immutable; the public page of a published year reads only this."""

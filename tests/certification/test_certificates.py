@@ -331,7 +331,7 @@ def test_staff_suspend_from_a_concern(framework, org, org_admin, staff, client):
                                                        "confirmed": "1"})
     cert.refresh_from_db()
     concern.refresh_from_db()
-    assert cert.status == Certificate.Status.SUSPENDED and concern.status == ConcernReport.Status.ACTIONED
+    assert cert.status == Certificate.Status.SUSPENDED and concern.status == ConcernReport.Status.ESCALATED
 
 
 def test_concern_list_is_for_staff_only(framework, org_admin, client, staff):

@@ -363,7 +363,7 @@ def test_staff_escalate_a_concern_to_a_suspension(concern, staff):
     assert blank.status_code == 400 and set(blank.json()) == {"reason"}
     response = post(api, f"/api/v1/staff/concerns/{concern.pk}/suspend/", **headers)
     assert response.status_code == 200, response.content
-    assert response.json()["status"] == "actioned" and response.json()["certificate_status"] == "suspended"
+    assert response.json()["status"] == "escalated" and response.json()["certificate_status"] == "suspended"
     cert = Certificate.objects.get(pk=concern.certificate_id)
     assert cert.status == Certificate.Status.SUSPENDED
     # The page's suggested reason, and the concern in the audit entry as on the page.
@@ -380,7 +380,7 @@ def test_concern_operations_are_for_staff_only(concern, org_admin, org_member, o
     assert_refused_to_non_staff(f"/api/v1/staff/concerns/{concern.pk}/suspend/", users, body={"reason": "x"})
     assert_needs_staff_scope(f"/api/v1/staff/concerns/{concern.pk}/suspend/", staff, body={"reason": "x"})
     concern.refresh_from_db()
-    assert concern.status == ConcernReport.Status.OPEN
+    assert concern.status == ConcernReport.Status.RECEIVED
     assert concern.certificate.status == Certificate.Status.VALID
 
 

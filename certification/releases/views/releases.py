@@ -235,7 +235,14 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "upstream_links": lineage.resolve(release, app.tier if app and app.tier else tier),
     }
     context["flagged_links"] = [link for link in context["upstream_links"] if link.flags]
+    for panel in RELEASE_PANELS:  # higher layers' parts of the page (the incidents about its certificates)
+        context.update(panel(release, request.user))
     return render(request, "certification/releases/release_detail.html", context)
+
+
+# ``panel(release, user) -> dict`` of template context, appended by higher layers in their
+# ``AppConfig.ready()`` (the certificates layer's incidents), as the dashboard's panels are.
+RELEASE_PANELS: list = []
 
 
 # --- documentation sections ---------------------------------------------------------------------
