@@ -1,9 +1,9 @@
-"""The registry, certificates, verification, staff decisions, appeals and concerns. Gathered under the ``certification`` namespace by
-``certification/urls.py``."""
+"""The registry, certificates, verification, staff decisions, appeals, concerns and incidents. Gathered
+under the ``certification`` namespace by ``certification/urls.py``."""
 
 from django.urls import path
 
-from certification.certificates.views import decisions, model_signing, registry
+from certification.certificates.views import decisions, incidents, model_signing, registry
 
 urlpatterns = [
     path("registry/", registry.registry_list, name="registry"),
@@ -29,6 +29,13 @@ urlpatterns = [
     path("staff/appeals/<int:pk>/", registry.appeal_decide, name="appeal-decide"),
     path("staff/concerns/", registry.concern_list, name="concern-list"),
     path("staff/concerns/<int:pk>/dismiss/", registry.concern_dismiss, name="concern-dismiss"),
+    # Post-release incidents (issue 16 §2): the organization's list and answers, staff's severity.
+    path("incidents/", incidents.incident_list, name="incident-list"),
+    path("incidents/<int:pk>/", incidents.incident_detail, name="incident-detail"),
+    path("incidents/<int:pk>/acknowledge/", incidents.incident_acknowledge, name="incident-acknowledge"),
+    path("incidents/<int:pk>/investigate/", incidents.incident_investigate, name="incident-investigate"),
+    path("incidents/<int:pk>/resolve/", incidents.incident_resolve, name="incident-resolve"),
+    path("incidents/<int:pk>/severity/", incidents.incident_severity, name="incident-severity"),
     path("applications/<int:pk>/approve/", decisions.application_approve, name="application-approve"),
     path("applications/<int:pk>/reject/", decisions.application_reject, name="application-reject"),
 ]

@@ -1,4 +1,4 @@
-"""Public registry pages (registry, certificate, badge, verify, concern form)
+"""Public registry pages (registry, certificate with its incident history, badge, verify, concern form)
 and the certificate, renewal and appeal actions of staff and organizations
 (DESIGN §4, §7). Views check access, call a service in
 ``certification.certificates``, turn its error into a message, and redirect."""
@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -30,6 +31,7 @@ from auditors import reports
 from certification.certificates import appeals as certificate_appeals
 from certification.certificates import attestations, keys, lineage, registry, signing
 from certification.certificates import concerns as certificate_concerns
+from certification.certificates import incidents
 from certification.certificates import services as certificate_services
 from certification.certificates.models import Appeal, Certificate, ConcernReport
 from certification.certificates.views import decisions, model_signing
@@ -71,12 +73,20 @@ class ReasonForm(forms.Form):
 
 class ConcernForm(forms.Form):
     summary = forms.CharField(label=gettext_lazy("Summary of the concern"), max_length=200,
-                              validators=[plain_text])
+                              validators=[plain_text],
+                              help_text=gettext_lazy("It becomes the incident's title, which the certificate page "
+                                                     "shows once the incident is resolved; the details do not."))
     details = forms.CharField(label=gettext_lazy("Details"), widget=forms.Textarea(attrs={"rows": 6}),
                               help_text=gettext_lazy("What you observed, how to reproduce it, and why it matters. "
                                                      "Do not include instructions that would cause harm."))
+    severity = forms.ChoiceField(
+        label=gettext_lazy("How serious is it?"), required=False, widget=forms.RadioSelect,
+        choices=[*ConcernReport.Severity.choices, ("", gettext_lazy("Not sure: let Alliance staff rate it"))],
+        help_text=gettext_lazy("Critical: people can be harmed now. Low: a minor flaw."))
     reporter_email = forms.EmailField(label=gettext_lazy("Your email address"), required=False,
-                                      help_text=gettext_lazy("Only if you want the organization or staff to reply."))
+                                      help_text=gettext_lazy("Only if you want to hear what happens: you are told "
+                                                             "when the organization acknowledges, investigates and "
+                                                             "resolves it."))
 
 
 class AppealForm(forms.Form):
@@ -213,11 +223,13 @@ def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
         **model_signing.model_signing_context(cert, [s.path for s in subjects]),
         "upstream_links": lineage.links_of_certificate(cert),
         "derivatives": lineage.derivatives(cert),
+        "incident_history": incidents.public_history(cert),
+        "incident_public_after": incidents.public_after(cert).days,
     }
     context["flagged_links"] = [link for link in context["upstream_links"] if link.flags]
     if is_staff:
         context["open_revocation"] = certificate_services.open_revocation(cert)
-        context["open_concerns"] = list(cert.concerns.filter(status=ConcernReport.Status.OPEN))
+        context["open_concerns"] = list(cert.concerns.open())
     if is_admin:
         context["renewal"] = certificate_services.renewal_of(cert)
         context["renewal_opens_at"] = certificate_services.renewal_opens_at(cert)
@@ -394,7 +406,8 @@ def certificate_concern(request: HttpRequest, number: str) -> HttpResponse:
             show_workflow_error(request, exc, form)
         else:
             messages.success(request, _("Thank you. Your concern was sent to the organization's vulnerability "
-                                        "contact and to Alliance staff."))
+                                        "contact and to Alliance staff. The organization has a few days to "
+                                        "acknowledge it."))
             return redirect("certification:certificate-detail", cert.number)
     return render(request, "certification/certificates/concern.html", {"certificate": cert, "form": form})
 
@@ -402,10 +415,19 @@ def certificate_concern(request: HttpRequest, number: str) -> HttpResponse:
 @staff_required
 @require_GET
 def concern_list(request: HttpRequest) -> HttpResponse:
-    """Open concerns first. Queries: concerns with certificates (1)."""
+    """Open incidents first (received before acknowledged before under investigation), then the
+    others, newest first. Queries: incidents with certificates (1), the overdue ones (1), their
+    acknowledgement deadlines (1)."""
+    order = Case(*[When(status=status, then=Value(i)) for i, status in enumerate(ConcernReport.OPEN_STATES)],
+                 default=Value(len(ConcernReport.OPEN_STATES)), output_field=IntegerField())
     concerns = list(ConcernReport.objects.select_related("certificate__organization", "certificate__release__ai_model")
-                    .order_by("status", "-created_at")[:200])
-    return render(request, "certification/certificates/concerns.html", {"concerns": concerns})
+                    .annotate(open_order=order).order_by("open_order", "-created_at", "-pk")[:200])
+    overdue = set(ConcernReport.objects.filter(status=ConcernReport.Status.RECEIVED, pk__in=incidents.overdue_ids())
+                  .values_list("pk", flat=True))
+    dues = incidents.acknowledgement_dues(concerns)
+    return render(request, "certification/certificates/concerns.html", {
+        "rows": [(c, dues.get(c.pk) if c.status == ConcernReport.Status.RECEIVED else None, c.pk in overdue)
+                 for c in concerns]})
 
 
 @staff_required
@@ -419,6 +441,8 @@ def concern_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, _("Concern dismissed."))
     except framework_services.WorkflowError as exc:
         show_workflow_error(request, exc)
+    if request.POST.get("next") == concern.get_absolute_url():  # dismissed from the incident's page
+        return redirect(concern.get_absolute_url())
     return redirect("certification:concern-list")
 
 
