@@ -428,6 +428,9 @@ SPECTACULAR_SETTINGS = {
         # How an upstream is named: the declaration's "kind", the verify answer's "named_by".
         "UpstreamKindEnum": "certification.releases.models.Upstream.Kind",
         "LineageFlagEnum": ["suspended", "revoked", "lower_tier"],
+        "IncidentStatusEnum": "certification.certificates.models.ConcernReport.Status",
+        "IncidentSeverityEnum": "certification.certificates.models.ConcernReport.Severity",
+        "IncidentResolutionEnum": "certification.certificates.models.ConcernReport.Resolution",
     },
 }
 
