@@ -27,6 +27,9 @@ OUTCOME_LABELS = {"accepted": gettext_lazy("Accepted"), "duplicate": gettext_laz
 
 RESPONSE_LABELS = {**dict(FindingResponse.Kind.choices), "no_response_yet": gettext_lazy("No response yet")}
 
+# The incident table's severity column: every incident, and those nobody rated (issue 16 §2).
+SEVERITY_LABELS = {"all": gettext_lazy("All severities"), "not_rated": gettext_lazy("Not rated")}
+
 
 def label(column: str, value) -> str:
     """The human label of a table value (tier, category, severity, outcome, response)."""
@@ -35,7 +38,7 @@ def label(column: str, value) -> str:
     if column == "category":
         return str(dict(Finding.Category.choices).get(value, value))
     if column == "severity":
-        return str(dict(Finding.Severity.choices).get(value, value))
+        return str(SEVERITY_LABELS.get(value) or dict(Finding.Severity.choices).get(value, value))
     if column == "outcome":
         return str(OUTCOME_LABELS.get(value, value))
     if column == "response":
@@ -68,7 +71,7 @@ class Series:
 
 # Published reports are cached as rendered, under their snapshot's sha256 and this version: change it
 # whenever the charts or the report's templates draw differently, or readers keep the old drawing.
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 
 # Print-readable: dark fills that stay distinct in grey, a hatch for the second
 # series, and every value written out beside its bar.
@@ -200,4 +203,16 @@ def charts(data: dict) -> dict[str, str]:
             [(_("On time"), "on_time_share", lambda r: f"{percent(r['on_time_share'])} ({r['on_time']}/{r['due']})")],
             max_value=1),
     }
+    if "incidents" in t:  # snapshots published before incidents were counted have no such table
+        out["incidents"] = _chart(
+            "chart-incidents", _("Post-release incidents by severity, %(year)s") % {"year": year},
+            t["incidents"], "severity",
+            [(_("Received"), "received", lambda r: str(r["received"])),
+             (_("Resolved"), "resolved", lambda r: str(r["resolved"]))])
+        out["incident_days"] = _chart(
+            "chart-incident-days", _("Median days to acknowledge and to resolve an incident, %(year)s") % {
+                "year": year},
+            t["incidents"], "severity",
+            [(_("To acknowledge"), "median_days_to_acknowledge", lambda r: number(r["median_days_to_acknowledge"])),
+             (_("To resolve"), "median_days_to_resolve", lambda r: number(r["median_days_to_resolve"]))])
     return out

@@ -32,7 +32,10 @@ Definitions (they are also stated on the page; years are calendar years in UTC):
   settled at triage); responses are those to the accepted ones;
 - responses on time: responses to accepted findings that fell due in the year
   (14 days, or the framework version's length, after triage or after the window
-  closed, whichever is later), filed by then; unanswered ones count as late.
+  closed, whichever is later), filed by then; unanswered ones count as late;
+- incidents (post-release, issue 16 §2): received, acknowledged, resolved, escalated and
+  dismissed in the year by severity, and the median days to acknowledge and to resolve
+  (``certification.transparency.incidents``, where each is defined).
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ from certification.transparency.figures import (
     first_year,
     review_figures,
 )
-from certification.transparency.models import ReportFindingRollup, ReportTierRollup
+from certification.transparency.incidents import incident_figures
+from certification.transparency.models import ReportFindingRollup, ReportIncidentRollup, ReportTierRollup
 from portal import audit
 from portal.models import Organization
 
@@ -119,10 +123,13 @@ def _refresh(as_of: dt.datetime) -> int:
         ReportFindingRollup(year=year, category=category, severity=severity, computed_at=as_of, **counts)
         for (year, category, severity), counts in sorted(finding_cells.items()) if year in years
     ]
+    incident_rows = incident_figures(as_of, years)
     ReportTierRollup.objects.filter(year__in=list(years)).delete()
     ReportFindingRollup.objects.filter(year__in=list(years)).delete()
+    ReportIncidentRollup.objects.filter(year__in=list(years)).delete()
     ReportTierRollup.objects.bulk_create(tier_rows)
     ReportFindingRollup.objects.bulk_create(finding_rows)
+    ReportIncidentRollup.objects.bulk_create(incident_rows)
     return len(years)
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from certification.framework.models import FrameworkVersion
 from certification.framework.services import WorkflowError, require_staff
 from certification.review.models import Finding, FindingResponse
+from certification.transparency import incidents as incident_figures
 from certification.transparency.figures import ALL, SCHEMA, TIERS, UTC, year_bounds
 from certification.transparency.models import ReportFindingRollup, ReportSnapshot, ReportTierRollup
 from certification.transparency.rollups import lock_refresh
@@ -138,6 +139,7 @@ def build_draft(year: int) -> dict | None:
             "finding_triage": _table(["outcome", "findings", "share"], triage),
             "responses": _table(["response", "findings", "share"], responses),
             "response_timeliness": _table(["tier", "due", "on_time", "on_time_share"], timeliness),
+            "incidents": _table(incident_figures.COLUMNS, incident_figures.incident_table_rows(year)),
             "framework_versions": _table(["version", "effective_from", "effective_until", "digest"],
                                          framework_versions_in_force(year)),
         },
@@ -145,7 +147,8 @@ def build_draft(year: int) -> dict | None:
 
 
 TABLE_NAMES = ("adoption", "certificates", "time_to_decision", "audits", "findings", "findings_by_category",
-               "findings_by_severity", "finding_triage", "responses", "response_timeliness", "framework_versions")
+               "findings_by_severity", "finding_triage", "responses", "response_timeliness", "incidents",
+               "framework_versions")
 
 
 def draft_years() -> list[int]:

@@ -64,6 +64,13 @@ COLUMN_LABELS = {
     "effective_from": gettext_lazy("In force from"),
     "effective_until": gettext_lazy("Until"),
     "digest": gettext_lazy("Document digest (sha256)"),
+    "received": gettext_lazy("Received"),
+    "acknowledged": gettext_lazy("Acknowledged"),
+    "median_days_to_acknowledge": gettext_lazy("Median days to acknowledge"),
+    "resolved": gettext_lazy("Resolved"),
+    "median_days_to_resolve": gettext_lazy("Median days to resolve"),
+    "escalated": gettext_lazy("Escalated to a suspension"),
+    "dismissed": gettext_lazy("Dismissed by staff"),
 }
 LABELLED = {"tier", "category", "severity", "outcome", "response"}
 SHARES = {"share", "on_time_share"}
@@ -79,6 +86,7 @@ TABLE_CAPTIONS = {
     "finding_triage": gettext_lazy("Triage outcomes"),
     "responses": gettext_lazy("Responses to accepted findings"),
     "response_timeliness": gettext_lazy("Responses filed on time"),
+    "incidents": gettext_lazy("Post-release incidents by severity"),
     "framework_versions": gettext_lazy("Framework versions in force"),
 }
 
@@ -119,6 +127,16 @@ SECTIONS = [
                   "filed within 14 days after triage or after the review window closed, whichever is later; the "
                   "on-time rate counts the responses that fell due in the year, unanswered ones as late."),
      ["responses", "response_timeliness"], ["responses", "response_timeliness"]),
+    ("incidents", gettext_lazy("Post-release incidents"),
+     gettext_lazy("Concerns reported about certified releases become incidents that the organization acknowledges, "
+                  "investigates and resolves with a public note, or that staff escalate to a suspension of the "
+                  "certificate or dismiss as not an incident. By severity as rated by the reporter or by staff "
+                  "(\"not rated\" when neither did), each count by the time of its event in the year: incidents "
+                  "received; acknowledged, with the median days from the report to the acknowledgement; resolved, "
+                  "with the median days from the report to the resolution; escalated; dismissed. Calendar days, "
+                  "weekends included; the median is interpolated between the two middle values. Only counts are "
+                  "published: no titles, no models, no organizations."),
+     ["incidents", "incident_days"], ["incidents"]),
     ("framework", gettext_lazy("Framework versions in force"),
      gettext_lazy("The published versions of the framework in force at some time in the year, with their "
                   "document digests (sha256 of the rules as canonical JSON)."),
@@ -162,10 +180,13 @@ def _downloads(year: int, name: str, draft: bool) -> dict:
 
 
 def render_body(data: dict, draft: bool) -> str:
-    """The report itself (definitions, charts, data tables, downloads), from draft or snapshot data."""
+    """The report itself (definitions, charts, data tables, downloads), from draft or snapshot data.
+    A section whose tables a snapshot does not hold (published before they existed) is left out."""
     charts = transparency_charts.charts(data)
     sections = []
     for section_id, heading, definition, chart_names, table_names in SECTIONS:
+        if any(name not in data["tables"] for name in table_names):
+            continue
         tables = []
         for name in table_names:
             table = _table_context(data, name)

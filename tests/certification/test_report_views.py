@@ -68,10 +68,11 @@ def test_public_page_states_every_definition_and_has_accessible_charts(published
     page = client.get(f"/report/{YEAR}/").content.decode()
     for phrase in ["held at least one valid certificate at any time in the year", "changes requested",
                    "median", "90th percentile", "filed by the due time", "mitigated, accepted as a risk",
-                   "on-time rate", "Framework versions in force"]:
+                   "on-time rate", "Framework versions in force", "median days from the report to the acknowledgement",
+                   "median days from the report to the resolution"]:
         assert phrase.lower() in page.lower(), phrase
-    assert page.count('role="img"') == 10
-    assert page.count("<title id=") == 10 and page.count("<desc id=") == 10
+    assert page.count('role="img"') == 12
+    assert page.count("<title id=") == 12 and page.count("<desc id=") == 12
     assert "66.7%" in page  # adoption, all tiers
     assert "2025.1" in page
     for name in transparency_services.TABLE_NAMES:
