@@ -56,7 +56,7 @@ from certification.certificates import concerns as certificate_concerns
 from certification.certificates import keys as certificate_keys
 from certification.certificates import lineage, registry, signing, verify_cache
 from certification.certificates import services as certificate_services
-from certification.certificates.models import Appeal, Certificate, ModelSignature
+from certification.certificates.models import Appeal, Certificate, ConcernReport, ModelSignature
 from certification.framework import services as framework_services
 from certification.releases.api import (
     ApplicationActions,
@@ -461,9 +461,14 @@ class RevocationsView(PublicView):
 
 
 class ConcernInput(serializers.Serializer):
-    summary = serializers.CharField(max_length=200, validators=[plain_text])
-    details = serializers.CharField()
-    reporter_email = serializers.EmailField(required=False, allow_blank=True)
+    summary = serializers.CharField(max_length=200, validators=[plain_text],
+                                    help_text="The incident's title: public once the incident is resolved")
+    details = serializers.CharField(help_text="Private: for the organization and Alliance staff only")
+    severity = serializers.ChoiceField(choices=ConcernReport.Severity.choices, required=False, allow_blank=True,
+                                       help_text="Your rating; leave it out to let staff rate the incident")
+    reporter_email = serializers.EmailField(required=False, allow_blank=True,
+                                            help_text="To be told when the organization acknowledges, "
+                                                      "investigates and resolves it")
 
 
 class ConcernView(APIView):
@@ -474,6 +479,9 @@ class ConcernView(APIView):
     throttle_classes = [RegistryRateThrottle]
 
     @extend_schema(operation_id="certificates_concern", summary="Report a concern about a certified release",
+                   description="The concern becomes an incident the organization acknowledges, investigates and "
+                               "resolves (`/api/v1/incidents/`); its public history is at "
+                               "`/api/v1/certificates/{number}/incidents/`.",
                    request=ConcernInput,
                    responses={201: inline_serializer("ConcernAccepted", {"id": serializers.IntegerField()})},
                    auth=[], tags=["public"])
