@@ -70,6 +70,8 @@ PARITY: dict[str, Api | NoApi] = {
     # Leaving is removing one's own membership.
     "organizations/<slug:slug>/leave/": api("DELETE /api/v1/organizations/{slug}/members/{member_id}/"),
     "organizations/<slug:slug>/switch/": SESSION_ONLY,
+    # The language switch keeps a signed-in person's choice on the account, as the profile's language does.
+    "i18n/setlang/": api("PATCH /api/v1/account/profile/"),
     "organizations/<slug:slug>/invitations/<int:pk>/revoke/": api(
         "DELETE /api/v1/organizations/{slug}/invitations/{invitation_id}/"),
     "invitations/<str:token>/": api("POST /api/v1/invitations/accept/"),
@@ -142,6 +144,10 @@ PARITY: dict[str, Api | NoApi] = {
     "applications/<int:pk>/appeal/": api("POST /api/v1/applications/{id}/appeal/"),
     "staff/appeals/<int:pk>/": api("POST /api/v1/appeals/{id}/decide/"),
     "staff/concerns/<int:pk>/dismiss/": api("POST /api/v1/staff/concerns/{id}/dismiss/"),
+    "incidents/<int:pk>/acknowledge/": api("POST /api/v1/incidents/{id}/acknowledge/"),
+    "incidents/<int:pk>/investigate/": api("POST /api/v1/incidents/{id}/investigate/"),
+    "incidents/<int:pk>/resolve/": api("POST /api/v1/incidents/{id}/resolve/"),
+    "incidents/<int:pk>/severity/": api("POST /api/v1/incidents/{id}/severity/"),
     "applications/<int:pk>/approve/": api("POST /api/v1/applications/{id}/approve/"),
     "applications/<int:pk>/reject/": api("POST /api/v1/applications/{id}/reject/"),
     # --- transparency report -----------------------------------------------------------------
