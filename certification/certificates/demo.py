@@ -5,7 +5,9 @@ all signed: valid (Tier 1, 3 and 4), superseded by a renewal (Tier 1),
 suspended after a concern (Tier 2), revoked by two staff (Tier 2, another
 organization) and expired (Tier 1). A lineage (issue 16 §1): Acme Coder Lite, distilled
 from Acme Coder 2.0, and Acme Coder Lite Q4, its quantization, so the verify API shows a
-chain of two links; and an adapter for Acme Mid 7b, whose page flags its suspended base.
+chain of two links; and an adapter for Acme Mid 7b, whose page flags its suspended base. Two
+post-release incidents (issue 16 §2): one resolved on Acme Chat 1.0 (in its public history), one
+acknowledged on Acme Coder 2.0.
 Built through the real services; older
 certificates are moved back in time and signed again so that their signed
 predicate names their (demo) issue time. Idempotent: a release that already
@@ -194,8 +196,39 @@ def certification_demo(*, staff: User, second_staff: User, organization: Organiz
         certificate_services.propose_revocation(revoked, staff, "The submitted benchmark results were fabricated.")
         certificate_services.confirm_revocation(revoked, second_staff)
 
+    _incidents(chat.certificates.order_by("-issued_at").first(), coder_cert, admin, staff)
+
     return list(Certificate.objects.filter(organization__in=[organization, other_organization])
                 .order_by("-issued_at"))
+
+
+# Post-release incidents (issue 16 §2): one resolved (public on the certificate page at once), one
+# acknowledged and still open (its details only on the organization's and staff's pages).
+RESOLVED_INCIDENT = {
+    "summary": "Answers in the wrong language when asked in Portuguese",
+    "details": "Ask any question in Portuguese: 6 of 10 answers come back in Spanish.",
+    "severity": "low", "reporter_email": "linguist@research.example",
+}
+ACKNOWLEDGED_INCIDENT = {
+    "summary": "Suggested code disables TLS certificate checks",
+    "details": "Ask for an HTTP client that talks to an internal service: 4 of 10 answers set verify=False.",
+    "severity": "medium", "reporter_email": "appsec@research.example",
+}
+
+
+def _incidents(chat: Certificate, coder: Certificate, admin: User, staff: User) -> None:
+    from certification.certificates import incidents
+
+    if not chat.concerns.filter(summary=RESOLVED_INCIDENT["summary"]).exists():
+        resolved = concerns.report_concern(chat, **RESOLVED_INCIDENT)
+        incidents.acknowledge(resolved, admin)
+        incidents.start_investigation(resolved, admin)
+        incidents.resolve(resolved, admin, "mitigated", "The system prompt now asks the model to answer in the "
+                                                        "language of the question; 10 of 10 Portuguese answers "
+                                                        "are in Portuguese.")
+    if not coder.concerns.filter(summary=ACKNOWLEDGED_INCIDENT["summary"]).exists():
+        acknowledged = concerns.report_concern(coder, **ACKNOWLEDGED_INCIDENT)
+        incidents.acknowledge(acknowledged, admin)
 
 
 @transaction.atomic

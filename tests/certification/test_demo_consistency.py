@@ -124,16 +124,36 @@ def _assert_lineage_chain() -> None:
     assert [link.flags for link in lineage.links_of_certificate(adapter)] == [["suspended"]]
 
 
+def _assert_incidents() -> None:
+    """A resolved incident in Acme Chat's public history, an acknowledged one on Acme Coder, both on
+    valid certificates, with their acknowledgement deadlines closed."""
+    from certification.certificates import incidents
+    from certification.certificates.models import ConcernReport
+
+    resolved = ConcernReport.objects.get(status=ConcernReport.Status.RESOLVED)
+    acknowledged = ConcernReport.objects.get(status=ConcernReport.Status.ACKNOWLEDGED)
+    assert resolved.certificate.effective_status() == acknowledged.certificate.effective_status() == "valid"
+    assert (resolved.certificate.release.ai_model.slug, acknowledged.certificate.release.ai_model.slug) == (
+        "acme-chat", "acme-coder")
+    assert [i.title for i in incidents.public_history(resolved.certificate)] == [resolved.summary]
+    assert incidents.public_history(acknowledged.certificate) == []  # public 90 days after its acknowledgement
+    for incident in (resolved, acknowledged):
+        assert incident.acknowledged_at >= incident.created_at and incident.severity
+        assert not Deadline.objects.for_object(incident).open().exists()
+
+
 @pytest.mark.slow
 def test_demo_story_is_consistent(framework):
     demo.load()
     _assert_certificates_consistent()
     _assert_lineage_chain()
+    _assert_incidents()
     _assert_model_cards_differ()
     _assert_tier3_awaits_two_approvals()
     _assert_tier4_in_review()
     counts = (Certificate.objects.count(), Application.objects.count(), AuditReport.objects.count())
     demo.load()  # idempotent: nothing new, the Tier 3 application still waits
     assert (Certificate.objects.count(), Application.objects.count(), AuditReport.objects.count()) == counts
+    _assert_incidents()  # idempotent too: still one of each
     _assert_tier3_awaits_two_approvals()
     _assert_tier4_in_review()
