@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from certification.certificates.appeals import deciding_staff
 from certification.certificates import incidents
+from certification.certificates.appeals import deciding_staff
 from certification.certificates.models import Appeal, ConcernReport
 from certification.certificates.services import C
 from certification.certificates.signing import certificate_url

@@ -28,7 +28,6 @@ from certification.transparency import rollups
 from certification.transparency import services as transparency_services
 from portal import deadlines
 from portal.models import AuditEntry, Deadline, Notification, OutboxEmail
-from tests import factories as f
 from tests.certification.certificate_helpers import certify
 
 I = ConcernReport.Status  # noqa: E741
