@@ -89,6 +89,7 @@ PARITY: dict[str, Api | NoApi] = {
     "staff/framework/new/": api("POST /api/v1/framework-versions/"),
     "staff/framework/<str:version>/edit/": api("PUT /api/v1/framework-versions/{version}/rules/"),
     "staff/framework/<str:version>/publish/": api("POST /api/v1/framework-versions/{version}/publish/"),
+    "staff/framework/<str:version>/texts/": api("PUT /api/v1/framework-versions/{version}/translations/"),
     # --- certification: releases and applications -------------------------------------------
     "contact/confirm/<str:token>/": NoApi(
         "The emailed link the vulnerability contact follows: it proves that mailbox, which has no account; "
