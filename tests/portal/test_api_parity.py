@@ -81,6 +81,8 @@ PARITY: dict[str, Api | NoApi] = {
     "account/tokens/<int:pk>/revoke/": api("POST /api/v1/account/tokens/{id}/revoke/"),
     "account/notifications/": api("PATCH /api/v1/account/notification-settings/"),
     "account/calendar/": api("POST /api/v1/account/calendar/rotate/", "DELETE /api/v1/account/calendar/"),
+    # The language switch keeps a signed-in user's choice on the profile; API clients send Accept-Language.
+    "i18n/setlang/": api("PATCH /api/v1/account/profile/"),
     # --- certification: framework ---------------------------------------------------------------
     "tier/": api("POST /api/v1/classify/"),
     "framework/": GET_PAGE,
