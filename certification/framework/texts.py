@@ -115,14 +115,14 @@ def _walk(rules: dict) -> Iterator[Text]:
         name = {"name": entry.get("title") or key}
         prefix = f"requirements.{key}"
         yield from _texts("requirements", prefix, entry, ("title", "description", "hint"),
-                          (gettext_noop("Requirement \u201c%(name)s\u201d: %(field)s"), name))
+                          (gettext_noop("Requirement “%(name)s”: %(field)s"), name))
         for tier, detail in _entries(entry.get("tier_details"), "tier"):
             yield from _texts("requirements", f"{prefix}.tier_details.{tier}", detail, ("text",),
-                              (gettext_noop("Requirement \u201c%(name)s\u201d: what Tier %(tier)s needs"),
+                              (gettext_noop("Requirement “%(name)s”: what Tier %(tier)s needs"),
                                {**name, "tier": tier}))
         for field_id, field in _entries(entry.get("fields"), "id"):
             yield from _texts("requirements", f"{prefix}.fields.{field_id}", field, ("label", "help"),
-                              (gettext_noop("Requirement \u201c%(name)s\u201d: a field's %(field)s"), name))
+                              (gettext_noop("Requirement “%(name)s”: a field's %(field)s"), name))
     for key, entry in _entries(rules.get("attestation_statements"), "number"):
         yield from _texts("statements", f"attestation_statements.{key}", entry, ("text",),
                           (gettext_noop("Statement %(number)s"), {"number": key}))
@@ -138,7 +138,7 @@ def _walk(rules: dict) -> Iterator[Text]:
                           (gettext_noop("Who ran a benchmark: %(field)s"), {}))
     for key, entry in _entries(rules.get("deadlines"), "kind"):
         yield from _texts("deadlines", f"deadlines.{key}", entry, ("title", "on_due_text"),
-                          (gettext_noop("Deadline \u201c%(name)s\u201d: %(field)s"),
+                          (gettext_noop("Deadline “%(name)s”: %(field)s"),
                            {"name": entry.get("title") or key}))
 
 
