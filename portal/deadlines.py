@@ -34,6 +34,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from portal import labels
 from portal.models import Deadline, ReminderClaim
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,8 @@ def kind_title(name: str) -> str:
     """The human title of a kind: the one it was registered with, or its name."""
     kind = _registry.get(name)
     if kind and kind.title:
-        return kind.title
+        # Titles come from data (the framework's): shown in the reader's language.
+        return labels.data_text(kind.title) if isinstance(kind.title, str) else str(kind.title)
     return name.replace("_", " ").capitalize()
 
 

@@ -24,6 +24,8 @@ Lookup = Callable[[str], "str | None"]
 
 _tables: dict[str, dict[str, object]] = {}
 _sources: dict[str, list[Lookup]] = {}
+# Translators of texts read from data (a framework version's titles): a text in the active language, or None.
+_translators: list[Lookup] = []
 
 # "2 January 2027, 15:04 UTC": day, month in words, 24-hour time and the zone's abbreviation.
 MOMENT_FORMAT = "j F Y, H:i T"
@@ -47,6 +49,22 @@ def register_source(kind: str, lookup: Lookup) -> None:
         sources.append(lookup)
 
 
+def register_translator(translate: Lookup) -> None:
+    """Add a translator of texts read from data, consulted before the catalogue (``data_text``)."""
+    if translate not in _translators:
+        _translators.append(translate)
+
+
+def data_text(text: str) -> str:
+    """A text read from data in the active language: a registered translator's (the framework
+    versions' own translations), else the catalogue's, else the text as it is."""
+    for translate in _translators:
+        found = translate(text)
+        if found:
+            return found
+    return gettext(text) if text else text
+
+
 def humanize(code: object) -> str:
     """The fallback: ``bias_report`` → "Bias report" (no code ever reaches a page as it is)."""
     text = str(code).replace("_", " ").strip()
@@ -66,8 +84,8 @@ def label(kind: str, code: object) -> str:
                 break
     if not found:
         return humanize(key)
-    # Lazy texts translate themselves; texts read from data go through the catalogue too.
-    return gettext(found) if isinstance(found, str) else str(found)
+    # Lazy texts translate themselves; texts read from data go through their translators and the catalogue.
+    return data_text(found) if isinstance(found, str) else str(found)
 
 
 def known(kind: str) -> dict[str, object]:

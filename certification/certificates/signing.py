@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from auditors import reports
 from certification.certificates import attestations, keys, lineage
@@ -43,9 +44,18 @@ def certificate_url(cert: Certificate) -> str:
 # --- the signed statement -----------------------------------------------------------------------
 
 
+# The portal's own reasons for a tier above the computed one: signed in English (the attestation is
+# language-neutral: ids and numbers, and the version's own texts); pages translate them.
+PORTAL_RULE_TEXTS = {
+    "raised_by_staff": gettext_noop("Tier raised by Alliance staff."),
+    "declared_tier": gettext_noop("The organization declared a higher tier than computed."),
+}
+
+
 def fired_rules(content: dict, rules: dict, tier: int) -> list[dict]:
     """The classification rules that fired for the frozen release facts, plus the
-    declared or staff-raised tier when it is above the computed one."""
+    declared or staff-raised tier when it is above the computed one. The attestation signs these
+    with the version's rules as stored; pages pass the rules in the reader's language."""
     facts = {k: content.get("release", {}).get(k) for k in tiers.FIELDS}
     try:
         classification = tiers.classify(facts, rules)
@@ -56,10 +66,9 @@ def fired_rules(content: dict, rules: dict, tier: int) -> list[dict]:
         raised = content.get("release", {}).get("raised_tier")
         declared = content.get("release", {}).get("declared_tier")
         if raised and raised >= tier:
-            result.insert(0, {"id": "raised_by_staff", "tier": raised, "text": "Tier raised by Alliance staff."})
+            result.insert(0, {"id": "raised_by_staff", "tier": raised, "text": PORTAL_RULE_TEXTS["raised_by_staff"]})
         elif declared:
-            result.insert(0, {"id": "declared_tier", "tier": declared,
-                              "text": "The organization declared a higher tier than computed."})
+            result.insert(0, {"id": "declared_tier", "tier": declared, "text": PORTAL_RULE_TEXTS["declared_tier"]})
     return result
 
 

@@ -35,7 +35,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from certification.framework import changes, services, tiers
+from certification.framework import changes, services, texts, tiers
 from certification.framework import rules as framework_rules
 from certification.framework.forms import FrameworkPublishForm, FrameworkRulesForm, FrameworkVersionCreateForm
 from certification.framework.labels import localized_errors
@@ -223,15 +223,26 @@ class FrameworkVersionDetailSerializer(FrameworkVersionSerializer):
         help_text="The version compared with: the one before it, or for a draft the latest published")
     changes = serializers.SerializerMethodField(help_text="What changes from changes_from, in words (the page "
                                                           "/framework/{version}/changes/)")
+    missing_translations = serializers.SerializerMethodField(
+        help_text="Per language, the text paths the version's translations block leaves out (shown from the "
+                  "catalogue or in English); publishing does not wait for them")
 
     class Meta(FrameworkVersionSerializer.Meta):
-        fields = [*FrameworkVersionSerializer.Meta.fields, "review_by", "changes_from", "changes", "rules"]
+        fields = [*FrameworkVersionSerializer.Meta.fields, "review_by", "changes_from", "changes",
+                  "missing_translations", "rules"]
         read_only_fields = fields
 
     def _previous(self, fv):
         if not hasattr(fv, "_previous_version"):
             fv._previous_version = services.previous_version(fv)
         return fv._previous_version
+
+    @extend_schema_field(serializers.DictField(child=serializers.ListField(child=serializers.CharField())))
+    def get_missing_translations(self, fv):
+        try:
+            return {code: [t.path for t in found] for code, _name, found in texts.missing(fv.rules)}
+        except (KeyError, TypeError, AttributeError, ValueError):
+            return {}  # a draft's broken rules: the rules endpoint names the problem
 
     def get_review_by(self, fv) -> dt.datetime | None:
         return framework_rules.review_by(fv)
@@ -257,6 +268,14 @@ class DraftVersionInput(serializers.Serializer):
 
 class RulesInput(serializers.Serializer):
     rules = serializers.DictField(help_text="The whole rules document of the draft, one JSON object")
+
+
+class TranslationsInput(serializers.Serializer):
+    translations = serializers.DictField(
+        child=serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=5000)),
+        help_text='{"<language>": {"<text path>": "<text>"}}: each language named replaces its texts in the '
+                  "draft's translations block (an empty text is dropped); languages not named keep theirs. "
+                  "Text paths as in missing_translations, e.g. requirements.model_card.title")
 
 
 class PublishVersionInput(serializers.Serializer):
@@ -333,6 +352,22 @@ class FrameworkVersionViewSet(StaffAPIMixin, viewsets.GenericViewSet):
             services.update_framework_rules(fv, request.user, form.cleaned_data["rules"], request=request)
         except services.WorkflowError as exc:
             raise ValidationError({"rules": [m for errors in exc.errors.values() for m in errors]}) from exc
+        return self._detail(fv)
+
+    @extend_schema(operation_id="framework_versions_translations", summary="Set a draft's texts in other languages",
+                   description="The page /staff/framework/{version}/texts/. Only a draft changes; every path must "
+                               "name a text of the version and keep the English text's {placeholders}.",
+                   request=TranslationsInput, responses=FrameworkVersionDetailSerializer, tags=["staff"])
+    @action(detail=True, methods=["put"])
+    def translations(self, request, version=None):
+        fv = self.get_object()
+        data = TranslationsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            services.update_framework_translations(fv, request.user, data.validated_data["translations"],
+                                                   request=request)
+        except services.WorkflowError as exc:
+            self._refused(exc)
         return self._detail(fv)
 
     @extend_schema(operation_id="framework_versions_publish", summary="Publish a draft with its effective date",

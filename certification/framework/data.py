@@ -14,12 +14,18 @@ JSON object keys are strings and ``{1: ...}`` would come back as ``{"1": ...}``.
 
 Every integer stays within RFC 8785's safe range (|n| < 2**53), which is why the
 parameter ceiling of 10**15 can be hashed at all.
+
+The texts are English and marked with ``gettext_noop`` (an identity function: the values and
+the published digest are unchanged) so that ``makemessages`` puts them in the catalogue: 2025.1
+predates the ``translations`` block of later versions, and its other languages come from the
+catalogue (``certification.framework.texts``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from certification.framework.tiers import gettext_noop
 from portal.canonical import canonical_sha256
 
 ONE_BILLION = 1_000_000_000
@@ -32,7 +38,7 @@ FRAMEWORK_2025_1: dict[str, Any] = {
     "tiers": [
         {
             "tier": 1,
-            "label": "Tier 1",
+            "label": gettext_noop("Tier 1"),
             "auditors_required": 0,
             "auditor_domain_coverage": False,
             "community_review_days": None,
@@ -42,7 +48,7 @@ FRAMEWORK_2025_1: dict[str, Any] = {
         },
         {
             "tier": 2,
-            "label": "Tier 2",
+            "label": gettext_noop("Tier 2"),
             "auditors_required": 0,
             "auditor_domain_coverage": False,
             "community_review_days": None,
@@ -52,7 +58,7 @@ FRAMEWORK_2025_1: dict[str, Any] = {
         },
         {
             "tier": 3,
-            "label": "Tier 3",
+            "label": gettext_noop("Tier 3"),
             "auditors_required": 1,
             "auditor_domain_coverage": False,
             "community_review_days": 30,
@@ -62,7 +68,7 @@ FRAMEWORK_2025_1: dict[str, Any] = {
         },
         {
             "tier": 4,
-            "label": "Tier 4",
+            "label": gettext_noop("Tier 4"),
             "auditors_required": 2,
             # The Tier 4 auditors together must be accredited in every flagged domain.
             "auditor_domain_coverage": True,
@@ -77,13 +83,13 @@ FRAMEWORK_2025_1: dict[str, Any] = {
         "parameter_count": {"min": 1, "max": 10**15},
         "thresholds": {"one_billion": ONE_BILLION, "seventy_billion": SEVENTY_BILLION},
         "capabilities": [
-            {"id": "advanced_reasoning", "label": "Advanced reasoning"},
-            {"id": "code_generation", "label": "Code generation"},
-            {"id": "multimodal", "label": "Multimodal"},
+            {"id": "advanced_reasoning", "label": gettext_noop("Advanced reasoning")},
+            {"id": "code_generation", "label": gettext_noop("Code generation")},
+            {"id": "multimodal", "label": gettext_noop("Multimodal")},
         ],
         "sensitive_domains": [
-            {"id": "biology", "label": "Biology"},
-            {"id": "cybersecurity", "label": "Cybersecurity"},
+            {"id": "biology", "label": gettext_noop("Biology")},
+            {"id": "cybersecurity", "label": gettext_noop("Cybersecurity")},
         ],
         "emergent_description_required": True,
         # Table order matters: fired rules are reported highest tier first,
@@ -95,42 +101,42 @@ FRAMEWORK_2025_1: dict[str, Any] = {
                 "id": "emergent_capabilities",
                 "kind": "emergent_capabilities",
                 "tier": 4,
-                "text": "The model exhibits emergent capabilities.",
+                "text": gettext_noop("The model exhibits emergent capabilities."),
             },
             {
                 "id": "sensitive_domain",
                 "kind": "sensitive_domain",
                 "per_value": True,
                 "tier": 4,
-                "text": "The model is trained on or intended for the sensitive domain {label}.",
+                "text": gettext_noop("The model is trained on or intended for the sensitive domain {label}."),
             },
             {
                 "id": "params_gt_70b",
                 "kind": "parameter_count",
                 "parameter_count": {"gt": SEVENTY_BILLION},
                 "tier": 3,
-                "text": "The model has more than 70 billion parameters.",
+                "text": gettext_noop("The model has more than 70 billion parameters."),
             },
             {
                 "id": "capability",
                 "kind": "capability",
                 "per_value": True,
                 "tier": 3,
-                "text": "The model has the capability {label}.",
+                "text": gettext_noop("The model has the capability {label}."),
             },
             {
                 "id": "params_1b_to_70b",
                 "kind": "parameter_count",
                 "parameter_count": {"gte": ONE_BILLION, "lte": SEVENTY_BILLION},
                 "tier": 2,
-                "text": "The model has between 1 billion and 70 billion parameters.",
+                "text": gettext_noop("The model has between 1 billion and 70 billion parameters."),
             },
             {
                 "id": "params_lt_1b",
                 "kind": "parameter_count",
                 "parameter_count": {"lt": ONE_BILLION},
                 "tier": 1,
-                "text": "The model has fewer than 1 billion parameters.",
+                "text": gettext_noop("The model has fewer than 1 billion parameters."),
             },
         ],
         "tier_changes": {
@@ -155,15 +161,15 @@ FRAMEWORK_2025_1: dict[str, Any] = {
         {
             "id": "model_card",
             "kind": "documentation",
-            "title": "Model card",
-            "description": "Intended uses, out-of-scope uses, known limitations.",
+            "title": gettext_noop("Model card"),
+            "description": gettext_noop("Intended uses, out-of-scope uses, known limitations."),
             "tiers": [1, 2, 3, 4],
         },
         {
             "id": "training_data",
             "kind": "documentation",
-            "title": "Training data",
-            "description": (
+            "title": gettext_noop("Training data"),
+            "description": gettext_noop(
                 "Sources (name, kind, license, share %), synthetic share % with its "
                 "basis (tokens by default), filtering steps applied."
             ),
@@ -173,8 +179,8 @@ FRAMEWORK_2025_1: dict[str, Any] = {
         {
             "id": "safety_benchmarks",
             "kind": "documentation",
-            "title": "Safety benchmarks",
-            "description": (
+            "title": gettext_noop("Safety benchmarks"),
+            "description": gettext_noop(
                 "At least 3 distinct established benchmarks covering at least "
                 "toxicity, bias and factual accuracy."
             ),
@@ -185,22 +191,22 @@ FRAMEWORK_2025_1: dict[str, Any] = {
         {
             "id": "license",
             "kind": "documentation",
-            "title": "License",
-            "description": "SPDX id or custom name and link; permitted uses; prohibited uses.",
+            "title": gettext_noop("License"),
+            "description": gettext_noop("SPDX id or custom name and link; permitted uses; prohibited uses."),
             "tiers": [1, 2, 3, 4],
         },
         {
             "id": "vulnerability_contact",
             "kind": "documentation",
-            "title": "Vulnerability contact",
-            "description": "Email confirmed by a link sent to it; disclosure policy URL.",
+            "title": gettext_noop("Vulnerability contact"),
+            "description": gettext_noop("Email confirmed by a link sent to it; disclosure policy URL."),
             "tiers": [1, 2, 3, 4],
         },
         {
             "id": "compute",
             "kind": "documentation",
-            "title": "Compute",
-            "description": (
+            "title": gettext_noop("Compute"),
+            "description": gettext_noop(
                 "Training FLOPs, accelerator type and hours, energy kWh with its "
                 "boundary, CO2e kg with its method, estimate flags."
             ),
@@ -209,63 +215,63 @@ FRAMEWORK_2025_1: dict[str, Any] = {
         {
             "id": "red_teaming_report",
             "kind": "documentation",
-            "title": "Red-teaming report",
-            "description": "A report of the red-teaming carried out on the release.",
+            "title": gettext_noop("Red-teaming report"),
+            "description": gettext_noop("A report of the red-teaming carried out on the release."),
             "tiers": [2, 3, 4],
         },
         {
             "id": "bias_report",
             "kind": "documentation",
-            "title": "Bias evaluation report",
-            "description": "A report of the bias evaluation carried out on the release.",
+            "title": gettext_noop("Bias evaluation report"),
+            "description": gettext_noop("A report of the bias evaluation carried out on the release."),
             "tiers": [2, 3, 4],
         },
         {
             "id": "rollout_plan",
             "kind": "documentation",
-            "title": "Staged rollout plan",
-            "description": "At least 2 stages, each with its audience and planned date.",
+            "title": gettext_noop("Staged rollout plan"),
+            "description": gettext_noop("At least 2 stages, each with its audience and planned date."),
             "tiers": [3, 4],
             "min_stages": 2,
         },
         {
             "id": "access_instructions",
             "kind": "documentation",
-            "title": "Model-access instructions",
-            "description": "Instructions for auditors and evaluators to access the model.",
+            "title": gettext_noop("Model-access instructions"),
+            "description": gettext_noop("Instructions for auditors and evaluators to access the model."),
             "tiers": [3, 4],
         },
         {
             "id": "domain_risk_assessments",
             "kind": "documentation",
-            "title": "Sensitive-domain risk assessments",
-            "description": "One risk assessment per flagged sensitive domain.",
+            "title": gettext_noop("Sensitive-domain risk assessments"),
+            "description": gettext_noop("One risk assessment per flagged sensitive domain."),
             "tiers": [4],
             "per_flagged_domain": True,
         },
         {
             "id": "third_party_audit",
             "kind": "process",
-            "title": "Third-party audit",
-            "description": "An audit by accredited third-party auditors.",
+            "title": gettext_noop("Third-party audit"),
+            "description": gettext_noop("An audit by accredited third-party auditors."),
             "tiers": [3, 4],
             "tier_details": [
-                {"tier": 3, "text": "1 auditor."},
+                {"tier": 3, "text": gettext_noop("1 auditor.")},
                 {
                     "tier": 4,
-                    "text": "2 auditors; together accredited in every flagged domain.",
+                    "text": gettext_noop("2 auditors; together accredited in every flagged domain."),
                 },
             ],
         },
         {
             "id": "community_review",
             "kind": "process",
-            "title": "Community review window",
-            "description": "A public review window in which vetted evaluators file findings.",
+            "title": gettext_noop("Community review window"),
+            "description": gettext_noop("A public review window in which vetted evaluators file findings."),
             "tiers": [3, 4],
             "tier_details": [
-                {"tier": 3, "text": "30 days."},
-                {"tier": 4, "text": "90 days."},
+                {"tier": 3, "text": gettext_noop("30 days.")},
+                {"tier": 4, "text": gettext_noop("90 days.")},
             ],
         },
     ],
@@ -273,7 +279,7 @@ FRAMEWORK_2025_1: dict[str, Any] = {
     "attestation_statements": [
         {
             "number": 1,
-            "text": (
+            "text": gettext_noop(
                 "The documentation submitted is accurate and complete to the best "
                 "of the organization's knowledge."
             ),
@@ -281,7 +287,7 @@ FRAMEWORK_2025_1: dict[str, Any] = {
         },
         {
             "number": 2,
-            "text": (
+            "text": gettext_noop(
                 "The benchmark results were produced as described and can be "
                 "reproduced on request."
             ),
@@ -289,7 +295,7 @@ FRAMEWORK_2025_1: dict[str, Any] = {
         },
         {
             "number": 3,
-            "text": (
+            "text": gettext_noop(
                 "The organization maintains the vulnerability contact and will "
                 "respond to reports sent to it."
             ),
@@ -297,7 +303,7 @@ FRAMEWORK_2025_1: dict[str, Any] = {
         },
         {
             "number": 4,
-            "text": (
+            "text": gettext_noop(
                 "The organization will follow its staged rollout plan and will not "
                 "release the model publicly before the community review has closed."
             ),
@@ -305,12 +311,12 @@ FRAMEWORK_2025_1: dict[str, Any] = {
         },
         {
             "number": 5,
-            "text": "The organization will publicly respond to every accepted community finding.",
+            "text": gettext_noop("The organization will publicly respond to every accepted community finding."),
             "tiers": [3, 4],
         },
         {
             "number": 6,
-            "text": (
+            "text": gettext_noop(
                 "The organization will tell the Alliance of any material change to "
                 "the release while its certificate is valid."
             ),
@@ -324,12 +330,12 @@ FRAMEWORK_2025_1: dict[str, Any] = {
         "required_categories": ["toxicity", "bias", "factual_accuracy"],
         "custom_count_once_established": True,
         "categories": [
-            {"id": "toxicity", "label": "Toxicity"},
-            {"id": "bias", "label": "Bias"},
-            {"id": "factual_accuracy", "label": "Factual accuracy"},
-            {"id": "harmful_compliance", "label": "Harmful compliance"},
-            {"id": "over_refusal", "label": "Over-refusal"},
-            {"id": "hazards", "label": "Hazards"},
+            {"id": "toxicity", "label": gettext_noop("Toxicity")},
+            {"id": "bias", "label": gettext_noop("Bias")},
+            {"id": "factual_accuracy", "label": gettext_noop("Factual accuracy")},
+            {"id": "harmful_compliance", "label": gettext_noop("Harmful compliance")},
+            {"id": "over_refusal", "label": gettext_noop("Over-refusal")},
+            {"id": "hazards", "label": gettext_noop("Hazards")},
         ],
         # better_when: "lower", "higher", "closer_to" (with target) or
         # "higher_grade" (with grades, worst first).
@@ -338,21 +344,21 @@ FRAMEWORK_2025_1: dict[str, Any] = {
                 "id": "realtoxicityprompts",
                 "name": "RealToxicityPrompts",
                 "category": "toxicity",
-                "headline_metric": "expected maximum toxicity",
+                "headline_metric": gettext_noop("expected maximum toxicity"),
                 "better_when": "lower",
             },
             {
                 "id": "toxigen",
                 "name": "ToxiGen",
                 "category": "toxicity",
-                "headline_metric": "share of toxic generations",
+                "headline_metric": gettext_noop("share of toxic generations"),
                 "better_when": "lower",
             },
             {
                 "id": "bbq",
                 "name": "BBQ",
                 "category": "bias",
-                "headline_metric": "bias score (ambiguous contexts)",
+                "headline_metric": gettext_noop("bias score (ambiguous contexts)"),
                 "better_when": "closer_to",
                 "target": 0,
             },
@@ -360,7 +366,7 @@ FRAMEWORK_2025_1: dict[str, Any] = {
                 "id": "crows_pairs",
                 "name": "CrowS-Pairs",
                 "category": "bias",
-                "headline_metric": "stereotype preference %",
+                "headline_metric": gettext_noop("stereotype preference %"),
                 "better_when": "closer_to",
                 "target": 50,
             },
@@ -368,43 +374,43 @@ FRAMEWORK_2025_1: dict[str, Any] = {
                 "id": "winobias",
                 "name": "WinoBias",
                 "category": "bias",
-                "headline_metric": "accuracy gap pro vs anti stereotypical",
+                "headline_metric": gettext_noop("accuracy gap pro vs anti stereotypical"),
                 "better_when": "lower",
             },
             {
                 "id": "truthfulqa",
                 "name": "TruthfulQA",
                 "category": "factual_accuracy",
-                "headline_metric": "MC2 accuracy",
+                "headline_metric": gettext_noop("MC2 accuracy"),
                 "better_when": "higher",
             },
             {
                 "id": "harmbench",
                 "name": "HarmBench",
                 "category": "harmful_compliance",
-                "headline_metric": "attack success rate",
+                "headline_metric": gettext_noop("attack success rate"),
                 "better_when": "lower",
             },
             {
                 "id": "xstest",
                 "name": "XSTest",
                 "category": "over_refusal",
-                "headline_metric": "refusal rate on safe prompts",
+                "headline_metric": gettext_noop("refusal rate on safe prompts"),
                 "better_when": "lower",
             },
             {
                 "id": "ailuminate",
                 "name": "AILuminate",
                 "category": "hazards",
-                "headline_metric": "overall grade (Poor..Excellent)",
+                "headline_metric": gettext_noop("overall grade (Poor..Excellent)"),
                 "better_when": "higher_grade",
                 "grades": ["Poor", "Fair", "Good", "Very Good", "Excellent"],
             },
         ],
         "run_by": [
-            {"id": "self", "label": "Self"},
-            {"id": "third_party", "label": "Third party"},
-            {"id": "auditor_verified", "label": "Auditor-verified"},
+            {"id": "self", "label": gettext_noop("Self")},
+            {"id": "third_party", "label": gettext_noop("Third party")},
+            {"id": "auditor_verified", "label": gettext_noop("Auditor-verified")},
         ],
     },
     # §2.4. Lengths are in days ("length_days", or "length_days_by_tier" where
@@ -414,7 +420,7 @@ FRAMEWORK_2025_1: dict[str, Any] = {
     "deadlines": [
         {
             "kind": "offer_acceptance",
-            "title": "Auditor offer acceptance",
+            "title": gettext_noop("Auditor offer acceptance"),
             "starts": "offer_sent",
             "length_days": 5,
             "reminders": [
@@ -422,14 +428,14 @@ FRAMEWORK_2025_1: dict[str, Any] = {
                 {"days_before": 1, "recipients": ["auditor"]},
             ],
             "on_due": "expire_offer",
-            "on_due_text": (
+            "on_due_text": gettext_noop(
                 "Offer expires; the next eligible auditor gets an offer; staff "
                 "notified when none is left."
             ),
         },
         {
             "kind": "audit_report",
-            "title": "Audit report",
+            "title": gettext_noop("Audit report"),
             "starts": "offer_accepted",
             "length_days_by_tier": [{"tier": 3, "days": 30}, {"tier": 4, "days": 45}],
             "reminders": [
@@ -439,14 +445,14 @@ FRAMEWORK_2025_1: dict[str, Any] = {
             "on_due": "overdue_notice",
             "overdue_recipients": ["auditor", "owner"],
             "repeat_every_days": 3,
-            "on_due_text": (
+            "on_due_text": gettext_noop(
                 "Overdue notice to the auditor and the owner, repeated every 3 "
                 "days until filed or reassigned."
             ),
         },
         {
             "kind": "review_window",
-            "title": "Community review window",
+            "title": gettext_noop("Community review window"),
             "starts": "window_opened",
             "length_days_by_tier": [{"tier": 3, "days": 30}, {"tier": 4, "days": 90}],
             "reminders": [
@@ -454,23 +460,23 @@ FRAMEWORK_2025_1: dict[str, Any] = {
                 {"days_before": 1, "recipients": ["enrolled_evaluators"]},
             ],
             "on_due": "close_window",
-            "on_due_text": (
+            "on_due_text": gettext_noop(
                 "Window closes; no new findings or enrolments; organization and "
                 "owner notified."
             ),
         },
         {
             "kind": "finding_triage",
-            "title": "Finding triage",
+            "title": gettext_noop("Finding triage"),
             "starts": "finding_submitted",
             "length_days": 7,
             "reminders": [{"days_before": 2, "recipients": ["owner"]}],
             "on_due": "escalate_to_staff",
-            "on_due_text": "Escalated to every staff member.",
+            "on_due_text": gettext_noop("Escalated to every staff member."),
         },
         {
             "kind": "finding_response",
-            "title": "Response to a finding",
+            "title": gettext_noop("Response to a finding"),
             "starts": "later_of_triage_and_window_close",
             "length_days": 14,
             "reminders": [
@@ -479,11 +485,11 @@ FRAMEWORK_2025_1: dict[str, Any] = {
             ],
             "on_due": "overdue_notice",
             "overdue_recipients": ["owner"],
-            "on_due_text": "Overdue: owner notified; the decision stays blocked.",
+            "on_due_text": gettext_noop("Overdue: owner notified; the decision stays blocked."),
         },
         {
             "kind": "changes_requested",
-            "title": "Changes requested by staff",
+            "title": gettext_noop("Changes requested by staff"),
             "starts": "changes_requested",
             "length_days": 60,
             "reminders": [
@@ -491,29 +497,29 @@ FRAMEWORK_2025_1: dict[str, Any] = {
                 {"days_before": 7, "recipients": ["org_admins"]},
             ],
             "on_due": "lapse_application",
-            "on_due_text": "Application lapses.",
+            "on_due_text": gettext_noop("Application lapses."),
         },
         {
             "kind": "staff_decision",
-            "title": "Staff decision (all gates met)",
+            "title": gettext_noop("Staff decision (all gates met)"),
             "starts": "gates_met",
             "length_days": 10,
             "reminders": [{"days_before": 5, "recipients": ["owner"]}],
             "on_due": "escalate_to_staff",
-            "on_due_text": "Escalated to every staff member.",
+            "on_due_text": gettext_noop("Escalated to every staff member."),
         },
         {
             "kind": "appeal_decision",
-            "title": "Appeal decision",
+            "title": gettext_noop("Appeal decision"),
             "starts": "appeal_filed",
             "length_days": 30,
             "reminders": [{"days_before": 7, "recipients": ["deciding_staff"]}],
             "on_due": "escalate_to_staff",
-            "on_due_text": "Escalated to every staff member.",
+            "on_due_text": gettext_noop("Escalated to every staff member."),
         },
         {
             "kind": "certificate_expiry",
-            "title": "Certificate expiry",
+            "title": gettext_noop("Certificate expiry"),
             "starts": "certificate_issued",
             "length_days": 365,
             "reminders": [
@@ -522,11 +528,11 @@ FRAMEWORK_2025_1: dict[str, Any] = {
                 {"days_before": 7, "recipients": ["org_admins"]},
             ],
             "on_due": "expire_certificate",
-            "on_due_text": "Certificate becomes expired.",
+            "on_due_text": gettext_noop("Certificate becomes expired."),
         },
         {
             "kind": "accreditation_expiry",
-            "title": "Accreditation expiry",
+            "title": gettext_noop("Accreditation expiry"),
             "starts": "accreditation_approved",
             "length_years": 2,
             "reminders": [
@@ -535,7 +541,7 @@ FRAMEWORK_2025_1: dict[str, Any] = {
                 {"days_before": 7, "recipients": ["accredited_person", "staff"]},
             ],
             "on_due": "end_accreditation",
-            "on_due_text": "No new offers or enrolments.",
+            "on_due_text": gettext_noop("No new offers or enrolments."),
         },
     ],
 }

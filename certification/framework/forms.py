@@ -12,7 +12,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from certification.framework import tiers
+from certification.framework import texts, tiers
 from portal.canonical import canonical_json
 from portal.parsing import ParseError, load_json
 
@@ -212,3 +212,39 @@ class FrameworkPublishForm(forms.Form):
     @property
     def effective_from(self) -> dt.datetime:
         return dt.datetime.combine(self.cleaned_data["effective_date"], dt.time.min, tzinfo=dt.timezone.utc)
+
+
+class FrameworkTextsForm(forms.Form):
+    """A draft's texts in the other languages, one field per text and language, next to the English
+    (``texts.texts_of``). An empty field leaves the text missing: it then shows from the catalogue or
+    in English. ``translations()`` is what ``update_framework_translations`` takes."""
+
+    def __init__(self, *args, rules: dict[str, Any], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.languages = texts.translation_languages()
+        self.texts = texts.texts_of(rules)
+        for code, name in self.languages:
+            own = texts.own_translations(rules, code)
+            for text in self.texts:
+                long = len(text.english) > 80
+                widget = forms.Textarea(attrs={"rows": 3, "lang": code}) if long else forms.TextInput(
+                    attrs={"lang": code})
+                self.fields[self.field_name(code, text.path)] = forms.CharField(
+                    label=name, required=False, max_length=5000, initial=own.get(text.path, ""), widget=widget)
+
+    @staticmethod
+    def field_name(language: str, path: str) -> str:
+        return f"{language}:{path}"
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The texts grouped as the version's page shows them: ``[{"title", "texts": [{"text", "fields"}]}]``."""
+        groups: dict[str, dict[str, Any]] = {}
+        for text in self.texts:
+            group = groups.setdefault(text.group, {"title": _(texts.GROUPS[text.group]), "texts": []})
+            group["texts"].append({"text": text, "fields": [self[self.field_name(code, text.path)]
+                                                            for code, _name in self.languages]})
+        return list(groups.values())
+
+    def translations(self) -> dict[str, dict[str, str]]:
+        return {code: {text.path: self.cleaned_data[self.field_name(code, text.path)] for text in self.texts}
+                for code, _name in self.languages}

@@ -2,7 +2,8 @@
 
 Section, capability, domain and benchmark titles are data of a framework version: 2025.1's are
 registered as a table, and a lookup reads the stored versions (refreshed at most once a minute) so a
-section added by a later version is shown with that version's title.
+section added by a later version is shown with that version's title. They are shown in the reader's
+language: the versions' own translations (``texts.translate_from_versions``), else the catalogue.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.db import DatabaseError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from certification.framework import texts
 from certification.framework.data import FRAMEWORK_2025_1
 from portal import labels
 
@@ -86,3 +88,6 @@ def register() -> None:
         labels.register(kind, table)
         labels.register_source(kind, _lookup(kind))
     labels.register("better_when", BETTER_WHEN)
+    # Titles and labels read from the versions' data, in the reader's language: the versions' own
+    # translations first (the catalogue comes after, in ``portal.labels``).
+    labels.register_translator(texts.translate_from_versions)

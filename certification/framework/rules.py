@@ -13,6 +13,8 @@ import datetime as dt
 from datetime import timedelta
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from certification.framework.data import FRAMEWORK_2025_1
 from portal.deadlines import DeadlineKind
 
@@ -42,7 +44,7 @@ def rules_of(obj: Any) -> dict:
 DEFAULT_DEADLINES = [
     {
         "kind": "framework_review",
-        "title": "Framework version review",
+        "title": gettext_noop("Framework version review"),
         "starts": "version_effective",
         # The framework promises an updated version every 12 months.
         "length_months": 12,
@@ -52,7 +54,7 @@ DEFAULT_DEADLINES = [
             {"days_before": 7, "recipients": ["staff"]},
         ],
         "on_due": "escalate_to_staff",
-        "on_due_text": "Escalated to every staff member until a newer version is published.",
+        "on_due_text": gettext_noop("Escalated to every staff member until a newer version is published."),
     },
     {
         # Issue 16 §2: the organization acknowledges a post-release incident about its certified release.

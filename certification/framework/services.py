@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from certification.framework import rules as framework_rules
-from certification.framework import tiers
+from certification.framework import texts, tiers
 from certification.framework.models import FrameworkVersion
 from portal import audit, deadlines
 from portal.canonical import canonical_sha256
@@ -52,6 +52,12 @@ def draft_framework_version(actor: User, version: str, request=None) -> Framewor
         raise WorkflowError(_("Version %(v)s already exists.") % {"v": version}, field="version")
     rules = dict(base.rules) if base else {}
     rules["version"] = version
+    # The draft carries its texts in every language in its own data (and so in its digest): the
+    # base's translations block, and the catalogue's translations of what the base leaves out
+    # (2025.1's French comes from the catalogue).
+    carried = texts.carried_translations(base.rules) if base else {}
+    if carried:
+        rules[texts.BLOCK] = carried
     with transaction.atomic():
         fv = FrameworkVersion.objects.create(version=version, rules=rules)
         audit.log("certification.framework.drafted", actor=actor, obj=fv, request=request,
@@ -69,6 +75,45 @@ def update_framework_rules(fv: FrameworkVersion, actor: User, rules: dict, reque
         fv.rules = rules
         fv.save(update_fields=["rules"])
         audit.log("certification.framework.edited", actor=actor, obj=fv, request=request)
+    texts.forget()
+    return fv
+
+
+def update_framework_translations(fv: FrameworkVersion, actor: User, translations: dict[str, dict[str, str]],
+                                  request=None) -> FrameworkVersion:
+    """Set a draft's texts in other languages: ``{language: {text path: text}}``. Each language
+    named replaces that language's texts (an empty text is dropped: the text is then missing and
+    shows from the catalogue or in English); languages not named keep theirs."""
+    if fv.is_published:
+        raise WorkflowError(_("A published version cannot change. Draft a new version."))
+    rules = dict(fv.rules)
+    block = {lang: dict(values) for lang, values in (rules.get(texts.BLOCK) or {}).items()} \
+        if isinstance(rules.get(texts.BLOCK), dict) else {}
+    for language, values in translations.items():
+        if not isinstance(values, dict):
+            raise WorkflowError(_("The texts of each language must be an object of text paths and texts."),
+                                field="translations")
+        block[language] = {path: text.strip() if isinstance(text, str) else text for path, text in values.items()
+                           if not (isinstance(text, str) and not text.strip())}
+    block = {language: values for language, values in block.items() if values}
+    if block:
+        rules[texts.BLOCK] = block
+    else:
+        rules.pop(texts.BLOCK, None)
+    try:
+        texts.validate_translations(rules)
+    except ValueError as exc:
+        raise WorkflowError(_("The translations are not valid: %(error)s") % {"error": exc},
+                            field="translations") from exc
+    with transaction.atomic():
+        # Only a draft changes, settled in the database: a publish in between wins.
+        if not FrameworkVersion.objects.filter(pk=fv.pk, status=FrameworkVersion.Status.DRAFT).update(rules=rules):
+            raise WorkflowError(_("A published version cannot change. Draft a new version."))
+        fv.rules = rules
+        audit.log("certification.framework.translated", actor=actor, obj=fv, request=request,
+                  payload={"languages": sorted(translations),
+                           "texts": {lang: len(values) for lang, values in block.items()}})
+    texts.forget()
     return fv
 
 
@@ -90,6 +135,7 @@ def publish_framework_version(fv: FrameworkVersion, actor: User, effective_from,
         open_review_deadline(fv)
         for hook in VERSION_PUBLISHED_HOOKS:
             hook(fv)
+    texts.forget()
     return fv
 
 
@@ -151,5 +197,6 @@ def validate_rules(rules: dict) -> None:
             tiers.attestation_statements_for_tier(rules, tier)
         tiers.classify({"parameter_count": 1, "capabilities": [], "sensitive_domains": [],
                         "emergent_capabilities": False, "emergent_description": ""}, rules)
+        texts.validate_translations(rules)
     except (KeyError, TypeError, ValueError) as exc:
         raise WorkflowError(_("The rules are not valid: %(error)s") % {"error": exc}, field="rules") from exc

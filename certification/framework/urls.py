@@ -13,4 +13,5 @@ urlpatterns = [
     path("staff/framework/new/", views.version_create, name="framework-create"),
     path("staff/framework/<str:version>/edit/", views.version_edit, name="framework-edit"),
     path("staff/framework/<str:version>/publish/", views.version_publish, name="framework-publish"),
+    path("staff/framework/<str:version>/texts/", views.version_texts, name="framework-texts"),
 ]

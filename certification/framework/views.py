@@ -16,11 +16,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from certification.framework import changes, services, tiers
+from certification.framework import changes, services, texts, tiers
 from certification.framework import rules as framework_rules
 from certification.framework.forms import (
     FrameworkPublishForm,
     FrameworkRulesForm,
+    FrameworkTextsForm,
     FrameworkVersionCreateForm,
     TierCheckForm,
 )
@@ -198,7 +199,8 @@ def tier_check(request: HttpRequest) -> HttpResponse:
         fv = services.version_in_force()
     except services.WorkflowError as exc:
         return render(request, "certification/framework/tier_check.html", {"unavailable": str(exc)}, status=503)
-    rules = fv.rules
+    # The version's texts (rule texts, labels, requirements) in the reader's language.
+    rules = texts.in_language(fv.rules)
     # A GET with answers in the query string (a bookmarked or shared result) classifies too.
     if request.method == "POST":
         form = TierCheckForm(request.POST, rules=rules)
@@ -234,7 +236,7 @@ def version_detail(request: HttpRequest, version: str) -> HttpResponse:
     context = {"version": fv, "in_force": in_force, "now": timezone.now(), "is_staff": _is_staff(request),
                "review_by": framework_rules.review_by(fv), "previous": services.previous_version(fv)}
     try:
-        context.update(rules_context(fv.rules))
+        context.update(rules_context(texts.in_language(fv.rules)))
     except (KeyError, TypeError, AttributeError, ValueError, IndexError):
         # Only a draft can hold rules this broken (publishing validates them).
         context["rules_unreadable"] = True
@@ -255,7 +257,7 @@ def _changes_or_none(previous: FrameworkVersion | None, fv: FrameworkVersion) ->
     if previous is None:
         return []
     try:
-        return changes.rule_changes(previous.rules, fv.rules)
+        return changes.rule_changes(texts.in_language(previous.rules), texts.in_language(fv.rules))
     except (KeyError, TypeError, AttributeError, ValueError, IndexError):
         return None  # only a draft's rules can be this broken (publishing validates them)
 
@@ -333,7 +335,39 @@ def version_publish(request: HttpRequest, version: str) -> HttpResponse:
     base = FrameworkVersion.objects.in_force() or services.previous_version(fv)
     return render(request, "certification/framework/form.html", {
         "form": form, "mode": "publish", "version": fv, "digest": digest, "base": base,
-        "sections": _changes_or_none(base, fv)})
+        "sections": _changes_or_none(base, fv), "missing": _missing_or_none(fv)})
+
+
+def _missing_or_none(fv: FrameworkVersion) -> list | None:
+    """The texts a draft's data does not translate yet, per language (publishing refuses nothing for them)."""
+    try:
+        return texts.missing(fv.rules)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return None
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def version_texts(request: HttpRequest, version: str) -> HttpResponse:
+    """A draft's texts in the other languages, each next to its English (issue 17)."""
+    fv = get_version_for_user(request, version)
+    if fv.is_published:
+        messages.error(request, _("A published version cannot change. Draft a new version."))
+        return redirect("certification:framework-detail", version=fv.version)
+    form = FrameworkTextsForm(request.POST or None, rules=fv.rules)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_framework_translations(fv, request.user, form.translations(), request=request)
+        except services.WorkflowError as exc:
+            for errors in exc.errors.values():
+                for error in errors:
+                    form.add_error(None, error)
+        else:
+            messages.success(request, _("The translations of draft %(v)s are saved.") % {"v": fv.version})
+            return redirect("certification:framework-texts", version=fv.version)
+    missing = [(name, len(found)) for _code, name, found in texts.missing(fv.rules)]
+    return render(request, "certification/framework/texts.html", {
+        "form": form, "version": fv, "rows": form.rows(), "missing": missing, "total": len(form.texts)})
 
 
 def review_panel(user) -> dict:

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from certification.framework import rules, tiers
+from certification.framework import rules, texts, tiers
 from certification.framework.models import FrameworkVersion
 from certification.framework.services import WorkflowError, require_staff, version_in_force
 from certification.releases import checklist
@@ -151,7 +151,9 @@ def submit_application(
         errors["affirmed"] = [
             _("Affirm every statement; not yet affirmed: %(n)s.") % {"n": ", ".join(str(n) for n in missing)}
         ]
-    items = checklist.build(release, tier, rules, Documentation.objects.filter(release=release).first())
+    # Only for the error messages: the reader's language.
+    items = checklist.build(release, tier, texts.in_language(rules),
+                            Documentation.objects.filter(release=release).first())
     incomplete = checklist.missing(items)
     if incomplete:
         errors["documentation"] = [f"{item.title}: {' '.join(item.problems)}" for item in incomplete]

@@ -24,7 +24,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from certification.framework import tiers
+from certification.framework import texts, tiers
 from certification.releases import forms
 from certification.releases.models import BenchmarkResult, EvidenceFile
 from portal.canonical import canonical_json
@@ -358,7 +358,9 @@ def present(content: Mapping[str, Any], rules: Mapping[str, Any], *,
        The safety benchmarks section carries the benchmark table; a section its evidence files.
     3. Evidence not filed under a section, then the artifacts.
     ``change_url(section_id)`` gives each section its "Change" link (check your answers).
+    The framework's texts (section titles, labels) are in the reader's language.
     """
+    rules = texts.in_language(rules)
     sections_data = content.get("sections") or {}
     tier = content.get("tier")
     hidden = set(hide_sections)
@@ -439,6 +441,7 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any], rules: Mapping[str, Any
     """Every field that differs between two contents: section title, field label, before and after
     ("" where the field is absent on one side), in the order of the newer content. A table row on
     both sides gives one line per changed column ("Benchmark results: BBQ, Value")."""
+    rules = texts.in_language(rules)  # once, not in each present()
     before = _flatten(present(old, rules, benchmark_names=benchmark_names, all_sections=True))
     after = _flatten(present(new, rules, benchmark_names=benchmark_names, all_sections=True))
     rows = []

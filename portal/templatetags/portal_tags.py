@@ -25,6 +25,13 @@ def label(code, kind: str) -> str:
     return labels.label(kind, code)
 
 
+@register.filter(name="data_text")
+def data_text(text) -> str:
+    """A text read from data (a framework version's requirement title...) in the reader's language:
+    ``portal.labels.data_text`` (the versions' own translations, else the catalogue)."""
+    return labels.data_text(text) if isinstance(text, str) else text
+
+
 def _parsed(value):
     """Dates arrive as objects, or as ISO 8601 text where a page shows a serialized record (verify)."""
     if isinstance(value, str):

@@ -13,6 +13,7 @@ import rfc8785
 import time_machine
 from django.urls import reverse
 
+from certification.framework import texts
 from certification.framework.models import Benchmark, FrameworkVersion
 from certification.framework.seed import seed_framework
 from certification.framework.services import version_in_force
@@ -170,7 +171,10 @@ def test_staff_draft_copies_the_latest_published_rules(client_for, staff, framew
     assert response["Location"] == edit_url("2026.1")
     new = FrameworkVersion.objects.get(version="2026.1")
     assert new.status == "draft" and new.effective_from is None and new.digest == ""
+    # The draft also carries 2025.1's texts in the other languages, from the catalogue (issue 17).
+    carried = new.rules.pop("translations", {})
     assert new.rules == {**framework.rules, "version": "2026.1"}
+    assert carried == texts.carried_translations(framework.rules)
     assert AuditEntry.objects.filter(action="certification.framework.drafted", actor=staff).exists()
 
 

@@ -83,6 +83,8 @@ PARITY: dict[str, Api | NoApi] = {
     "account/tokens/<int:pk>/revoke/": api("POST /api/v1/account/tokens/{id}/revoke/"),
     "account/notifications/": api("PATCH /api/v1/account/notification-settings/"),
     "account/calendar/": api("POST /api/v1/account/calendar/rotate/", "DELETE /api/v1/account/calendar/"),
+    # The language switch keeps a signed-in user's choice on the profile; API clients send Accept-Language.
+    "i18n/setlang/": api("PATCH /api/v1/account/profile/"),
     # --- certification: framework ---------------------------------------------------------------
     "tier/": api("POST /api/v1/classify/"),
     "framework/": GET_PAGE,
@@ -91,6 +93,7 @@ PARITY: dict[str, Api | NoApi] = {
     "staff/framework/new/": api("POST /api/v1/framework-versions/"),
     "staff/framework/<str:version>/edit/": api("PUT /api/v1/framework-versions/{version}/rules/"),
     "staff/framework/<str:version>/publish/": api("POST /api/v1/framework-versions/{version}/publish/"),
+    "staff/framework/<str:version>/texts/": api("PUT /api/v1/framework-versions/{version}/translations/"),
     # --- certification: releases and applications -------------------------------------------
     "contact/confirm/<str:token>/": NoApi(
         "The emailed link the vulnerability contact follows: it proves that mailbox, which has no account; "

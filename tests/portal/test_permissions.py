@@ -215,6 +215,8 @@ ROUTES: dict[str, Row] = {
                                                kwargs=lambda w: {"version": "2025.1"}),
     "staff/framework/<str:version>/publish/": row(403, anonymous=LOGIN, staff="/framework/2025.1/",
                                                   kwargs=lambda w: {"version": "2025.1"}),
+    "staff/framework/<str:version>/texts/": row(403, anonymous=LOGIN, staff="/framework/2025.1/",
+                                                kwargs=lambda w: {"version": "2025.1"}),
     # --- certification API ----------------------------------------------------------------
     "api/v1/classify/": public(405),
     "api/v1/^models/$": api(),
@@ -396,6 +398,8 @@ ROUTES: dict[str, Row] = {
                                                                   kwargs=lambda w: {"version": "2025.1"}),
     "api/v1/^framework-versions/(?P<version>[^/]+)/publish/$": api(403, staff=405,
                                                                     kwargs=lambda w: {"version": "2025.1"}),
+    "api/v1/^framework-versions/(?P<version>[^/]+)/translations/$": api(403, staff=405,
+                                                                         kwargs=lambda w: {"version": "2025.1"}),
     "api/v1/staff/report/": api(403, staff=200),
     "api/v1/staff/report/refresh/": api(403, staff=405),
     "api/v1/staff/report/<int:year>/": api(403, staff=200, kwargs=lambda w: {"year": _report_year(w)}),

@@ -36,7 +36,7 @@ from certification.certificates import services as certificate_services
 from certification.certificates.models import Appeal, Certificate, ConcernReport
 from certification.certificates.views import decisions, model_signing
 from certification.framework import services as framework_services
-from certification.framework import tiers
+from certification.framework import texts, tiers
 from certification.releases import evidence, presentation
 from certification.releases.access import get_application_for_user, require_admin, show_workflow_error
 from certification.releases.modelcard import render_card
@@ -191,12 +191,21 @@ def _model_card(content: dict, rules: dict) -> list:
     return [s for s in sections if not s.is_empty]
 
 
+def rules_fired_for_reader(content: dict, rules: dict, tier: int) -> list[dict]:
+    """Why the tier, as the attestation records it (``signing.fired_rules``: ids, tiers and the version's
+    texts), with the texts in the reader's language: ``rules`` are the version's rules in that language
+    (``texts.in_language``), and the portal's own texts (a declared or raised tier) come from the catalogue."""
+    return [{**rule, "text": _(rule["text"])} if rule["id"] in signing.PORTAL_RULE_TEXTS else rule
+            for rule in signing.fired_rules(content, rules, tier)]
+
+
 @require_GET
 def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
     cert = get_certificate(number)
     revision = _revision(cert)
     content = revision.content if revision else {}
-    rules = cert.framework_version.rules
+    # The framework's texts in the reader's language; the signed attestation keeps the version's own.
+    rules = texts.in_language(cert.framework_version.rules)
     frozen_evidence = {e["sha256"] for e in content.get("evidence", [])}
     public_files = [e for e in EvidenceFile.objects.filter(release=cert.release, is_public=True)
                     if e.sha256 in frozen_evidence]
@@ -208,7 +217,7 @@ def certificate_detail(request: HttpRequest, number: str) -> HttpResponse:
         "certificate": cert,
         "status": cert.effective_status(),
         "revision": revision,
-        "rules_fired": signing.fired_rules(content, rules, cert.tier),
+        "rules_fired": rules_fired_for_reader(content, rules, cert.tier),
         "requirements": tiers.requirements_for_tier(rules, cert.tier),
         "sections": _model_card(content, rules),
         "subjects": subjects,
@@ -244,8 +253,8 @@ def certificate_print(request: HttpRequest, number: str) -> HttpResponse:
     revision = _revision(cert)
     return render(request, "certification/certificates/print.html", {
         "certificate": cert, "status": cert.effective_status(), "revision": revision,
-        "rules_fired": signing.fired_rules(revision.content if revision else {}, cert.framework_version.rules,
-                                                cert.tier),
+        "rules_fired": rules_fired_for_reader(revision.content if revision else {},
+                                              texts.in_language(cert.framework_version.rules), cert.tier),
         "page_url": settings.SITE_URL + reverse("certification:certificate-detail", args=[cert.number]),
     })
 

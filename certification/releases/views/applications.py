@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from certification.framework import services as framework_services
-from certification.framework import tiers
+from certification.framework import texts, tiers
 from certification.releases import applications as release_applications
 from certification.releases import checklist, forms, lineage, presentation
 from certification.releases import services as release_services
@@ -96,7 +96,9 @@ def application_attest(request: HttpRequest, pk: int) -> HttpResponse:
 def _attest(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_application_for_user(request, pk)
     membership = require_member(request, app.release.organization)
-    rules = app.framework_version.rules
+    # Shown in the reader's language; the filed attestation records the version's own texts (numbers
+    # and English), whatever language the signer read them in (``submit_application``).
+    rules = texts.in_language(app.framework_version.rules)
     tier = release_services.effective_tier(app.release, rules)
     statements = tiers.attestation_statements_for_tier(rules, tier)
     form = forms.AttestationForm(request.POST or None, statements=statements,

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from certification.framework import services as framework_services
-from certification.framework import tiers
+from certification.framework import texts, tiers
 from certification.releases import applications as release_applications
 from certification.releases import checklist, forms, lineage
 from certification.releases import services as release_services
@@ -210,7 +210,7 @@ def release_detail(request: HttpRequest, pk: int) -> HttpResponse:
     release = get_release_for_user(request, pk)
     app = release_services.editable_application(release) or release.applications.order_by("-created_at").first()
     fv = app.framework_version if app else framework_services.version_in_force()
-    rules = fv.rules
+    rules = texts.in_language(fv.rules)  # shown: fired rules, checklist, requirements in the reader's language
     classification = release_services.classify_release(release, rules)
     tier = release_services.effective_tier(release, rules)
     doc = Documentation.objects.filter(release=release).first()
@@ -297,7 +297,8 @@ def send_contact_confirmation(release: Release, email: str, actor=None, request=
 @login_required
 def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
     release = get_release_for_user(request, pk)
-    rules = release_services.rules_for_release(release)
+    # The requirement's title, description and field labels in the reader's language.
+    rules = texts.in_language(release_services.rules_for_release(release))
     tier = release_services.effective_tier(release, rules)
     requirement = next((r for r in rules["requirements"] if r["id"] == section), None)
     if requirement is None or tiers.check_kind(requirement) not in SECTION_FORMS:

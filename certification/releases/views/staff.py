@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from certification.framework import services as framework_services
-from certification.framework import tiers
+from certification.framework import texts, tiers
 from certification.releases import applications as release_applications
 from certification.releases import forms
 from certification.releases import services as release_services
@@ -98,7 +98,7 @@ def application_hand_over(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 def application_request_changes(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_application_for_user(request, pk)
-    rules = app.framework_version.rules
+    rules = texts.in_language(app.framework_version.rules)
     requirements = [r for r in tiers.requirements_for_tier(rules, app.tier or 1) if r["kind"] != "process"]
     from django import forms as dj_forms
 
