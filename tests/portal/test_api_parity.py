@@ -84,7 +84,6 @@ PARITY: dict[str, Api | NoApi] = {
     "account/notifications/": api("PATCH /api/v1/account/notification-settings/"),
     "account/calendar/": api("POST /api/v1/account/calendar/rotate/", "DELETE /api/v1/account/calendar/"),
     # The language switch keeps a signed-in user's choice on the profile; API clients send Accept-Language.
-    "i18n/setlang/": api("PATCH /api/v1/account/profile/"),
     # --- certification: framework ---------------------------------------------------------------
     "tier/": api("POST /api/v1/classify/"),
     "framework/": GET_PAGE,
