@@ -6,6 +6,7 @@ with the reason under the field it concerns."""
 from __future__ import annotations
 
 from django.http import Http404
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -48,7 +49,7 @@ def _staff(request) -> None:
 
 class AffiliationSerializer(serializers.ModelSerializer):
     organization = serializers.IntegerField(source="organization_id", required=False, allow_null=True,
-                                            help_text="Id of the organization when it is in the portal")
+                                            help_text=gettext_lazy("Id of the organization when it is in the portal"))
 
     class Meta:
         model = Affiliation
@@ -97,7 +98,7 @@ class ApproveSerializer(serializers.Serializer):
     tiers = serializers.ListField(child=serializers.IntegerField(), required=False)
     domains = serializers.ListField(child=serializers.CharField(), required=False)
     capacity = serializers.IntegerField(min_value=1, max_value=20, required=False)
-    valid_until = serializers.DateTimeField(required=False, help_text="Default: two years from now")
+    valid_until = serializers.DateTimeField(required=False, help_text=gettext_lazy("Default: two years from now"))
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -117,7 +118,7 @@ class OverrideSerializer(serializers.Serializer):
 
 class BatchRequestSerializer(serializers.Serializer):
     applications = serializers.ListField(child=serializers.IntegerField(), required=False,
-                                         help_text="Default: every Tier 3/4 application in review")
+                                         help_text=gettext_lazy("Default: every Tier 3/4 application in review"))
 
 
 class OfferSerializer(serializers.ModelSerializer):
@@ -138,7 +139,8 @@ class OfferSerializer(serializers.ModelSerializer):
 
 
 class AcceptSerializer(serializers.Serializer):
-    confidentiality = serializers.BooleanField(help_text="Acceptance of the confidentiality terms (must be true)")
+    confidentiality = serializers.BooleanField(help_text=gettext_lazy("Acceptance of the confidentiality terms (must "
+                                                                      "be true)"))
 
 
 class DeclineSerializer(serializers.Serializer):
@@ -173,7 +175,8 @@ class ReportSerializer(serializers.ModelSerializer):
     issues = IssueSerializer(many=True, required=False)
     reproduced_results = ReproducedSerializer(many=True, required=False)
     conditions = serializers.ListField(child=serializers.CharField(), required=False, write_only=True,
-                                       help_text="The conditions of a pass with conditions, one string each")
+                                       help_text=gettext_lazy("The conditions of a pass with conditions, one string "
+                                                              "each"))
     condition_list = ConditionSerializer(source="conditions", many=True, read_only=True)
     recommendation = serializers.ChoiceField(choices=AuditReport.Recommendation.choices, required=False,
                                              allow_blank=True)
@@ -205,9 +208,9 @@ class SubmissionSerializer(serializers.Serializer):
 
 
 class ConditionActionSerializer(serializers.Serializer):
-    condition = serializers.IntegerField(help_text="Id of the condition")
+    condition = serializers.IntegerField(help_text=gettext_lazy("Id of the condition"))
     text = serializers.CharField(required=False, allow_blank=True, default="",
-                                 help_text="Resolution (organization) or note (auditor)")
+                                 help_text=gettext_lazy("Resolution (organization) or note (auditor)"))
 
 
 def _report_input(data) -> tuple[dict, list[str] | None]:
@@ -532,8 +535,9 @@ class EngagementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return Response(ReportSerializer(report).data)
 
     @extend_schema(request={"multipart/form-data": inline_serializer("ReportFiling", {
-        "signed_file": serializers.FileField(help_text="The signed report, PDF"),
-        "report": serializers.JSONField(required=False, help_text="Report fields as JSON, as in PUT report"),
+        "signed_file": serializers.FileField(help_text=gettext_lazy("The signed report, PDF")),
+        "report": serializers.JSONField(required=False,
+                                        help_text=gettext_lazy("Report fields as JSON, as in PUT report")),
     })}, responses=ReportSerializer)
     @action(detail=True, methods=["post"], url_path="file-report",
             parser_classes=[MultiPartParser, FormParser, JSONParser])

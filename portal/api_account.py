@@ -11,6 +11,7 @@ from allauth.core import ratelimit
 from django.contrib.auth import logout
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
@@ -40,13 +41,13 @@ def _by_session(request) -> bool:
 
 
 class ProfileSerializer(serializers.Serializer):
-    email = serializers.EmailField(read_only=True, help_text="Changed on the email page (it is verified)")
+    email = serializers.EmailField(read_only=True, help_text=gettext_lazy("Changed on the email page (it is verified)"))
     name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     time_zone = serializers.CharField(required=False, max_length=64,
-                                      help_text="An IANA zone, e.g. Europe/Paris: dates are shown in it")
+                                      help_text=gettext_lazy("An IANA zone, e.g. Europe/Paris: dates are shown in it"))
     language = serializers.CharField(required=False, allow_blank=True, max_length=8,
-                                       help_text="Pages and emails in this language; empty: as the browser asks "
-                                                 "(emails in English)")
+                                       help_text=gettext_lazy("Pages and emails in this language; empty: as the "
+                                                              "browser asks (emails in English)"))
 
 
 class PreferenceSerializer(serializers.Serializer):
@@ -56,13 +57,15 @@ class PreferenceSerializer(serializers.Serializer):
 
 
 class NotificationSettingsSerializer(serializers.Serializer):
-    preferences = PreferenceSerializer(many=True, help_text="Every kind of email you may move to the daily digest")
+    preferences = PreferenceSerializer(many=True, help_text=gettext_lazy("Every kind of email you may move to the "
+                                                                         "daily digest"))
 
 
 class NotificationSettingsUpdateSerializer(serializers.Serializer):
     preferences = serializers.DictField(
         child=serializers.ChoiceField(choices=NotificationPreference.Delivery.choices), allow_empty=False,
-        help_text="Delivery per kind, e.g. {\"deadline-reminder\": \"digest\"}; kinds not named keep theirs",
+        help_text=gettext_lazy("Delivery per kind, e.g. {\"deadline-reminder\": \"digest\"}; kinds not named keep "
+                               "theirs"),
     )
 
     def validate_preferences(self, value: dict) -> dict:
@@ -74,17 +77,19 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
 
 
 class NotificationSettingsResultSerializer(NotificationSettingsSerializer):
-    changed = serializers.IntegerField(help_text="How many kinds changed")
+    changed = serializers.IntegerField(help_text=gettext_lazy("How many kinds changed"))
 
 
 class CalendarFeedSerializer(serializers.Serializer):
-    active = serializers.BooleanField(help_text="Whether a feed address exists (it is shown only when created)")
+    active = serializers.BooleanField(help_text=gettext_lazy("Whether a feed address exists (it is shown only when "
+                                                             "created)"))
     created_at = serializers.DateTimeField(allow_null=True)
     last_used_at = serializers.DateTimeField(allow_null=True)
 
 
 class CalendarFeedCreatedSerializer(serializers.Serializer):
-    url = serializers.URLField(help_text="The feed's secret address, shown this once; the previous one stops working")
+    url = serializers.URLField(help_text=gettext_lazy("The feed's secret address, shown this once; the previous one "
+                                                      "stops working"))
     created_at = serializers.DateTimeField()
 
 
@@ -96,16 +101,17 @@ class ApiTokenSerializer(serializers.ModelSerializer):
 
 
 class ApiTokenCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, help_text="What the token is for, e.g. CI")
+    name = serializers.CharField(max_length=100, help_text=gettext_lazy("What the token is for, e.g. CI"))
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=ApiToken.SCOPES), default=[ApiToken.READ], allow_empty=False,
-        help_text="read, write, staff (staff only); default read. Not attest: an attest token needs a fresh "
-                  "sign-in, so it is created on the API tokens page (/account/tokens/).",
+        help_text=gettext_lazy("read, write, staff (staff only); default read. Not attest: an attest token needs a "
+                               "fresh sign-in, so it is created on the API tokens page (/account/tokens/)."),
     )
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):
-    key = serializers.CharField(help_text="The token, shown this once: send it as 'Authorization: Bearer <key>'")
+    key = serializers.CharField(help_text=gettext_lazy("The token, shown this once: send it as 'Authorization: Bearer "
+                                                       "<key>'"))
 
     class Meta(ApiTokenSerializer.Meta):
         fields = [*ApiTokenSerializer.Meta.fields, "key"]
@@ -113,8 +119,8 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 
 
 class AccountDeleteSerializer(serializers.Serializer):
-    confirm = serializers.CharField(help_text="Type DELETE")
-    password = serializers.CharField(help_text="Your current password (the page asks you to sign in again)",
+    confirm = serializers.CharField(help_text=gettext_lazy("Type DELETE"))
+    password = serializers.CharField(help_text=gettext_lazy("Your current password (the page asks you to sign in again)"),
                                      style={"input_type": "password"}, trim_whitespace=False)
 
 
@@ -182,8 +188,8 @@ class AccountViewSet(viewsets.ViewSet):
         return Response({"url": url, "created_at": self._feed(request)["created_at"]}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=AccountDeleteSerializer, responses={204: OpenApiResponse(
-        description="Deleted: name and email erased, memberships and tokens gone; audit entries and filed "
-                    "attestations stay with a pseudonym.")})
+        description=gettext_lazy("Deleted: name and email erased, memberships and tokens gone; audit entries and filed "
+                                 "attestations stay with a pseudonym."))})
     # Not named ``delete``: a viewset method of that name would answer DELETE on every route.
     @action(detail=False, methods=["post"], url_path="delete")
     def delete_account(self, request):

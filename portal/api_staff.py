@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers
 from rest_framework.exceptions import ValidationError
@@ -62,14 +63,16 @@ class DeadlinePagination(CursorPagination):
 class StaffDeadlineSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
-    title = serializers.CharField(help_text="The kind's title, as on the page")
+    title = serializers.CharField(help_text=gettext_lazy("The kind's title, as on the page"))
     state = serializers.ChoiceField(choices=Deadline.State.choices)
     due_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
-    object = serializers.CharField(allow_null=True, help_text="The object the deadline is about; null once deleted")
-    url = serializers.CharField(allow_blank=True, help_text="Path of the object's page; empty when it has none")
-    overdue = serializers.BooleanField(help_text="Past due and the object still waits for it")
-    moved_on = serializers.BooleanField(help_text="Past due but the object is no longer in that state")
+    object = serializers.CharField(allow_null=True, help_text=gettext_lazy("The object the deadline is about; null "
+                                                                           "once deleted"))
+    url = serializers.CharField(allow_blank=True, help_text=gettext_lazy("Path of the object's page; empty when it has "
+                                                                         "none"))
+    overdue = serializers.BooleanField(help_text=gettext_lazy("Past due and the object still waits for it"))
+    moved_on = serializers.BooleanField(help_text=gettext_lazy("Past due but the object is no longer in that state"))
 
 
 _STATES = [value for value, _label in STATE_CHOICES if value]
@@ -83,12 +86,14 @@ class StaffDeadlineList(StaffAPIMixin, GenericAPIView):
 
     @extend_schema(
         operation_id="staff_deadlines_list",
-        summary="Every deadline of the portal (staff)",
-        description="The staff overview of `/staff/deadlines/`, with its filters: by default upcoming and overdue "
-                    "deadlines, soonest first; `state=closed` lists done, cancelled and moved-on ones, latest first.",
+        summary=gettext_lazy("Every deadline of the portal (staff)"),
+        description=gettext_lazy("The staff overview of `/staff/deadlines/`, with its filters: by default upcoming and "
+                                 "overdue deadlines, soonest first; `state=closed` lists done, cancelled and moved-on "
+                                 "ones, latest first."),
         parameters=[
-            OpenApiParameter("kind", str, description="A registered deadline kind, e.g. changes_requested"),
-            OpenApiParameter("state", str, enum=_STATES, description="Empty: upcoming and overdue"),
+            OpenApiParameter("kind", str,
+                             description=gettext_lazy("A registered deadline kind, e.g. changes_requested")),
+            OpenApiParameter("state", str, enum=_STATES, description=gettext_lazy("Empty: upcoming and overdue")),
         ],
         responses=StaffDeadlineSerializer(many=True),
         tags=["staff"],

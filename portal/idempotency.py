@@ -29,6 +29,7 @@ from django.db import IntegrityError, models, transaction
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.parsing import ParseError, load_json
 
@@ -49,9 +50,10 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=MAX_KEY_LENGTH)
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=2000)
-    fingerprint = models.CharField(max_length=64, help_text="sha256 of method, path and body")
+    fingerprint = models.CharField(max_length=64, help_text=gettext_lazy("sha256 of method, path and body"))
     created_at = models.DateTimeField(default=timezone.now)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty while the request runs")
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text=gettext_lazy("Empty while the "
+                                                                                                 "request runs"))
     content_type = models.CharField(max_length=200, blank=True)
     headers = models.JSONField(default=dict, blank=True)
     body = models.BinaryField(default=b"", blank=True)

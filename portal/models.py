@@ -233,13 +233,13 @@ class ApiToken(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(_("name"), max_length=100, validators=[plain_text])
     key_hash = models.CharField(max_length=64, unique=True)
-    hint = models.CharField(max_length=12, help_text="First characters, to recognise the token in lists")
+    hint = models.CharField(max_length=12, help_text=_("First characters, to recognise the token in lists"))
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     scopes = models.JSONField(_("scopes"), default=default_token_scopes,
-                              help_text="Some of read, write, attest, staff")
-    expires_at = models.DateTimeField(null=True, blank=True, help_text="Set for attest tokens: one hour")
+                              help_text=_("Some of read, write, attest, staff"))
+    expires_at = models.DateTimeField(null=True, blank=True, help_text=_("Set for attest tokens: one hour"))
 
     objects = ApiTokenQuerySet.as_manager()
 

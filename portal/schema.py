@@ -19,6 +19,7 @@ An error an operation documents itself (``extend_schema(responses={...})``) is k
 from __future__ import annotations
 
 import uritemplate
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -79,8 +80,8 @@ ERRORS = {
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-    description="Any unique string (e.g. a UUID). A retry with the same key within 24 hours returns the first "
-                "result (header Idempotent-Replayed: true) and changes nothing.",
+    description=gettext_lazy("Any unique string (e.g. a UUID). A retry with the same key within 24 hours returns the "
+                             "first result (header Idempotent-Replayed: true) and changes nothing."),
 )
 
 

@@ -28,6 +28,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -138,17 +139,18 @@ class OrganizationRef(serializers.Serializer):
 class ModelRef(serializers.Serializer):
     name = serializers.CharField()
     slug = serializers.CharField()
-    hub_repo_id = serializers.CharField(help_text="As named at issue; may be empty")
+    hub_repo_id = serializers.CharField(help_text=gettext_lazy("As named at issue; may be empty"))
 
 
 class ReleaseRef(serializers.Serializer):
     version = serializers.CharField()
-    hub_revision = serializers.CharField(help_text="As named at issue; may be empty")
+    hub_revision = serializers.CharField(help_text=gettext_lazy("As named at issue; may be empty"))
 
 
 class CertificateSummarySerializer(serializers.Serializer):
     number = serializers.CharField()
-    status = serializers.ChoiceField(choices=registry.STATUSES, help_text="As of this request; expired is computed")
+    status = serializers.ChoiceField(choices=registry.STATUSES, help_text=gettext_lazy("As of this request; expired is "
+                                                                                       "computed"))
     tier = serializers.IntegerField(min_value=1, max_value=4)
     framework_version = serializers.CharField()
     organization = OrganizationRef()
@@ -156,18 +158,18 @@ class CertificateSummarySerializer(serializers.Serializer):
     release = ReleaseRef()
     issued_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField(help_text="Last status change")
-    url = serializers.URLField(help_text="The public certificate page")
+    updated_at = serializers.DateTimeField(help_text=gettext_lazy("Last status change"))
+    url = serializers.URLField(help_text=gettext_lazy("The public certificate page"))
 
 
 class DsseSignatureSerializer(serializers.Serializer):
     keyid = serializers.CharField()
-    sig = serializers.CharField(help_text="base64 Ed25519 signature over the DSSE PAE")
+    sig = serializers.CharField(help_text=gettext_lazy("base64 Ed25519 signature over the DSSE PAE"))
 
 
 class EnvelopeSerializer(serializers.Serializer):
     payloadType = serializers.CharField()
-    payload = serializers.CharField(help_text="base64 of the signed payload (canonical JSON)")
+    payload = serializers.CharField(help_text=gettext_lazy("base64 of the signed payload (canonical JSON)"))
     signatures = DsseSignatureSerializer(many=True)
 
 
@@ -178,119 +180,130 @@ class ArtifactRefSerializer(serializers.Serializer):
 
 
 class CertificateDetailSerializer(CertificateSummarySerializer):
-    artifacts = ArtifactRefSerializer(many=True, help_text="The subjects of the signed statement")
+    artifacts = ArtifactRefSerializer(many=True, help_text=gettext_lazy("The subjects of the signed statement"))
     attestation = EnvelopeSerializer(
-        allow_null=True, help_text="The DSSE envelope (payloadType application/vnd.in-toto+json) as signed; null "
-                                   "only until an older certificate is signed")
+        allow_null=True, help_text=gettext_lazy("The DSSE envelope (payloadType application/vnd.in-toto+json) as "
+                                                "signed; null only until an older certificate is signed"))
 
 
 class CertificateListSerializer(serializers.Serializer):
     results = CertificateSummarySerializer(many=True)
-    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last page")
+    next = serializers.URLField(allow_null=True, help_text=gettext_lazy("The next page, or null on the last page"))
 
 
 class LineageLinkSerializer(serializers.Serializer):
-    derivative = serializers.CharField(help_text="The certificate whose release declares this upstream")
-    depth = serializers.IntegerField(help_text="1 for the looked-up certificate's own upstreams, 2 for theirs...")
+    derivative = serializers.CharField(help_text=gettext_lazy("The certificate whose release declares this upstream"))
+    depth = serializers.IntegerField(help_text=gettext_lazy("1 for the looked-up certificate's own upstreams, 2 for "
+                                                            "theirs..."))
     relation = serializers.ChoiceField(choices=Upstream.Relation.choices)
-    named_by = serializers.ChoiceField(choices=Upstream.Kind.choices, help_text="How the upstream was declared")
-    value = serializers.CharField(help_text="The certificate number, hub repo id or sha256 as declared")
+    named_by = serializers.ChoiceField(choices=Upstream.Kind.choices, help_text=gettext_lazy("How the upstream was "
+                                                                                             "declared"))
+    value = serializers.CharField(help_text=gettext_lazy("The certificate number, hub repo id or sha256 as declared"))
     status = serializers.ChoiceField(choices=[*lineage.STATUSES, "superseded"])
     flags = serializers.ListField(child=serializers.ChoiceField(choices=lineage.FLAGS),
-                                  help_text="suspended, revoked, lower_tier (certified below the derivative's tier)")
-    certificate = CertificateSummarySerializer(allow_null=True, help_text="The upstream's certificate, if any")
+                                  help_text=gettext_lazy("suspended, revoked, lower_tier (certified below the "
+                                                         "derivative's tier)"))
+    certificate = CertificateSummarySerializer(allow_null=True, help_text=gettext_lazy("The upstream's certificate, if "
+                                                                                       "any"))
 
 
 LINEAGE_FLAGS = lineage.FLAGS
 
 
 class VerifyResultSerializer(serializers.Serializer):
-    verified = serializers.BooleanField(help_text="True only when a matching certificate is valid")
+    verified = serializers.BooleanField(help_text=gettext_lazy("True only when a matching certificate is valid"))
     status = serializers.ChoiceField(choices=[*registry.STATUSES, "not_found"],
-                                     help_text="The best status among the matches")
+                                     help_text=gettext_lazy("The best status among the matches"))
     certificates = CertificateSummarySerializer(many=True)
-    lineage = LineageLinkSerializer(many=True, required=False, help_text="With lineage=1: every link of the "
-                                    "chain, breadth first")
+    lineage = LineageLinkSerializer(many=True, required=False, help_text=gettext_lazy("With lineage=1: every link of "
+                                                                                      "the chain, breadth first"))
     lineage_flags = serializers.ListField(child=serializers.ChoiceField(choices=LINEAGE_FLAGS), required=False,
-                                          help_text="With lineage=1: every flag raised along the chain")
+                                          help_text=gettext_lazy("With lineage=1: every flag raised along the chain"))
 
 
 class VerificationKeySerializer(serializers.Serializer):
-    keyid = serializers.CharField(help_text="sha256: + hex of the sha256 of the raw public key")
+    keyid = serializers.CharField(help_text=gettext_lazy("sha256: + hex of the sha256 of the raw public key"))
     algorithm = serializers.ChoiceField(choices=["ed25519"])
-    public_key = serializers.CharField(help_text="base64 of the raw 32-byte Ed25519 public key")
+    public_key = serializers.CharField(help_text=gettext_lazy("base64 of the raw 32-byte Ed25519 public key"))
     valid_from = serializers.DateTimeField()
     valid_until = serializers.DateTimeField(allow_null=True)
 
 
 class ModelSigningKeySerializer(serializers.Serializer):
-    keyid = serializers.CharField(help_text="sha256: + hex of the sha256 of the PEM below: a model-signing bundle's "
-                                            "verificationMaterial.publicKey.hint, prefixed")
+    keyid = serializers.CharField(help_text=gettext_lazy("sha256: + hex of the sha256 of the PEM below: a "
+                                                         "model-signing bundle's verificationMaterial.publicKey.hint, "
+                                                         "prefixed"))
     algorithm = serializers.ChoiceField(choices=[certificate_keys.MODEL_SIGNING_ALGORITHM])
-    public_key_pem = serializers.CharField(help_text="SubjectPublicKeyInfo PEM, as `model_signing verify key "
-                                                     "--public_key` reads it")
+    public_key_pem = serializers.CharField(help_text=gettext_lazy("SubjectPublicKeyInfo PEM, as `model_signing verify "
+                                                                  "key --public_key` reads it"))
     valid_from = serializers.DateTimeField()
     valid_until = serializers.DateTimeField(allow_null=True)
 
 
 class KeyListSerializer(serializers.Serializer):
-    keys = VerificationKeySerializer(many=True, help_text="The Ed25519 keys of attestations and revocation lists")
+    keys = VerificationKeySerializer(many=True, help_text=gettext_lazy("The Ed25519 keys of attestations and "
+                                                                       "revocation lists"))
     model_signing_keys = ModelSigningKeySerializer(
-        many=True, help_text="The ECDSA P-256 keys of the OpenSSF model-signing bundles")
+        many=True, help_text=gettext_lazy("The ECDSA P-256 keys of the OpenSSF model-signing bundles"))
 
 
 class BundleSignatureSerializer(serializers.Serializer):
-    sig = serializers.CharField(help_text="base64 DER ECDSA P-256 SHA-256 signature over the DSSE PAE")
-    keyid = serializers.CharField(allow_blank=True, help_text="Empty, as model_signing writes it")
+    sig = serializers.CharField(help_text=gettext_lazy("base64 DER ECDSA P-256 SHA-256 signature over the DSSE PAE"))
+    keyid = serializers.CharField(allow_blank=True, help_text=gettext_lazy("Empty, as model_signing writes it"))
 
 
 class BundleEnvelopeSerializer(serializers.Serializer):
-    payload = serializers.CharField(help_text="base64 of the in-toto Statement (predicate type "
-                                              "https://model_signing/signature/v1.0)")
+    payload = serializers.CharField(help_text=gettext_lazy("base64 of the in-toto Statement (predicate type "
+                                                           "https://model_signing/signature/v1.0)"))
     payloadType = serializers.CharField()
     signatures = BundleSignatureSerializer(many=True)
 
 
 class BundlePublicKeySerializer(serializers.Serializer):
-    hint = serializers.CharField(help_text="hex sha256 of the signing key's PEM")
+    hint = serializers.CharField(help_text=gettext_lazy("hex sha256 of the signing key's PEM"))
 
 
 class BundleMaterialSerializer(serializers.Serializer):
     publicKey = BundlePublicKeySerializer()
-    tlogEntries = serializers.ListField(child=serializers.DictField(), help_text="Always empty (no transparency log)")
+    tlogEntries = serializers.ListField(child=serializers.DictField(), help_text=gettext_lazy("Always empty (no "
+                                                                                              "transparency log)"))
 
 
 class ModelSigningBundleSerializer(serializers.Serializer):
-    mediaType = serializers.CharField(help_text="application/vnd.dev.sigstore.bundle.v0.3+json")
+    mediaType = serializers.CharField(help_text=gettext_lazy("application/vnd.dev.sigstore.bundle.v0.3+json"))
     verificationMaterial = BundleMaterialSerializer()
     dsseEnvelope = BundleEnvelopeSerializer()
 
 
 FILTERS = [
-    OpenApiParameter("q", str, description="Search number, organization, model, hub repo id or release version"),
-    OpenApiParameter("organization", str, description="Organization slug"),
+    OpenApiParameter("q", str, description=gettext_lazy("Search number, organization, model, hub repo id or release "
+                                                        "version")),
+    OpenApiParameter("organization", str, description=gettext_lazy("Organization slug")),
     OpenApiParameter("tier", int, enum=[1, 2, 3, 4]),
     OpenApiParameter("status", str, enum=list(registry.STATUSES)),
-    OpenApiParameter("framework_version", str, description="e.g. 2025.1"),
+    OpenApiParameter("framework_version", str, description=gettext_lazy("e.g. 2025.1")),
     OpenApiParameter("updated_since", OpenApiTypes.DATETIME,
-                     description="Change feed: certificates changed at or after this time, oldest change first"),
-    OpenApiParameter("built_on", str, description="Only releases that declare this upstream model: a certificate "
-                     "number, hub repo id or file sha256 of it (any of its certificates)"),
-    OpenApiParameter("cursor", str, description="Opaque; from the previous page's next"),
+                     description=gettext_lazy("Change feed: certificates changed at or after this time, oldest change "
+                                              "first")),
+    OpenApiParameter("built_on", str, description=gettext_lazy("Only releases that declare this upstream model: a "
+                                                               "certificate number, hub repo id or file sha256 of it "
+                                                               "(any of its certificates)")),
+    OpenApiParameter("cursor", str, description=gettext_lazy("Opaque; from the previous page's next")),
 ]
 CONDITIONAL = [
-    OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, description="An ETag from an earlier answer"),
+    OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER, description=gettext_lazy("An ETag from an earlier "
+                                                                                             "answer")),
     OpenApiParameter("If-Modified-Since", str, OpenApiParameter.HEADER),
 ]
 # The errors (400, 404, 429; bodies as DRF sends them) are added by portal.schema.AutoSchema.
-COMMON = {304: OpenApiResponse(description="Not modified")}
+COMMON = {304: OpenApiResponse(description=gettext_lazy("Not modified"))}
 
 
 # --- public views ------------------------------------------------------------------------------------
 
 
 class CertificateListView(PublicView):
-    @extend_schema(operation_id="certificates_list", summary="The registry of certificates",
+    @extend_schema(operation_id="certificates_list", summary=gettext_lazy("The registry of certificates"),
                    parameters=FILTERS + CONDITIONAL, responses={200: CertificateListSerializer, **COMMON},
                    auth=[], tags=["public"])
     def get(self, request):
@@ -310,7 +323,8 @@ class CertificateListView(PublicView):
 
 
 class CertificateDetailView(PublicView):
-    @extend_schema(operation_id="certificates_retrieve", summary="One certificate with its signed attestation",
+    @extend_schema(operation_id="certificates_retrieve", summary=gettext_lazy("One certificate with its signed "
+                                                                              "attestation"),
                    parameters=CONDITIONAL, responses={200: CertificateDetailSerializer, **COMMON},
                    auth=[], tags=["public"])
     def get(self, request, number: str):
@@ -326,16 +340,21 @@ VERIFY_PARAMS = ("certificate", "sha256", "model")
 
 class VerifyView(PublicView):
     @extend_schema(
-        operation_id="verify", summary="Verify a certificate by number, artifact sha256 or hub repo id",
-        description="Give exactly one of the parameters. `verified` is true only when a matching certificate is "
-                    "valid (not suspended, revoked, expired or superseded); when several match, all are listed "
-                    "and `status` is the best of them (`not_found` when none match).",
+        operation_id="verify", summary=gettext_lazy("Verify a certificate by number, artifact sha256 or hub repo id"),
+        description=gettext_lazy("Give exactly one of the parameters. `verified` is true only when a matching "
+                                 "certificate is valid (not suspended, revoked, expired or superseded); when several "
+                                 "match, all are listed and `status` is the best of them (`not_found` when none match)."),
         parameters=[
-            OpenApiParameter("certificate", str, description="Certificate number, e.g. RRC-2025-7K3M9Q2D"),
-            OpenApiParameter("sha256", str, description="sha256 hex of an artifact file"),
-            OpenApiParameter("model", str, description="Hub repo id, optionally @revision: acme/acme-7b@main"),
-            OpenApiParameter("lineage", str, enum=["0", "1"], description="1: add `lineage`, every upstream of the "
-                             "matching certificates and theirs in turn, each with its status and flags (not cached)"),
+            OpenApiParameter("certificate", str,
+                             description=gettext_lazy("Certificate number, e.g. RRC-2025-7K3M9Q2D")),
+            OpenApiParameter("sha256", str, description=gettext_lazy("sha256 hex of an artifact file")),
+            OpenApiParameter("model", str, description=gettext_lazy("Hub repo id, optionally @revision: "
+                                                                    "acme/acme-7b@main")),
+            OpenApiParameter("lineage", str, enum=["0", "1"], description=gettext_lazy("1: add `lineage`, every "
+                                                                                       "upstream of the matching "
+                                                                                       "certificates and theirs in "
+                                                                                       "turn, each with its status and "
+                                                                                       "flags (not cached)")),
             *CONDITIONAL,
         ],
         responses={200: VerifyResultSerializer, **COMMON}, auth=[], tags=["public"])
@@ -418,7 +437,7 @@ def verify_response(request, answer: verify_cache.Answer) -> HttpResponse:
 
 
 class KeysView(PublicView):
-    @extend_schema(operation_id="keys", summary="The published verification keys, with validity periods",
+    @extend_schema(operation_id="keys", summary=gettext_lazy("The published verification keys, with validity periods"),
                    parameters=CONDITIONAL, responses={200: KeyListSerializer, **COMMON}, auth=[], tags=["public"])
     def get(self, request):
         body = json_bytes(certificate_keys.published())
@@ -427,13 +446,15 @@ class KeysView(PublicView):
 
 class ModelSignatureView(PublicView):
     @extend_schema(
-        operation_id="certificates_model_signature", summary="The certificate's OpenSSF model-signing bundle",
-        description="The signature file `model_signing verify key --signature <number>.sig --public_key "
-                    "alliance.pub ./model-dir` checks a model directory against: a Sigstore bundle whose DSSE "
-                    "payload lists the certified files with their sha256, signed with the portal's ECDSA P-256 key "
-                    "(`model_signing_keys` of `/api/v1/keys/`). Served byte for byte as issued. 404 for a "
-                    "certificate that certifies no file. A bundle says which files were certified, not whether the "
-                    "certificate still counts: ask `/api/v1/verify/` or the signed revocation list.",
+        operation_id="certificates_model_signature", summary=gettext_lazy("The certificate's OpenSSF model-signing "
+                                                                          "bundle"),
+        description=gettext_lazy("The signature file `model_signing verify key --signature <number>.sig --public_key "
+                                 "alliance.pub ./model-dir` checks a model directory against: a Sigstore bundle whose "
+                                 "DSSE payload lists the certified files with their sha256, signed with the portal's "
+                                 "ECDSA P-256 key (`model_signing_keys` of `/api/v1/keys/`). Served byte for byte as "
+                                 "issued. 404 for a certificate that certifies no file. A bundle says which files were "
+                                 "certified, not whether the certificate still counts: ask `/api/v1/verify/` or the "
+                                 "signed revocation list."),
         parameters=CONDITIONAL, responses={200: ModelSigningBundleSerializer, **COMMON}, auth=[], tags=["public"])
     def get(self, request, number: str):
         cert = Certificate.objects.filter(number=number.upper()).only("id").first()
@@ -447,7 +468,7 @@ class ModelSignatureView(PublicView):
 
 class RevocationsView(PublicView):
     @extend_schema(
-        operation_id="revocations", summary="Signed list of revoked and suspended certificates",
+        operation_id="revocations", summary=gettext_lazy("Signed list of revoked and suspended certificates"),
         description=f"A DSSE envelope (payloadType `{signing.REVOCATIONS_PAYLOAD_TYPE}`) signed with the "
                     "current key. Its payload lists every revoked and suspended certificate, the time of the latest "
                     "status change (`as_of`) and the latest published audit-log head.",
@@ -462,13 +483,13 @@ class RevocationsView(PublicView):
 
 class ConcernInput(serializers.Serializer):
     summary = serializers.CharField(max_length=200, validators=[plain_text],
-                                    help_text="The incident's title: public once the incident is resolved")
-    details = serializers.CharField(help_text="Private: for the organization and Alliance staff only")
+                                    help_text=gettext_lazy("The incident's title: public once the incident is resolved"))
+    details = serializers.CharField(help_text=gettext_lazy("Private: for the organization and Alliance staff only"))
     severity = serializers.ChoiceField(choices=ConcernReport.Severity.choices, required=False, allow_blank=True,
-                                       help_text="Your rating; leave it out to let staff rate the incident")
+                                       help_text=gettext_lazy("Your rating; leave it out to let staff rate the incident"))
     reporter_email = serializers.EmailField(required=False, allow_blank=True,
-                                            help_text="To be told when the organization acknowledges, "
-                                                      "investigates and resolves it")
+                                            help_text=gettext_lazy("To be told when the organization acknowledges, "
+                                                                   "investigates and resolves it"))
 
 
 class ConcernView(APIView):
@@ -478,10 +499,11 @@ class ConcernView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [RegistryRateThrottle]
 
-    @extend_schema(operation_id="certificates_concern", summary="Report a concern about a certified release",
-                   description="The concern becomes an incident the organization acknowledges, investigates and "
-                               "resolves (`/api/v1/incidents/`); its public history is at "
-                               "`/api/v1/certificates/{number}/incidents/`.",
+    @extend_schema(operation_id="certificates_concern", summary=gettext_lazy("Report a concern about a certified "
+                                                                             "release"),
+                   description=gettext_lazy("The concern becomes an incident the organization acknowledges, "
+                                            "investigates and resolves (`/api/v1/incidents/`); its public history is "
+                                            "at `/api/v1/certificates/{number}/incidents/`."),
                    request=ConcernInput,
                    responses={201: inline_serializer("ConcernAccepted", {"id": serializers.IntegerField()})},
                    auth=[], tags=["public"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.urls import path
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -41,12 +42,14 @@ class IncidentSerializer(serializers.ModelSerializer):
     organization = serializers.CharField(source="certificate.organization.slug", read_only=True)
     model = serializers.CharField(source="certificate.release.ai_model.name", read_only=True)
     release = serializers.CharField(source="certificate.release.version", read_only=True)
-    title = serializers.CharField(source="summary", read_only=True, help_text="The reporter's summary")
+    title = serializers.CharField(source="summary", read_only=True, help_text=gettext_lazy("The reporter's summary"))
     status = serializers.ChoiceField(choices=ConcernReport.Status.choices, read_only=True)
-    severity = serializers.CharField(read_only=True, help_text="low, medium, high or critical; empty: not rated")
-    resolution = serializers.CharField(read_only=True, help_text="fixed, mitigated, not_reproducible or "
-                                                                 "out_of_scope once resolved; empty before")
-    acknowledge_by = serializers.SerializerMethodField(help_text="The acknowledgement's due time while received")
+    severity = serializers.CharField(read_only=True, help_text=gettext_lazy("low, medium, high or critical; empty: not "
+                                                                            "rated"))
+    resolution = serializers.CharField(read_only=True, help_text=gettext_lazy("fixed, mitigated, not_reproducible or "
+                                                                              "out_of_scope once resolved; empty before"))
+    acknowledge_by = serializers.SerializerMethodField(help_text=gettext_lazy("The acknowledgement's due time while "
+                                                                              "received"))
     reported_at = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
@@ -65,9 +68,10 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 class ResolveInput(serializers.Serializer):
     resolution = serializers.ChoiceField(choices=ConcernReport.Resolution.choices)
-    note = serializers.CharField(help_text="Public: shown on the certificate page and sent to the reporter")
+    note = serializers.CharField(
+        help_text=gettext_lazy("Public: shown on the certificate page and sent to the reporter"))
     fixed_in = serializers.CharField(required=False, allow_blank=True, max_length=100, validators=[plain_text],
-                                     help_text="The release that fixes it (resolution fixed)")
+                                     help_text=gettext_lazy("The release that fixes it (resolution fixed)"))
 
 
 class SeverityInput(serializers.Serializer):
@@ -111,7 +115,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(parameters=[OpenApiParameter(
         "status", str, enum=[OPEN_FILTER, *ConcernReport.Status.values],
-        description="Only incidents in this status; open: received, acknowledged or under investigation")])
+        description=gettext_lazy("Only incidents in this status; open: received, acknowledged or under investigation"))])
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
         rows = page if page is not None else list(self.get_queryset())
@@ -181,9 +185,11 @@ class PublicIncidentHistoryView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="certificates_incidents", summary="A certificate's public incident history",
-                   description="Incidents reported after certification, once resolved or, by default, 90 days "
-                               "after the organization acknowledged them, whichever comes first; oldest first.",
+    @extend_schema(operation_id="certificates_incidents",
+                   summary=gettext_lazy("A certificate's public incident history"),
+                   description=gettext_lazy("Incidents reported after certification, once resolved or, by default, 90 "
+                                            "days after the organization acknowledged them, whichever comes first; "
+                                            "oldest first."),
                    responses=PublicIncidentSerializer(many=True), auth=[], tags=["public"])
     def get(self, request, number: str):
         cert = Certificate.objects.select_related("framework_version").filter(number=number.upper()).first()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.http import Http404
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -42,9 +43,10 @@ class ConcernSerializer(serializers.ModelSerializer):
 
     certificate = serializers.CharField(source="certificate.number", read_only=True)
     status = serializers.ChoiceField(choices=ConcernReport.Status.choices, read_only=True)
-    severity = serializers.CharField(read_only=True, help_text="low, medium, high or critical; empty: not rated")
-    resolution = serializers.CharField(read_only=True, help_text="fixed, mitigated, not_reproducible or "
-                                                                 "out_of_scope once resolved")
+    severity = serializers.CharField(read_only=True, help_text=gettext_lazy("low, medium, high or critical; empty: not "
+                                                                            "rated"))
+    resolution = serializers.CharField(read_only=True, help_text=gettext_lazy("fixed, mitigated, not_reproducible or "
+                                                                              "out_of_scope once resolved"))
     certificate_status = serializers.SerializerMethodField()
     organization = serializers.CharField(source="certificate.organization.slug", read_only=True)
     handled_by = serializers.SerializerMethodField()
@@ -85,9 +87,9 @@ class ConcernListView(StaffAPIMixin, GenericAPIView):
 
     @extend_schema(
         operation_id="staff_concerns_list",
-        summary="Concern reports (staff)",
-        description="Concerns reported about certified releases, as incidents, newest first. `status=open`: "
-                    "received, acknowledged or under investigation.",
+        summary=gettext_lazy("Concern reports (staff)"),
+        description=gettext_lazy("Concerns reported about certified releases, as incidents, newest first. "
+                                 "`status=open`: received, acknowledged or under investigation."),
         parameters=[OpenApiParameter("status", str, enum=["open", *ConcernReport.Status.values])],
         responses=ConcernSerializer(many=True), tags=["staff"],
     )
@@ -107,9 +109,9 @@ class ConcernDismissView(StaffAPIMixin, GenericAPIView):
 
     @extend_schema(
         operation_id="staff_concern_dismiss",
-        summary="Dismiss a concern (staff)",
-        description="Only an open incident (received, acknowledged or under investigation) can be dismissed; "
-                    "the certificate does not change, the reporter is told.",
+        summary=gettext_lazy("Dismiss a concern (staff)"),
+        description=gettext_lazy("Only an open incident (received, acknowledged or under investigation) can be "
+                                 "dismissed; the certificate does not change, the reporter is told."),
         request=None, responses=ConcernSerializer, tags=["staff"],
     )
     def post(self, request, pk: int):
@@ -124,8 +126,8 @@ class ConcernDismissView(StaffAPIMixin, GenericAPIView):
 class SuspendInput(serializers.Serializer):
     reason = serializers.CharField(
         required=False, allow_blank=True,
-        help_text="Shown to the organization; by default “Concern reported: ” and the concern's summary, as the "
-                  "page suggests")
+        help_text=gettext_lazy("Shown to the organization; by default “Concern reported: ” and the concern's summary, "
+                               "as the page suggests"))
 
 
 class ConcernSuspendView(StaffAPIMixin, GenericAPIView):
@@ -133,10 +135,10 @@ class ConcernSuspendView(StaffAPIMixin, GenericAPIView):
 
     @extend_schema(
         operation_id="staff_concern_suspend",
-        summary="Escalate a concern: suspend the certificate (staff)",
-        description="Suspends the concern's certificate with the reason and marks the incident escalated (if it is "
-                    "still open). Verification answers “suspended” from the next request; the organization's admins "
-                    "and the reporter are told.",
+        summary=gettext_lazy("Escalate a concern: suspend the certificate (staff)"),
+        description=gettext_lazy("Suspends the concern's certificate with the reason and marks the incident escalated "
+                                 "(if it is still open). Verification answers “suspended” from the next request; the "
+                                 "organization's admins and the reporter are told."),
         request=SuspendInput, responses=ConcernSerializer, tags=["staff"],
     )
     def post(self, request, pk: int):
@@ -189,8 +191,9 @@ class AppealQueueView(StaffAPIMixin, GenericAPIView):
 
     @extend_schema(
         operation_id="staff_appeals_list",
-        summary="The appeals queue (staff)",
-        description="Appeals against rejections, oldest first; decide one with `POST /api/v1/appeals/{id}/decide/`.",
+        summary=gettext_lazy("The appeals queue (staff)"),
+        description=gettext_lazy("Appeals against rejections, oldest first; decide one with `POST "
+                                 "/api/v1/appeals/{id}/decide/`."),
         parameters=[OpenApiParameter("status", str, enum=Appeal.Status.values)],
         responses=AppealQueueSerializer(many=True), tags=["staff"],
     )

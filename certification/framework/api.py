@@ -18,6 +18,7 @@ import json
 
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -63,24 +64,26 @@ class ClassifyRateThrottle(SimpleRateThrottle):
 
 class ClassifyRequestSerializer(serializers.Serializer):
     parameter_count = serializers.IntegerField(
-        min_value=1, max_value=10**15, help_text="Total parameters, a JSON integer (not a string, float or boolean)."
+        min_value=1, max_value=10**15, help_text=gettext_lazy("Total parameters, a JSON integer (not a string, float "
+                                                              "or boolean).")
     )
     capabilities = serializers.ListField(
         child=serializers.CharField(), required=False, default=list,
-        help_text="Subset of the version's capabilities (2025.1: advanced_reasoning, code_generation, multimodal).",
+        help_text=gettext_lazy("Subset of the version's capabilities (2025.1: advanced_reasoning, code_generation, "
+                               "multimodal)."),
     )
     sensitive_domains = serializers.ListField(
         child=serializers.CharField(), required=False, default=list,
-        help_text="Subset of the version's sensitive domains (2025.1: biology, cybersecurity).",
+        help_text=gettext_lazy("Subset of the version's sensitive domains (2025.1: biology, cybersecurity)."),
     )
     emergent_capabilities = serializers.BooleanField(required=False, default=False)
     emergent_description = serializers.CharField(
-        required=False, allow_blank=True, help_text="Required when emergent_capabilities is true."
+        required=False, allow_blank=True, help_text=gettext_lazy("Required when emergent_capabilities is true.")
     )
 
 
 class FiredRuleSerializer(serializers.Serializer):
-    id = serializers.CharField(help_text="Rule id, e.g. params_gt_70b or capability:code_generation.")
+    id = serializers.CharField(help_text=gettext_lazy("Rule id, e.g. params_gt_70b or capability:code_generation."))
     tier = serializers.IntegerField()
     text = serializers.CharField()
 
@@ -90,16 +93,18 @@ class RequirementSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["documentation", "process"])
     title = serializers.CharField()
     description = serializers.CharField()
-    detail = serializers.CharField(allow_null=True, help_text="Tier-specific detail, e.g. '2 auditors; ...'.")
+    detail = serializers.CharField(allow_null=True, help_text=gettext_lazy("Tier-specific detail, e.g. '2 auditors; "
+                                                                           "...'."))
 
 
 class ClassifyResponseSerializer(serializers.Serializer):
-    tier = serializers.IntegerField(min_value=1, max_value=4, help_text="The highest tier among the fired rules.")
-    rules = FiredRuleSerializer(many=True, help_text="Every rule that fired, highest tier first.")
-    framework_version = serializers.CharField(help_text="The framework version in force, e.g. 2025.1.")
+    tier = serializers.IntegerField(min_value=1, max_value=4, help_text=gettext_lazy("The highest tier among the fired "
+                                                                                     "rules."))
+    rules = FiredRuleSerializer(many=True, help_text=gettext_lazy("Every rule that fired, highest tier first."))
+    framework_version = serializers.CharField(help_text=gettext_lazy("The framework version in force, e.g. 2025.1."))
     requirements = RequirementSerializer(many=True)
-    auditors_required = serializers.IntegerField(help_text="0 for Tier 1 and 2.")
-    community_review_days = serializers.IntegerField(allow_null=True, help_text="null for Tier 1 and 2.")
+    auditors_required = serializers.IntegerField(help_text=gettext_lazy("0 for Tier 1 and 2."))
+    community_review_days = serializers.IntegerField(allow_null=True, help_text=gettext_lazy("null for Tier 1 and 2."))
 
 
 _list_of_messages = serializers.ListField(child=serializers.CharField(), required=False)
@@ -129,7 +134,7 @@ class ClassifyView(APIView):
 
     @extend_schema(
         operation_id="classify",
-        summary="Classify a model release into a risk tier",
+        summary=gettext_lazy("Classify a model release into a risk tier"),
         description=(
             "Applies the rule table of the framework version in force. Every rule that fires is "
             "reported; the tier is the highest one fired. Unknown fields, unknown capability or "
@@ -140,9 +145,10 @@ class ClassifyView(APIView):
         request=ClassifyRequestSerializer,
         responses={
             200: ClassifyResponseSerializer,
-            400: OpenApiResponse(ClassifyErrorSerializer, description="Input errors, keyed by field."),
-            429: OpenApiResponse(DetailSerializer, description="Too many requests; retry after the Retry-After header."),
-            503: OpenApiResponse(DetailSerializer, description="No framework version is in force."),
+            400: OpenApiResponse(ClassifyErrorSerializer, description=gettext_lazy("Input errors, keyed by field.")),
+            429: OpenApiResponse(DetailSerializer, description=gettext_lazy("Too many requests; retry after the "
+                                                                            "Retry-After header.")),
+            503: OpenApiResponse(DetailSerializer, description=gettext_lazy("No framework version is in force.")),
         },
         examples=[
             OpenApiExample(
@@ -192,7 +198,7 @@ class ClassifyView(APIView):
 
 class FrameworkVersionSerializer(serializers.ModelSerializer):
     # Plain text in the schema: an enum named "Status" would collide with the applications' one.
-    status = serializers.CharField(read_only=True, help_text="draft or published")
+    status = serializers.CharField(read_only=True, help_text=gettext_lazy("draft or published"))
     published_by = serializers.SerializerMethodField()
     in_force = serializers.SerializerMethodField()
 
@@ -210,22 +216,23 @@ class FrameworkVersionSerializer(serializers.ModelSerializer):
 
 
 class ChangeSectionSerializer(serializers.Serializer):
-    id = serializers.CharField(help_text="tiers, classification, requirements, statements, deadlines, benchmarks "
-                                         "or settings")
+    id = serializers.CharField(help_text=gettext_lazy("tiers, classification, requirements, statements, deadlines, "
+                                                      "benchmarks or settings"))
     title = serializers.CharField()
-    items = serializers.ListField(child=serializers.CharField(), help_text="One sentence per change")
+    items = serializers.ListField(child=serializers.CharField(), help_text=gettext_lazy("One sentence per change"))
 
 
 class FrameworkVersionDetailSerializer(FrameworkVersionSerializer):
-    rules = serializers.JSONField(read_only=True, help_text="Every rule, number and text of the version")
-    review_by = serializers.SerializerMethodField(help_text="Effective date plus 12 months (from the data)")
+    rules = serializers.JSONField(read_only=True, help_text=gettext_lazy("Every rule, number and text of the version"))
+    review_by = serializers.SerializerMethodField(
+        help_text=gettext_lazy("Effective date plus 12 months (from the data)"))
     changes_from = serializers.SerializerMethodField(
-        help_text="The version compared with: the one before it, or for a draft the latest published")
-    changes = serializers.SerializerMethodField(help_text="What changes from changes_from, in words (the page "
-                                                          "/framework/{version}/changes/)")
+        help_text=gettext_lazy("The version compared with: the one before it, or for a draft the latest published"))
+    changes = serializers.SerializerMethodField(help_text=gettext_lazy("What changes from changes_from, in words (the "
+                                                                       "page /framework/{version}/changes/)"))
     missing_translations = serializers.SerializerMethodField(
-        help_text="Per language, the text paths the version's translations block leaves out (shown from the "
-                  "catalogue or in English); publishing does not wait for them")
+        help_text=gettext_lazy("Per language, the text paths the version's translations block leaves out (shown from "
+                               "the catalogue or in English); publishing does not wait for them"))
 
     class Meta(FrameworkVersionSerializer.Meta):
         fields = [*FrameworkVersionSerializer.Meta.fields, "review_by", "changes_from", "changes",
@@ -263,23 +270,25 @@ class FrameworkVersionDetailSerializer(FrameworkVersionSerializer):
 
 
 class DraftVersionInput(serializers.Serializer):
-    version = serializers.CharField(max_length=20, help_text="The new version's id, e.g. 2026.1")
+    version = serializers.CharField(max_length=20, help_text=gettext_lazy("The new version's id, e.g. 2026.1"))
 
 
 class RulesInput(serializers.Serializer):
-    rules = serializers.DictField(help_text="The whole rules document of the draft, one JSON object")
+    rules = serializers.DictField(help_text=gettext_lazy("The whole rules document of the draft, one JSON object"))
 
 
 class TranslationsInput(serializers.Serializer):
     translations = serializers.DictField(
         child=serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=5000)),
-        help_text='{"<language>": {"<text path>": "<text>"}}: each language named replaces its texts in the '
-                  "draft's translations block (an empty text is dropped); languages not named keep theirs. "
-                  "Text paths as in missing_translations, e.g. requirements.model_card.title")
+        help_text=gettext_lazy("{\"<language>\": {\"<text path>\": \"<text>\"}}: each language named replaces its "
+                               "texts in the draft's translations block (an empty text is dropped); languages not "
+                               "named keep theirs. Text paths as in missing_translations, e.g. "
+                               "requirements.model_card.title"))
 
 
 class PublishVersionInput(serializers.Serializer):
-    effective_date = serializers.DateField(help_text="In force from 00:00 UTC on this date; not in the past")
+    effective_date = serializers.DateField(help_text=gettext_lazy("In force from 00:00 UTC on this date; not in the "
+                                                                  "past"))
 
 
 def _checked(form):
@@ -315,12 +324,14 @@ class FrameworkVersionViewSet(StaffAPIMixin, viewsets.GenericViewSet):
     def _refused(self, exc: services.WorkflowError):
         raise ValidationError(exc.errors) from exc
 
-    @extend_schema(operation_id="framework_versions_list", summary="Framework versions, drafts included (staff)",
+    @extend_schema(operation_id="framework_versions_list", summary=gettext_lazy("Framework versions, drafts included "
+                                                                                "(staff)"),
                    responses=FrameworkVersionSerializer(many=True), tags=["staff"])
     def list(self, request):
         return Response(self.get_serializer(self.get_queryset(), many=True).data)
 
-    @extend_schema(operation_id="framework_versions_draft", summary="Draft a version from the latest published one",
+    @extend_schema(operation_id="framework_versions_draft", summary=gettext_lazy("Draft a version from the latest "
+                                                                                 "published one"),
                    request=DraftVersionInput, responses={201: FrameworkVersionDetailSerializer}, tags=["staff"])
     def create(self, request):
         data = DraftVersionInput(data=request.data)
@@ -332,14 +343,15 @@ class FrameworkVersionViewSet(StaffAPIMixin, viewsets.GenericViewSet):
             self._refused(exc)
         return self._detail(fv, status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="framework_versions_retrieve", summary="A framework version with its rules (staff)",
+    @extend_schema(operation_id="framework_versions_retrieve", summary=gettext_lazy("A framework version with its "
+                                                                                    "rules (staff)"),
                    responses=FrameworkVersionDetailSerializer, tags=["staff"])
     def retrieve(self, request, version=None):
         return self._detail(self.get_object())
 
-    @extend_schema(operation_id="framework_versions_rules", summary="Replace a draft's rules",
-                   description="Only a draft changes. The rules must name the draft's version, classify, and "
-                               "list requirements and statements for every tier.",
+    @extend_schema(operation_id="framework_versions_rules", summary=gettext_lazy("Replace a draft's rules"),
+                   description=gettext_lazy("Only a draft changes. The rules must name the draft's version, classify, "
+                                            "and list requirements and statements for every tier."),
                    request=RulesInput, responses=FrameworkVersionDetailSerializer, tags=["staff"])
     @action(detail=True, methods=["put"])
     def rules(self, request, version=None):
@@ -354,9 +366,11 @@ class FrameworkVersionViewSet(StaffAPIMixin, viewsets.GenericViewSet):
             raise ValidationError({"rules": [m for errors in exc.errors.values() for m in errors]}) from exc
         return self._detail(fv)
 
-    @extend_schema(operation_id="framework_versions_translations", summary="Set a draft's texts in other languages",
-                   description="The page /staff/framework/{version}/texts/. Only a draft changes; every path must "
-                               "name a text of the version and keep the English text's {placeholders}.",
+    @extend_schema(operation_id="framework_versions_translations", summary=gettext_lazy("Set a draft's texts in other "
+                                                                                        "languages"),
+                   description=gettext_lazy("The page /staff/framework/{version}/texts/. Only a draft changes; every "
+                                            "path must name a text of the version and keep the English text's "
+                                            "{placeholders}."),
                    request=TranslationsInput, responses=FrameworkVersionDetailSerializer, tags=["staff"])
     @action(detail=True, methods=["put"])
     def translations(self, request, version=None):
@@ -370,8 +384,10 @@ class FrameworkVersionViewSet(StaffAPIMixin, viewsets.GenericViewSet):
             self._refused(exc)
         return self._detail(fv)
 
-    @extend_schema(operation_id="framework_versions_publish", summary="Publish a draft with its effective date",
-                   description="The digest of its canonical rules is recorded; a published version never changes.",
+    @extend_schema(operation_id="framework_versions_publish", summary=gettext_lazy("Publish a draft with its effective "
+                                                                                   "date"),
+                   description=gettext_lazy("The digest of its canonical rules is recorded; a published version never "
+                                            "changes."),
                    request=PublishVersionInput, responses=FrameworkVersionDetailSerializer, tags=["staff"])
     @action(detail=True, methods=["post"])
     def publish(self, request, version=None):

@@ -186,7 +186,7 @@ def _classification_changes(old: dict, new: dict) -> list[str]:
             out.append(_("A rule now reads: %(text)s (was: %(old)s)") % {"text": _rule_text(rule),
                                                                        "old": _rule_text(previous)})
         if previous.get("parameter_count") != rule.get("parameter_count") and previous.get("text") == rule.get("text"):
-            out.append(_("The parameter bounds of the rule \u201c%(text)s\u201d change.") % {"text": _rule_text(rule)})
+            out.append(_("The parameter bounds of the rule “%(text)s” change.") % {"text": _rule_text(rule)})
     for rule_id, rule in before.items():
         if rule_id not in after:
             out.append(_("Removed rule: %(text)s") % {"text": _rule_text(rule)})
@@ -203,39 +203,39 @@ def _requirement_changes(old: dict, new: dict) -> list[str]:
     for req_id, req in after.items():
         title = req.get("title", req_id)
         if req_id not in before:
-            out.append(_("New requirement \u201c%(title)s\u201d for %(tiers)s: %(description)s") % {
+            out.append(_("New requirement “%(title)s” for %(tiers)s: %(description)s") % {
                 "title": title, "tiers": tiers_text(req.get("tiers", [])), "description": req.get("description", "")})
             continue
         previous = before[req_id]
         gained = set(req.get("tiers", [])) - set(previous.get("tiers", []))
         lost = set(previous.get("tiers", [])) - set(req.get("tiers", []))
         if gained:
-            out.append(_("\u201c%(title)s\u201d is now required for %(tiers)s too.") % {"title": title,
+            out.append(_("“%(title)s” is now required for %(tiers)s too.") % {"title": title,
                                                                                       "tiers": tiers_text(gained)})
         if lost:
-            out.append(_("\u201c%(title)s\u201d is no longer required for %(tiers)s.") % {"title": title,
+            out.append(_("“%(title)s” is no longer required for %(tiers)s.") % {"title": title,
                                                                                         "tiers": tiers_text(lost)})
         if previous.get("title") != req.get("title"):
-            out.append(_("\u201c%(old)s\u201d is renamed \u201c%(title)s\u201d.") % {"old": previous.get("title"),
+            out.append(_("“%(old)s” is renamed “%(title)s”.") % {"old": previous.get("title"),
                                                                                     "title": title})
         if previous.get("description") != req.get("description"):
-            out.append(_("\u201c%(title)s\u201d now asks for: %(description)s") % {
+            out.append(_("“%(title)s” now asks for: %(description)s") % {
                 "title": title, "description": req.get("description", "")})
         old_details, new_details = _by(previous.get("tier_details"), "tier"), _by(req.get("tier_details"), "tier")
         for tier in sorted(set(old_details) | set(new_details)):
             was, now = old_details.get(tier, {}).get("text"), new_details.get(tier, {}).get("text")
             if was != now and now:
-                out.append(_("\u201c%(title)s\u201d for Tier %(tier)d: %(text)s") % {"title": title, "tier": tier,
+                out.append(_("“%(title)s” for Tier %(tier)d: %(text)s") % {"title": title, "tier": tier,
                                                                                    "text": now})
-        out += _compare_fields(_("\u201c%(title)s\u201d, ") % {"title": title}, previous, req,
+        out += _compare_fields(_("“%(title)s”, ") % {"title": title}, previous, req,
                                skip=("id", "kind", "title", "description", "tiers", "tier_details", "fields"))
         if previous.get("fields") != req.get("fields"):
             labels = [f.get("label", f.get("id")) for f in req.get("fields") or [] if isinstance(f, dict)]
-            out.append(_("\u201c%(title)s\u201d asks for the fields: %(fields)s.") % {
+            out.append(_("“%(title)s” asks for the fields: %(fields)s.") % {
                 "title": title, "fields": ", ".join(labels) or _("none")})
     for req_id, req in before.items():
         if req_id not in after:
-            out.append(_("\u201c%(title)s\u201d is no longer required.") % {"title": req.get("title", req_id)})
+            out.append(_("“%(title)s” is no longer required.") % {"title": req.get("title", req_id)})
     return out
 
 
@@ -264,7 +264,7 @@ def _deadline_changes(old: dict, new: dict) -> list[str]:
     for kind, entry in after.items():
         title = entry.get("title") or key_label(kind)
         if kind not in before:
-            out.append(_("New deadline \u201c%(title)s\u201d: %(length)s.") % {"title": title,
+            out.append(_("New deadline “%(title)s”: %(length)s.") % {"title": title,
                                                                             "length": length_text(entry)})
             continue
         previous = before[kind]
@@ -279,7 +279,7 @@ def _deadline_changes(old: dict, new: dict) -> list[str]:
                             previous.get("repeat_every_days"), entry.get("repeat_every_days")))
     for kind, entry in before.items():
         if kind not in after:
-            out.append(_("The deadline \u201c%(title)s\u201d is removed.") % {"title": entry.get("title") or kind})
+            out.append(_("The deadline “%(title)s” is removed.") % {"title": entry.get("title") or kind})
     return out
 
 

@@ -9,6 +9,7 @@ from django.core.validators import validate_email
 from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -122,12 +123,12 @@ class TextField(ClassifierInputField):
 
 class ReleaseSerializer(serializers.ModelSerializer):
     model = serializers.PrimaryKeyRelatedField(source="ai_model", queryset=AIModel.objects.none())
-    parameter_count = ParameterCountField(help_text="Total parameters, a JSON integer (not a string, float or "
-                                                    "boolean); required when registering")
-    capabilities = NamesField(help_text="Capability ids of the framework version")
-    sensitive_domains = NamesField(help_text="Sensitive domain ids of the framework version")
+    parameter_count = ParameterCountField(help_text=gettext_lazy("Total parameters, a JSON integer (not a string, "
+                                                                 "float or boolean); required when registering"))
+    capabilities = NamesField(help_text=gettext_lazy("Capability ids of the framework version"))
+    sensitive_domains = NamesField(help_text=gettext_lazy("Sensitive domain ids of the framework version"))
     emergent_capabilities = FlagField()
-    emergent_description = TextField(help_text="Required when emergent_capabilities is true")
+    emergent_description = TextField(help_text=gettext_lazy("Required when emergent_capabilities is true"))
     artifacts = ArtifactSerializer(many=True, required=False)
     tier = serializers.SerializerMethodField()
     rules_fired = serializers.SerializerMethodField()
@@ -161,7 +162,7 @@ class ReleaseSerializer(serializers.ModelSerializer):
 
 
 class SectionSerializer(serializers.Serializer):
-    data = serializers.DictField(help_text="The section's answers, keyed as on the section's page")
+    data = serializers.DictField(help_text=gettext_lazy("The section's answers, keyed as on the section's page"))
 
 
 class BenchmarkResultSerializer(serializers.ModelSerializer):
@@ -182,9 +183,9 @@ class BenchmarkResultSerializer(serializers.ModelSerializer):
 
 class UpstreamInputSerializer(serializers.Serializer):
     relation = serializers.ChoiceField(choices=Upstream.Relation.choices,
-                                       help_text="fine_tune, merge, distilled, quantization or adapter")
-    kind = serializers.ChoiceField(choices=Upstream.Kind.choices, help_text="How the upstream is named")
-    value = serializers.CharField(max_length=200, help_text="A certificate number, hub repo id or sha256")
+                                       help_text=gettext_lazy("fine_tune, merge, distilled, quantization or adapter"))
+    kind = serializers.ChoiceField(choices=Upstream.Kind.choices, help_text=gettext_lazy("How the upstream is named"))
+    value = serializers.CharField(max_length=200, help_text=gettext_lazy("A certificate number, hub repo id or sha256"))
 
 
 class UpstreamSerializer(serializers.Serializer):
@@ -192,9 +193,11 @@ class UpstreamSerializer(serializers.Serializer):
     relation = serializers.ChoiceField(choices=Upstream.Relation.choices)
     kind = serializers.ChoiceField(choices=Upstream.Kind.choices)
     value = serializers.CharField()
-    status = serializers.CharField(help_text="valid, suspended, revoked, expired, uncertified or unknown")
-    flags = serializers.ListField(child=serializers.CharField(), help_text="suspended, revoked, lower_tier")
-    certificate = serializers.CharField(allow_null=True, help_text="The number of the certificate it resolves to")
+    status = serializers.CharField(help_text=gettext_lazy("valid, suspended, revoked, expired, uncertified or unknown"))
+    flags = serializers.ListField(child=serializers.CharField(),
+                                  help_text=gettext_lazy("suspended, revoked, lower_tier"))
+    certificate = serializers.CharField(allow_null=True, help_text=gettext_lazy("The number of the certificate it "
+                                                                                "resolves to"))
 
 
 def upstream_data(upstream: Upstream, link=None) -> dict:
@@ -207,7 +210,8 @@ def upstream_data(upstream: Upstream, link=None) -> dict:
 class BenchmarkSerializer(serializers.ModelSerializer):
     organization = serializers.SlugRelatedField(
         source="proposed_by", slug_field="slug", queryset=Organization.objects.none(), required=False,
-        allow_null=True, help_text="For a custom benchmark: the proposing organization; null for the catalogue's",
+        allow_null=True, help_text=gettext_lazy("For a custom benchmark: the proposing organization; null for the "
+                                                "catalogue's"),
     )
 
     class Meta:
@@ -257,13 +261,14 @@ class AttestationInputSerializer(serializers.Serializer):
     """The attestation page's form (``forms.AttestationForm``): the signer, and each numbered statement
     of the application's framework version for its tier, every one affirmed."""
 
-    signer_name = serializers.CharField(max_length=200, validators=[plain_text], help_text="The signer's full name")
+    signer_name = serializers.CharField(max_length=200, validators=[plain_text], help_text=gettext_lazy("The signer's "
+                                                                                                        "full name"))
     signer_title = serializers.CharField(max_length=200, validators=[plain_text],
-                                         help_text="The signer's title or role")
+                                         help_text=gettext_lazy("The signer's title or role"))
     affirmed = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=1000), max_length=100,
-        help_text="The numbers of the statements affirmed: every statement the attestation page shows for the "
-                  "application's tier. A missing one is refused with its number and text.")
+        help_text=gettext_lazy("The numbers of the statements affirmed: every statement the attestation page shows for "
+                               "the application's tier. A missing one is refused with its number and text."))
 
     def validate_against(self, statements: list[dict]) -> dict:
         """Run the page's form on the request's data, so that both refuse the same things the same way."""
@@ -299,33 +304,38 @@ class ReasonsSerializer(serializers.Serializer):
 
 class ChangesSerializer(serializers.Serializer):
     comments = serializers.DictField(child=serializers.CharField(allow_blank=True),
-                                     help_text="A comment per section id")
+                                     help_text=gettext_lazy("A comment per section id"))
 
 
 class ContactConfirmationSerializer(serializers.Serializer):
-    email = serializers.EmailField(allow_null=True, help_text="The address saved in the vulnerability contact "
-                                                             "section (null while none is saved)")
-    confirmed = serializers.BooleanField(help_text="Whether the contact has used a link sent to this address")
-    sent_at = serializers.DateTimeField(allow_null=True, help_text="When the last link to this address was sent")
+    email = serializers.EmailField(allow_null=True, help_text=gettext_lazy("The address saved in the vulnerability "
+                                                                           "contact section (null while none is saved)"))
+    confirmed = serializers.BooleanField(help_text=gettext_lazy("Whether the contact has used a link sent to this "
+                                                                "address"))
+    sent_at = serializers.DateTimeField(allow_null=True, help_text=gettext_lazy("When the last link to this address "
+                                                                                "was sent"))
     confirmed_at = serializers.DateTimeField(allow_null=True)
 
 
 class ModelCardImportSerializer(serializers.Serializer):
     """Documented shape of the import; ``ModelCardImportForm`` (the page's form) validates it."""
 
-    card_text = serializers.CharField(required=False, help_text="The README.md, YAML front matter included")
+    card_text = serializers.CharField(required=False,
+                                      help_text=gettext_lazy("The README.md, YAML front matter included"))
 
 
 class ModelCardUploadSerializer(ModelCardImportSerializer):
-    card_file = serializers.FileField(required=False, help_text="The README.md as a file (UTF-8, up to 1 MB)")
+    card_file = serializers.FileField(required=False, help_text=gettext_lazy("The README.md as a file (UTF-8, up to 1 "
+                                                                             "MB)"))
 
 
 class ModelCardImportResultSerializer(serializers.Serializer):
-    sections = serializers.ListField(child=serializers.CharField(), help_text="Ids of the sections updated")
+    sections = serializers.ListField(child=serializers.CharField(),
+                                     help_text=gettext_lazy("Ids of the sections updated"))
     benchmarks_added = serializers.ListField(child=serializers.CharField())
     benchmarks_skipped = serializers.ListField(
-        child=serializers.CharField(), help_text="Datasets of the card outside the benchmark catalogue")
-    notes = serializers.ListField(child=serializers.CharField(), help_text="What to complete by hand")
+        child=serializers.CharField(), help_text=gettext_lazy("Datasets of the card outside the benchmark catalogue"))
+    notes = serializers.ListField(child=serializers.CharField(), help_text=gettext_lazy("What to complete by hand"))
 
 
 # --- viewsets ---------------------------------------------------------------------------
@@ -446,7 +456,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             "file": serializers.FileField(), "section": serializers.CharField(required=False),
             "is_public": serializers.BooleanField(required=False)})},
         responses={201: EvidenceSerializer, 503: OpenApiResponse(
-            ValidationErrorSerializer, description="The file could not be stored; retry after Retry-After.")},
+            ValidationErrorSerializer, description=gettext_lazy("The file could not be stored; retry after Retry-After."))},
     )
     @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser, JSONParser],
             pagination_class=None)
@@ -512,8 +522,9 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     @extend_schema(methods=["GET"], request=None, responses=ContactConfirmationSerializer)
     @extend_schema(methods=["POST"], request=None, responses={
-        202: OpenApiResponse(ContactConfirmationSerializer, description="A confirmation link was sent."),
-        200: OpenApiResponse(ContactConfirmationSerializer, description="Already confirmed: nothing was sent."),
+        202: OpenApiResponse(ContactConfirmationSerializer, description=gettext_lazy("A confirmation link was sent.")),
+        200: OpenApiResponse(ContactConfirmationSerializer, description=gettext_lazy("Already confirmed: nothing was "
+                                                                                     "sent.")),
     })
     @action(detail=True, methods=["get", "post"], url_path="contact-confirmation")
     def contact_confirmation(self, request, pk=None):

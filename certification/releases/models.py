@@ -295,7 +295,7 @@ class Application(models.Model):
     )
     previous = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="renewals",
-        help_text="The application this one renews",
+        help_text=_("The application this one renews"),
     )
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -381,7 +381,7 @@ class Attestation(models.Model):
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     signer_name = models.CharField(max_length=200, validators=[plain_text])
     signer_title = models.CharField(max_length=200, validators=[plain_text])
-    statements = models.JSONField(help_text="Each statement of the framework version, with affirmed=true")
+    statements = models.JSONField(help_text=_("Each statement of the framework version, with affirmed=true"))
     revision_sha256 = models.CharField(max_length=64)
     signed_at = models.DateTimeField(default=timezone.now)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.http import Http404
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -30,12 +31,12 @@ def _refused(exc: framework_services.WorkflowError):
 
 
 class RaiseTierInput(serializers.Serializer):
-    tier = serializers.ChoiceField(choices=[2, 3, 4], help_text="The new tier, above the current one")
-    reason = serializers.CharField(help_text="Why the tier is raised; the organization is told")
+    tier = serializers.ChoiceField(choices=[2, 3, 4], help_text=gettext_lazy("The new tier, above the current one"))
+    reason = serializers.CharField(help_text=gettext_lazy("Why the tier is raised; the organization is told"))
 
 
 class HandOverInput(serializers.Serializer):
-    owner = serializers.EmailField(help_text="Email of the staff member who takes the application over")
+    owner = serializers.EmailField(help_text=gettext_lazy("Email of the staff member who takes the application over"))
 
 
 class RaiseTierView(StaffAPIMixin, GenericAPIView):
@@ -43,9 +44,9 @@ class RaiseTierView(StaffAPIMixin, GenericAPIView):
 
     @extend_schema(
         operation_id="release_raise_tier",
-        summary="Raise a release's tier (staff)",
-        description="Never below the computed tier. After submission the application returns to changes requested "
-                    "for the sections the new tier adds.",
+        summary=gettext_lazy("Raise a release's tier (staff)"),
+        description=gettext_lazy("Never below the computed tier. After submission the application returns to changes "
+                                 "requested for the sections the new tier adds."),
         request=RaiseTierInput, responses=ReleaseSerializer, tags=["staff"],
     )
     def post(self, request, pk: int):
@@ -68,8 +69,8 @@ class HandOverView(StaffAPIMixin, GenericAPIView):
 
     @extend_schema(
         operation_id="application_hand_over",
-        summary="Hand an application over to another staff member",
-        description="The new owner must be Alliance staff; they are notified.",
+        summary=gettext_lazy("Hand an application over to another staff member"),
+        description=gettext_lazy("The new owner must be Alliance staff; they are notified."),
         request=HandOverInput, responses=ApplicationSerializer, tags=["staff"],
     )
     def post(self, request, pk: int):
@@ -111,7 +112,8 @@ class QueueItemSerializer(serializers.ModelSerializer):
     release_version = serializers.CharField(source="release.version", read_only=True)
     framework_version = serializers.SlugRelatedField(slug_field="version", read_only=True)
     # Plain text in the schema: a second use of the applications' status enum would rename it.
-    status = serializers.CharField(read_only=True, help_text="submitted, screening, in_review or decision_pending")
+    status = serializers.CharField(read_only=True, help_text=gettext_lazy("submitted, screening, in_review or "
+                                                                          "decision_pending"))
     owner = serializers.SerializerMethodField()
     waiting_days = serializers.SerializerMethodField()
 
@@ -135,14 +137,15 @@ class ScreeningQueueView(StaffAPIMixin, GenericAPIView):
 
     @extend_schema(
         operation_id="screening_queue",
-        summary="The screening queue (staff)",
-        description="Applications waiting for staff (submitted, screening, in review, decision pending), oldest "
-                    "submission first, with the filters of the queue page.",
+        summary=gettext_lazy("The screening queue (staff)"),
+        description=gettext_lazy("Applications waiting for staff (submitted, screening, in review, decision pending), "
+                                 "oldest submission first, with the filters of the queue page."),
         parameters=[
             OpenApiParameter("tier", int, enum=[1, 2, 3, 4]),
-            OpenApiParameter("min_age_days", int, description="Waiting at least this many days"),
-            OpenApiParameter("framework_version", str, description="e.g. 2025.1"),
-            OpenApiParameter("owner", str, enum=["me", "none"], description="Owned by you, or by nobody yet"),
+            OpenApiParameter("min_age_days", int, description=gettext_lazy("Waiting at least this many days")),
+            OpenApiParameter("framework_version", str, description=gettext_lazy("e.g. 2025.1")),
+            OpenApiParameter("owner", str, enum=["me", "none"], description=gettext_lazy("Owned by you, or by nobody "
+                                                                                         "yet")),
         ],
         responses=QueueItemSerializer(many=True), tags=["staff"],
     )

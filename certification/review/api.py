@@ -12,6 +12,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
@@ -60,8 +61,8 @@ class ReviewWindowSerializer(serializers.ModelSerializer):
     enrolled = serializers.SerializerMethodField()
     has_access = serializers.SerializerMethodField()
     access_instructions = serializers.SerializerMethodField(
-        help_text="The organization's model-access instructions; null unless you are enrolled, with an active "
-                  "accreditation, and the window is open.")
+        help_text=gettext_lazy("The organization's model-access instructions; null unless you are enrolled, with an "
+                               "active accreditation, and the window is open."))
 
     class Meta:
         model = ReviewWindow
@@ -94,17 +95,19 @@ class ReviewMaterialsSerializer(serializers.Serializer):
     sections = serializers.DictField()
     benchmark_results = serializers.ListField(child=serializers.DictField())
     evidence = serializers.ListField(child=serializers.DictField(),
-                                     help_text="Evidence files; download through download_url while access lasts.")
+                                     help_text=gettext_lazy("Evidence files; download through download_url while "
+                                                            "access lasts."))
 
 
 class ReviewEnrolSerializer(serializers.Serializer):
-    confidentiality = serializers.BooleanField(help_text="Acceptance of the confidentiality terms; must be true.")
+    confidentiality = serializers.BooleanField(help_text=gettext_lazy("Acceptance of the confidentiality terms; must "
+                                                                      "be true."))
 
 
 class EvaluatorConflictOverrideSerializer(serializers.Serializer):
     evaluator = serializers.EmailField()
-    code = serializers.CharField(help_text="A potential conflict code: recent_affiliation, shared_email_domain, "
-                                           "audited_last_three_releases.")
+    code = serializers.CharField(help_text=gettext_lazy("A potential conflict code: recent_affiliation, "
+                                                        "shared_email_domain, audited_last_three_releases."))
     reason = serializers.CharField()
 
 
@@ -138,7 +141,7 @@ class FindingSerializer(serializers.ModelSerializer):
     prevalence = serializers.CharField(required=False, help_text=f"One of {_values(Finding.Prevalence)}.")
     submitted_severity = serializers.CharField(read_only=True)
     atlas_techniques = serializers.ListField(child=serializers.CharField(), required=False,
-                                             help_text="MITRE ATLAS technique ids, like AML.T0051.")
+                                             help_text=gettext_lazy("MITRE ATLAS technique ids, like AML.T0051."))
     author = serializers.SerializerMethodField()
     attachments = serializers.SerializerMethodField()
     response = serializers.SerializerMethodField()
@@ -186,21 +189,22 @@ class FindingSerializer(serializers.ModelSerializer):
 
 
 class FindingTriageSerializer(serializers.Serializer):
-    outcome = serializers.CharField(help_text="accepted, duplicate, out_of_scope or invalid.")
-    note = serializers.CharField(required=False, allow_blank=True, help_text="Required unless accepted.")
+    outcome = serializers.CharField(help_text=gettext_lazy("accepted, duplicate, out_of_scope or invalid."))
+    note = serializers.CharField(required=False, allow_blank=True, help_text=gettext_lazy("Required unless accepted."))
     severity = serializers.CharField(required=False, allow_blank=True,
                                      help_text=f"A new severity ({_values(Finding.Severity)}); needs severity_reason.")
     severity_reason = serializers.CharField(required=False, allow_blank=True)
     duplicate_of = serializers.IntegerField(required=False, allow_null=True,
-                                            help_text="The finding this one duplicates (outcome duplicate).")
+                                            help_text=gettext_lazy("The finding this one duplicates (outcome "
+                                                                   "duplicate)."))
 
 
 class FindingResponseInputSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="mitigated (what changed, fixed_in required), accepted_risk "
-                                           "(rationale) or disputed (reason).")
+    kind = serializers.CharField(help_text=gettext_lazy("mitigated (what changed, fixed_in required), accepted_risk "
+                                                        "(rationale) or disputed (reason)."))
     details = serializers.CharField(allow_blank=True)
     fixed_in = serializers.CharField(required=False, allow_blank=True, validators=[plain_text],
-                                     help_text="The release with the change (mitigated).")
+                                     help_text=gettext_lazy("The release with the change (mitigated)."))
 
 
 class FindingRejoinderInputSerializer(serializers.Serializer):
@@ -337,8 +341,8 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     @extend_schema(parameters=[
-        OpenApiParameter("window", int, description="Only the findings of this window"),
-        OpenApiParameter("application", int, description="Only the findings of this application"),
+        OpenApiParameter("window", int, description=gettext_lazy("Only the findings of this window")),
+        OpenApiParameter("application", int, description=gettext_lazy("Only the findings of this application")),
     ])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)

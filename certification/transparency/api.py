@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.urls import path, reverse
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -26,32 +27,35 @@ from portal.api_staff import StaffAPIMixin
 
 class ReportYearSerializer(serializers.Serializer):
     year = serializers.IntegerField()
-    computed_at = serializers.DateTimeField(allow_null=True, help_text="When the draft's figures were computed")
+    computed_at = serializers.DateTimeField(allow_null=True, help_text=gettext_lazy("When the draft's figures were "
+                                                                                    "computed"))
     published = serializers.BooleanField()
-    sha256 = serializers.CharField(allow_null=True, help_text="The published snapshot's digest")
+    sha256 = serializers.CharField(allow_null=True, help_text=gettext_lazy("The published snapshot's digest"))
     published_at = serializers.DateTimeField(allow_null=True)
 
 
 class RefreshSerializer(serializers.Serializer):
-    years = serializers.IntegerField(help_text="How many years' figures were recomputed")
+    years = serializers.IntegerField(help_text=gettext_lazy("How many years' figures were recomputed"))
 
 
 class DraftSerializer(serializers.Serializer):
     year = serializers.IntegerField()
-    sha256 = serializers.CharField(help_text="Digest of the draft; send it back to publish exactly this draft")
-    published = serializers.BooleanField(help_text="Whether the year is published already")
-    data = serializers.DictField(help_text="The report as it would be published (schema of report.json)")
+    sha256 = serializers.CharField(help_text=gettext_lazy("Digest of the draft; send it back to publish exactly this "
+                                                          "draft"))
+    published = serializers.BooleanField(help_text=gettext_lazy("Whether the year is published already"))
+    data = serializers.DictField(help_text=gettext_lazy("The report as it would be published (schema of report.json)"))
 
 
 class PublishInput(serializers.Serializer):
-    draft_sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="The `sha256` of the draft you checked")
+    draft_sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", help_text=gettext_lazy("The `sha256` of the draft you "
+                                                                                    "checked"))
 
 
 class SnapshotSerializer(serializers.Serializer):
     year = serializers.IntegerField()
     sha256 = serializers.CharField()
     published_at = serializers.DateTimeField()
-    url = serializers.CharField(help_text="Path of the public report.json")
+    url = serializers.CharField(help_text=gettext_lazy("Path of the public report.json"))
 
 
 class ReportYearsView(StaffAPIMixin, GenericAPIView):
@@ -59,7 +63,7 @@ class ReportYearsView(StaffAPIMixin, GenericAPIView):
     serializer_class = ReportYearSerializer
     queryset = ReportSnapshot.objects.none()
 
-    @extend_schema(operation_id="staff_report_years", summary="Years of the transparency report (staff)",
+    @extend_schema(operation_id="staff_report_years", summary=gettext_lazy("Years of the transparency report (staff)"),
                    responses=ReportYearSerializer(many=True), tags=["staff"])
     def get(self, request):
         published = {s.year: s for s in ReportSnapshot.objects.only("year", "sha256", "published_at")}
@@ -74,8 +78,9 @@ class ReportYearsView(StaffAPIMixin, GenericAPIView):
 class ReportRefreshView(StaffAPIMixin, GenericAPIView):
     serializer_class = RefreshSerializer
 
-    @extend_schema(operation_id="staff_report_refresh", summary="Recompute the report's figures (staff)",
-                   description="Every year's figures, from the source tables; drafts change, published years do not.",
+    @extend_schema(operation_id="staff_report_refresh", summary=gettext_lazy("Recompute the report's figures (staff)"),
+                   description=gettext_lazy("Every year's figures, from the source tables; drafts change, published "
+                                            "years do not."),
                    request=None, responses=RefreshSerializer, tags=["staff"])
     def post(self, request):
         count = transparency_rollups.refresh_by_staff(request.user, request=request)
@@ -92,7 +97,8 @@ def _draft_or_404(year: int) -> dict:
 class ReportDraftView(StaffAPIMixin, GenericAPIView):
     serializer_class = DraftSerializer
 
-    @extend_schema(operation_id="staff_report_draft", summary="A year's draft report and its digest (staff)",
+    @extend_schema(operation_id="staff_report_draft", summary=gettext_lazy("A year's draft report and its digest "
+                                                                           "(staff)"),
                    responses=DraftSerializer, tags=["staff"])
     def get(self, request, year: int):
         data = _draft_or_404(year)
@@ -103,10 +109,11 @@ class ReportDraftView(StaffAPIMixin, GenericAPIView):
 class ReportPublishView(StaffAPIMixin, GenericAPIView):
     serializer_class = PublishInput
 
-    @extend_schema(operation_id="staff_report_publish", summary="Publish a year's report (staff)",
-                   description="Freezes the draft whose digest you send as the year's snapshot. Refused while the year "
-                               "is not over, when its figures were computed before its end, when the draft changed "
-                               "since (a refresh ran), or when the year is published already.",
+    @extend_schema(operation_id="staff_report_publish", summary=gettext_lazy("Publish a year's report (staff)"),
+                   description=gettext_lazy("Freezes the draft whose digest you send as the year's snapshot. Refused "
+                                            "while the year is not over, when its figures were computed before its "
+                                            "end, when the draft changed since (a refresh ran), or when the year is "
+                                            "published already."),
                    request=PublishInput, responses={201: SnapshotSerializer}, tags=["staff"])
     def post(self, request, year: int):
         _draft_or_404(year)

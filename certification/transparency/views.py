@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from auditors.models import Accreditation, Engagement, Offer
@@ -300,7 +301,8 @@ def staff_report(request: HttpRequest) -> HttpResponse:
 @require_POST
 def staff_report_refresh(request: HttpRequest) -> HttpResponse:
     count = transparency_rollups.refresh_by_staff(request.user, request=request)
-    messages.success(request, _("The figures of %(n)d years were recomputed.") % {"n": count})
+    messages.success(request, ngettext("The figures of %(n)d year were recomputed.",
+                                       "The figures of %(n)d years were recomputed.", count) % {"n": count})
     target = request.POST.get("next", "")
     if target.startswith("/staff/report/"):
         return redirect(target)
