@@ -437,10 +437,10 @@ SPECTACULAR_SETTINGS = {
 # --- Internationalization ---------------------------------------------------------
 LANGUAGE_CODE = "en"
 # Each language named in itself: the switcher offers "Français" to a reader who cannot read "French".
-# French joins once its catalogue (locale/fr) is whole; until then the machinery (switcher, saved
-# choice, emails in the recipient's language) is tested with both (tests/portal/test_language.py).
+# Every language is switched on; a new one joins ALL_LANGUAGES with its whole catalogue (locale/<code>,
+# tests/portal/test_catalogue.py) and passes the walk of every page in it (tests/portal/test_visible_text.py).
 ALL_LANGUAGES = [("en", "English"), ("fr", "Français")]
-LANGUAGES = ALL_LANGUAGES[:1]
+LANGUAGES = ALL_LANGUAGES
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True

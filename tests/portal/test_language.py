@@ -15,20 +15,17 @@ from tests import factories as f
 SWITCH = "/i18n/setlang/"
 
 
-@pytest.fixture(autouse=True)
-def _both_languages(settings):
-    """French is switched on once its catalogue is whole (settings.LANGUAGES); the machinery is
-    tested with both languages now."""
-    settings.LANGUAGES = settings.ALL_LANGUAGES
-
-
 def page_language(response) -> str:
     html = response.content.decode()
     return html.split('<html lang="', 1)[1].split('"', 1)[0]
 
 
+def test_french_is_switched_on(settings):
+    assert settings.LANGUAGES == settings.ALL_LANGUAGES == [("en", "English"), ("fr", "Français")]
+
+
 def test_one_language_shows_no_switcher(client, db, settings):
-    settings.LANGUAGES = settings.ALL_LANGUAGES[:1]
+    settings.LANGUAGES = settings.ALL_LANGUAGES[:1]  # as before French was switched on
     assert "language-switch" not in client.get("/").content.decode()
 
 
