@@ -83,11 +83,10 @@ def entries() -> list[dict]:
     return parse_po(PO)
 
 
-def test_every_message_is_translated_and_none_is_fuzzy(entries, settings):
+def test_every_message_is_translated_and_none_is_fuzzy(entries):
+    assert "fr" in dict(settings.LANGUAGES), "French is switched on: its catalogue must be whole"
     untranslated = [e["msgid"][:80] for e in entries if not all(e["msgstr"])]
     fuzzy = [e["msgid"][:80] for e in entries if "fuzzy" in e["flags"]]
-    if "fr" not in dict(settings.LANGUAGES):
-        pytest.skip(f"French is not switched on yet: {len(untranslated)} untranslated, {len(fuzzy)} fuzzy")
     assert not untranslated, f"{len(untranslated)} untranslated, e.g. {untranslated[:10]}"
     assert not fuzzy, f"{len(fuzzy)} fuzzy, e.g. {fuzzy[:10]}"
 
@@ -124,21 +123,60 @@ def test_the_compiled_catalogue_matches_the_source(entries):
     assert not mismatched, f"run `make messages` ({len(mismatched)} stale, e.g. {mismatched[:5]})"
 
 
-@pytest.mark.skipif(shutil.which("xgettext") is None and os.environ.get("CI") != "true", reason="needs GNU gettext")
-def test_makemessages_finds_nothing_new(tmp_path, settings, entries, monkeypatch):
-    """Every marked string of the project is in the catalogue (run `make messages` after adding one)."""
-    locale = tmp_path / "locale"
-    (locale / "fr" / "LC_MESSAGES").mkdir(parents=True)
-    shutil.copy(PO, locale / "fr" / "LC_MESSAGES" / "django.po")
-    settings.LOCALE_PATHS = [locale]
-    monkeypatch.chdir(ROOT)
-    call_command("makemessages", locale=["fr"], ignore_patterns=MAKEMESSAGES_IGNORE, no_obsolete=True,
-                 verbosity=0)
+def project_copy(tmp_path: Path) -> Path:
+    """A folder that reads as the project to ``makemessages``: a symlink to each of the project's
+    sources and its own ``locale/`` holding a copy of the catalogue. Run from the project root,
+    makemessages writes into the real ``locale/`` (a file goes to the locale folder whose parent holds
+    it, and ``./locale`` is always one), so the check would change what it checks."""
+    top = tmp_path / "project"
+    (top / "locale" / "fr" / "LC_MESSAGES").mkdir(parents=True)
+    shutil.copy(PO, top / "locale" / "fr" / "LC_MESSAGES" / "django.po")
+    for entry in ROOT.iterdir():
+        if entry.name.startswith(".") or entry.name == "locale" or entry.name in MAKEMESSAGES_IGNORE:
+            continue
+        (top / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    return top
+
+
+def new_and_gone(top: Path, settings, entries: list[dict]) -> tuple[list[str], list[str]]:
+    """Run makemessages in ``project_copy`` ``top``: the messages it adds to the catalogue and drops."""
+    settings.LOCALE_PATHS = [top / "locale"]
+    cwd = os.getcwd()
+    os.chdir(top)
+    try:
+        call_command("makemessages", locale=["fr"], ignore_patterns=MAKEMESSAGES_IGNORE, no_obsolete=True,
+                     symlinks=True, verbosity=0)
+    finally:
+        os.chdir(cwd)
     before = {(e["msgctxt"], e["msgid"], e["msgid_plural"]) for e in entries}
     after = {(e["msgctxt"], e["msgid"], e["msgid_plural"])
-             for e in parse_po(locale / "fr" / "LC_MESSAGES" / "django.po")}
-    new = sorted(m[1][:60] for m in after - before)
-    gone = sorted(m[1][:60] for m in before - after)
+             for e in parse_po(top / "locale" / "fr" / "LC_MESSAGES" / "django.po")}
+    return sorted(m[1][:60] for m in after - before), sorted(m[1][:60] for m in before - after)
+
+
+needs_gettext = pytest.mark.skipif(shutil.which("xgettext") is None and os.environ.get("CI") != "true",
+                                   reason="needs GNU gettext")
+
+
+@needs_gettext
+def test_makemessages_finds_nothing_new(tmp_path, settings, entries):
+    """Every marked string of the project is in the catalogue (run `make messages` after adding one)."""
+    real = PO.read_bytes(), MO.read_bytes()
+    new, gone = new_and_gone(project_copy(tmp_path), settings, entries)
+    assert (PO.read_bytes(), MO.read_bytes()) == real, "makemessages wrote into the project's own catalogue"
     assert not new and not gone, f"run `make messages`: {len(new)} new or changed, e.g. {new[:10]}; " \
                                  f"{len(gone)} no longer used, e.g. {gone[:5]}"
     assert subprocess.run(["msgfmt", "-c", "-o", "/dev/null", str(PO)], capture_output=True).returncode == 0
+
+
+@needs_gettext
+def test_makemessages_in_the_copy_sees_a_new_string(tmp_path, settings, entries):
+    """The check above can fail: a template added to the copy brings its new message."""
+    top = project_copy(tmp_path)
+    (top / "templates").unlink()
+    shutil.copytree(ROOT / "templates", top / "templates", symlinks=True)
+    (top / "templates" / "zz_new.html").write_text('{% load i18n %}{% translate "A message nobody marked before" %}')
+    real = PO.read_bytes()
+    new, gone = new_and_gone(top, settings, entries)
+    assert PO.read_bytes() == real
+    assert new == ["A message nobody marked before"] and gone == []
