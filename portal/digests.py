@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 
+from portal import labels
 from portal.models import DigestItem, Notification, NotificationPreference, OutboxEmail, User
 
 Delivery = NotificationPreference.Delivery
@@ -27,8 +28,6 @@ Delivery = NotificationPreference.Delivery
 # Kinds that must reach the person at once, whatever they chose (and the digest itself).
 ALWAYS_IMMEDIATE = frozenset({"digest", "invitation", "contact-confirmation", "login-throttled", "test"})
 
-# Labels of kinds whose template name alone would read poorly; others are derived from the name.
-KIND_LABELS: dict[str, str] = {}
 
 
 @cache
@@ -41,8 +40,10 @@ def email_kinds() -> tuple[str, ...]:
 
 
 def choosable_kinds() -> list[tuple[str, str]]:
-    """(kind, label) of every kind a user may move to the digest."""
-    return [(k, str(KIND_LABELS.get(k) or k.replace("-", " ").capitalize()))
+    """(kind, label) of every kind a user may move to the digest, in the reader's language: each app
+    registers the labels of the kinds it sends (``labels.register("notification_kind", ...)``)."""
+    registered = labels.known("notification_kind")
+    return [(k, str(registered.get(k) or k.replace("-", " ").capitalize()))
             for k in email_kinds() if k not in ALWAYS_IMMEDIATE]
 
 
