@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from certification.framework import tiers
 
@@ -305,14 +306,15 @@ def _settings_changes(old: dict, new: dict) -> list[str]:
     return out
 
 
+# Titles marked for the catalogue here, translated when a page asks (rule_changes).
 TOPICS = (
-    ("tiers", "Tiers", _tier_changes),
-    ("classification", "Tier classification", _classification_changes),
-    ("requirements", "Requirements", _requirement_changes),
-    ("statements", "Attestation statements", _statement_changes),
-    ("deadlines", "Deadlines and lengths", _deadline_changes),
-    ("benchmarks", "Benchmarks", _benchmark_changes),
-    ("settings", "Other numbers", _settings_changes),
+    ("tiers", gettext_noop("Tiers"), _tier_changes),
+    ("classification", gettext_noop("Tier classification"), _classification_changes),
+    ("requirements", gettext_noop("Requirements"), _requirement_changes),
+    ("statements", gettext_noop("Attestation statements"), _statement_changes),
+    ("deadlines", gettext_noop("Deadlines and lengths"), _deadline_changes),
+    ("benchmarks", gettext_noop("Benchmarks"), _benchmark_changes),
+    ("settings", gettext_noop("Other numbers"), _settings_changes),
 )
 
 

@@ -59,7 +59,7 @@ DEFAULT_DEADLINES = [
     {
         # Issue 16 §2: the organization acknowledges a post-release incident about its certified release.
         "kind": "incident_acknowledgement",
-        "title": "Incident acknowledgement",
+        "title": gettext_noop("Incident acknowledgement"),
         "starts": "incident_received",
         "length_days": 5,
         "reminders": [
@@ -67,7 +67,7 @@ DEFAULT_DEADLINES = [
             {"days_before": 1, "recipients": ["org_admins"]},
         ],
         "on_due": "escalate_to_staff",
-        "on_due_text": "Escalated to every staff member.",
+        "on_due_text": gettext_noop("Escalated to every staff member."),
     },
 ]
 

@@ -295,6 +295,7 @@ class BenchmarkResultForm(forms.ModelForm):
     class Meta:
         model = BenchmarkResult
         fields = ["benchmark", "metric", "value", "harness", "settings_text", "run_date", "run_by", "evidence"]
+        labels = {"benchmark": _("Benchmark"), "evidence": _("Evidence")}  # the model's fields name none
         widgets = {"run_date": forms.DateInput(attrs={"type": "date"}), "settings_text": forms.Textarea(attrs={"rows": 2})}
 
     def __init__(self, *args, release=None, **kwargs):
@@ -384,7 +385,8 @@ class CustomBenchmarkForm(forms.ModelForm):
     class Meta:
         model = Benchmark
         fields = ["name", "category", "headline_metric", "better_when"]
-        labels = {"name": _("Benchmark name"), "better_when": _("Better when")}
+        labels = {"name": _("Benchmark name"), "category": _("Category"), "headline_metric": _("Headline metric"),
+                  "better_when": _("Better when")}
         help_texts = {"better_when": _("e.g. lower, higher, closer to 0")}
 
 

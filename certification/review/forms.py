@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from auditors import conflicts
 from certification.review.models import Finding, FindingResponse
+from portal import labels
 from portal.validators import plain_text
 
 TEXTAREA = {"rows": 5}
@@ -105,5 +106,5 @@ class RejoinderForm(forms.Form):
 class OverrideForm(forms.Form):
     evaluator = forms.EmailField(label=_("Evaluator's email address"))
     code = forms.ChoiceField(label=_("Potential conflict"),
-                             choices=[(c, c.replace("_", " ")) for c in conflicts.POTENTIAL_CODES])
+                             choices=lambda: [(c, labels.label("conflict", c)) for c in conflicts.POTENTIAL_CODES])
     reason = forms.CharField(label=_("Reason for the override"), widget=forms.Textarea(attrs={"rows": 2}))
