@@ -136,7 +136,8 @@ class Affiliation(models.Model):
         ordering = ["organization_name", "started_on"]
 
     def __str__(self) -> str:
-        return f"{self.get_relation_display()} with {self.organization_name}"
+        return _("%(relation)s with %(organization)s") % {"relation": self.get_relation_display(),
+                                                          "organization": self.organization_name}
 
 
 class SupportingFile(models.Model):
@@ -230,7 +231,8 @@ class Offer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Offer #{self.pk} to {self.accreditation.user} for application #{self.application_id}"
+        return _("Offer #%(n)s to %(who)s for application #%(a)s") % {
+            "n": self.pk, "who": self.accreditation.user, "a": self.application_id}
 
     def get_absolute_url(self) -> str:
         return reverse("auditors:offer-detail", args=[self.pk])
@@ -294,7 +296,8 @@ class Engagement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Engagement #{self.pk} of {self.accreditation.user} on application #{self.application_id}"
+        return _("Engagement #%(n)s of %(who)s on application #%(a)s") % {
+            "n": self.pk, "who": self.accreditation.user, "a": self.application_id}
 
     def get_absolute_url(self) -> str:
         return reverse("auditors:engagement-detail", args=[self.pk])
@@ -332,7 +335,7 @@ class AuditReport(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
-        return f"Report of engagement #{self.engagement_id}"
+        return _("Report of engagement #%(n)s") % {"n": self.engagement_id}
 
     @property
     def is_filed(self) -> bool:
@@ -357,7 +360,7 @@ class ReportCondition(models.Model):
         constraints = [models.UniqueConstraint(fields=["report", "number"], name="condition_number_per_report")]
 
     def __str__(self) -> str:
-        return f"Condition {self.number}: {self.text[:60]}"
+        return _("Condition %(n)s: %(text)s") % {"n": self.number, "text": self.text[:60]}
 
     @property
     def state(self) -> str:

@@ -178,7 +178,7 @@ class Appeal(models.Model):
         ordering = ["-filed_at"]
 
     def __str__(self) -> str:
-        return f"Appeal of application #{self.application_id}"
+        return _("Appeal of application #%(a)s") % {"a": self.application_id}
 
 
 class AppealVote(models.Model):

@@ -172,7 +172,7 @@ class Documentation(models.Model):
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
 
     def __str__(self) -> str:
-        return f"Documentation of {self.release}"
+        return _("Documentation of %(release)s") % {"release": self.release}
 
     def section(self, key: str) -> dict:
         return (self.sections or {}).get(key) or {}
@@ -322,7 +322,7 @@ class Application(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Application #{self.pk} for {self.release}"
+        return _("Application #%(n)s for %(release)s") % {"n": self.pk, "release": self.release}
 
     @property
     def is_editable(self) -> bool:
@@ -364,7 +364,7 @@ class DocumentationRevision(models.Model):
         constraints = [models.UniqueConstraint(fields=["application", "number"], name="revision_number_per_app")]
 
     def __str__(self) -> str:
-        return f"Revision {self.number} of application #{self.application_id}"
+        return _("Revision %(n)s of application #%(a)s") % {"n": self.number, "a": self.application_id}
 
     def save(self, *args, **kwargs):
         # Guard, not workflow: a frozen revision is never rewritten.

@@ -45,7 +45,7 @@ class ReviewWindow(models.Model):
         ordering = ["closes_at", "id"]
 
     def __str__(self) -> str:
-        return f"Review window of application #{self.application_id}"
+        return _("Review window of application #%(a)s") % {"a": self.application_id}
 
     def is_open(self, at=None) -> bool:
         """Inside its times, and the application still open (a withdrawal ends the review)."""
@@ -69,7 +69,7 @@ class Enrolment(models.Model):
         constraints = [models.UniqueConstraint(fields=["window", "user"], name="one_enrolment_per_window")]
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.window}"
+        return _("%(user)s in %(window)s") % {"user": self.user, "window": self.window}
 
     @property
     def is_current(self) -> bool:
