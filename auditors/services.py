@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from auditors import conflicts
 from auditors.models import (
@@ -279,7 +280,7 @@ def suspend_accreditation(acc: Accreditation, actor: User, reason: str, request=
         audit.log("auditors.accreditation.suspended", actor=actor, obj=acc, request=request,
                   payload={"reason": reason.strip()})
         for offer in list(acc.offers.open().select_related("application")):
-            withdraw_open_offer(offer, actor, _("The auditor's accreditation was suspended."))
+            withdraw_open_offer(offer, actor, gettext_lazy("The auditor's accreditation was suspended."))
             send_next_offer(offer.application, actor)
         notify(acc.user, "accreditation-suspended", {"accreditation": acc, "reason": reason.strip()},
                url=reverse("auditors:my-network"))

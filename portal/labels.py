@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.functional import lazy
 from django.utils.translation import gettext
 
 Lookup = Callable[[str], "str | None"]
@@ -63,6 +64,17 @@ def data_text(text: str) -> str:
         if found:
             return found
     return gettext(text) if text else text
+
+
+def _interpolate(message, params: Mapping) -> str:
+    return str(message) % params
+
+
+# ``lazy_interpolate(gettext_lazy("... %(n)s ..."), {"n": 3})``: the sentence translated when it is read,
+# in the reader's language, not when it is built. For a text built in one person's request (or a
+# worker) and read by others later, such as the context of ``notify()``, which writes each
+# recipient's copy in their language. ``str()`` it where it is stored (an audit payload).
+lazy_interpolate = lazy(_interpolate, str)
 
 
 def humanize(code: object) -> str:

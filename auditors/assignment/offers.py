@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from auditors import conflicts
 from auditors.assignment import facts as assignment_facts
@@ -165,7 +166,7 @@ def send_next_offer(app: Application, actor: User | None = None) -> Offer | None
                {"application": app, "problem": suggestion.problem, "open_seats": suggestion.open_seats},
                url=reverse("auditors:staff-application", args=[app.pk]))
         audit.log("auditors.offer.none_left", obj=app, organization=organization_of(app),
-                  payload={"problem": suggestion.problem})
+                  payload={"problem": str(suggestion.problem)})
         return None
     acc = Accreditation.objects.select_related("user").get(pk=choice.auditor.accreditation_id)
     return send_offer(app, acc, None)
@@ -176,7 +177,7 @@ def send_initial_offers(app: Application, actor: User, request=None) -> list[Off
     require_staff(actor)
     suggestion = suggestions.suggest(load_application(app))
     if suggestion.open_seats and not suggestion.proposal:
-        raise WorkflowError(suggestion.problem or _("No eligible auditor is left."))
+        raise WorkflowError(str(suggestion.problem) or _("No eligible auditor is left."))
     offers = []
     with transaction.atomic():
         for candidate in suggestion.proposal:
@@ -246,7 +247,7 @@ def accept_offer(offer: Offer, user: User, *, confidentiality: bool, request=Non
                url=reverse("auditors:staff-application", args=[app.pk]))
         if len(holders) + 1 >= seats:
             for other in Offer.objects.open().filter(application=app).select_related("accreditation__user"):
-                withdraw_open_offer(other, None, _("Every seat of this audit is now filled."))
+                withdraw_open_offer(other, None, gettext_lazy("Every seat of this audit is now filled."))
     return engagement
 
 
@@ -276,8 +277,9 @@ def decline_offer(offer: Offer, user: User, reason: str, note: str = "", request
                                           recorded_by=user)
         audit.log("auditors.offer.declined", actor=user, obj=offer, organization=organization_of(app), request=request,
                   payload={"reason": reason, "staff_only": {"note": note.strip()}})
-        notify(staff_contacts(app), "offer-declined", {"offer": offer, "application": app,
-                                                       "reason": offer.get_decline_reason_display()},
+        # The reason's label stays lazy: each staff member reads it in their language.
+        label = dict(Offer.DeclineReason.choices).get(offer.decline_reason, offer.decline_reason)
+        notify(staff_contacts(app), "offer-declined", {"offer": offer, "application": app, "reason": label},
                url=reverse("auditors:staff-application", args=[app.pk]))
         send_next_offer(app)
     return offer
@@ -301,6 +303,7 @@ def expire_offer(offer: Offer) -> bool:
 
 
 def withdraw_open_offer(offer: Offer, actor: User | None, why: str) -> None:
+    """``why`` is lazy (``gettext_lazy``): the auditor's email says it in their language."""
     updated = Offer.objects.filter(pk=offer.pk, status=Offer.Status.OPEN).update(
         status=Offer.Status.WITHDRAWN, responded_at=timezone.now())
     if not updated:
@@ -308,7 +311,7 @@ def withdraw_open_offer(offer: Offer, actor: User | None, why: str) -> None:
     offer.status = Offer.Status.WITHDRAWN
     deadlines.close_deadlines(offer, OFFER_KIND, state="cancelled")
     audit.log("auditors.offer.withdrawn", actor=actor, obj=offer, organization=organization_of(offer.application),
-              payload={"why": why})
+              payload={"why": str(why)})
     notify(offer.accreditation.user, "offer-withdrawn", {"offer": offer, "why": why}, url=offer_url(offer))
 
 
@@ -317,7 +320,7 @@ def withdraw_offer(offer: Offer, actor: User, request=None) -> Offer:
     if offer.status != Offer.Status.OPEN:
         raise WorkflowError(_("This offer is no longer open."))
     with transaction.atomic():
-        withdraw_open_offer(offer, actor, _("Withdrawn by Alliance staff."))
+        withdraw_open_offer(offer, actor, gettext_lazy("Withdrawn by Alliance staff."))
     return offer
 
 

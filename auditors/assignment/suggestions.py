@@ -12,12 +12,14 @@ from datetime import date
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from auditors import conflicts
 from auditors.assignment.facts import MAX_COMBINATIONS, AppState, Facts, load
 from auditors.conflicts import ApplicationFacts, AuditorFacts, Conflict
 from auditors.models import Offer
 from certification.releases.models import Application
+from portal.labels import lazy_interpolate
 
 # --- one application --------------------------------------------------------------------------
 
@@ -147,23 +149,27 @@ def rank_key(candidate: Candidate, app: ApplicationFacts):
 
 def find_cover(candidates: list[Candidate], k: int, remaining: frozenset[str],
                usable=lambda c: True) -> tuple[list[Candidate] | None, str]:
-    """The first set of ``k`` candidates (in the given order) covering ``remaining``; or why none exists."""
+    """The first set of ``k`` candidates (in the given order) covering ``remaining``; or why none exists
+    (translated when it is read: staff are told by email, each in their language)."""
     pool = [c for c in candidates if usable(c)]
     if k <= 0:
         return [], ""
     if len(pool) < k:
-        return None, _("Only %(n)d eligible auditor(s) for %(k)d open seat(s).") % {"n": len(pool), "k": k}
+        return None, lazy_interpolate(gettext_lazy("Only %(n)d eligible auditor(s) for %(k)d open seat(s)."),
+                                      {"n": len(pool), "k": k})
     union = frozenset().union(*(c.auditor.domains for c in pool))
     missing = remaining - union
     if missing:
-        return None, _("No eligible auditor is accredited in %(d)s.") % {"d": domains_text(missing)}
+        return None, lazy_interpolate(gettext_lazy("No eligible auditor is accredited in %(d)s."),
+                                      {"d": domains_text(missing)})
     for n, combo in enumerate(itertools.combinations(pool, k)):
         if n >= MAX_COMBINATIONS:
             break
         if remaining <= frozenset().union(*(c.auditor.domains for c in combo)):
             return list(combo), ""
-    return None, _("No %(k)d eligible auditors together cover every flagged domain (%(d)s).") % {
-        "k": k, "d": domains_text(remaining)}
+    return None, lazy_interpolate(
+        gettext_lazy("No %(k)d eligible auditors together cover every flagged domain (%(d)s)."),
+        {"k": k, "d": domains_text(remaining)})
 
 
 def suggest_from(facts: Facts, app_id: int, today: date | None = None, explain: bool = True) -> Suggestion:
