@@ -8,6 +8,8 @@ the action function: ``@requires_scope("staff")``). The browser session is not l
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
@@ -24,16 +26,16 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].decode(errors="replace").lower() not in self.keywords:
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Invalid token header.")
+            raise exceptions.AuthenticationFailed(_("Invalid token header."))
         raw = header[1].decode(errors="replace")
         token = (
             ApiToken.objects.filter(revoked_at__isnull=True).select_related("user")
             .filter(key_hash=hash_secret(raw)).first()
         )
         if token is None or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+            raise exceptions.AuthenticationFailed(_("Invalid or revoked token."))
         if token.is_expired:
-            raise exceptions.AuthenticationFailed("This token has expired; create a new one at /account/tokens/.")
+            raise exceptions.AuthenticationFailed(_("This token has expired; create a new one at /account/tokens/."))
         # At most one write a minute per token keeps reads cheap.
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
@@ -47,7 +49,7 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
 class IsAuthenticatedAndMFACompliant(permissions.IsAuthenticated):
     """Signed in; staff and auditors also need TOTP set up."""
 
-    message = "Authentication required; staff and auditors must set up two-factor authentication."
+    message = gettext_lazy("Authentication required; staff and auditors must set up two-factor authentication.")
 
     def has_permission(self, request, view):
         if not super().has_permission(request, view):
@@ -89,11 +91,10 @@ class TokenScopes(permissions.BasePermission):
         scope = required_scope(request, view)
         if scope in token.scopes:
             return True
-        self.message = (
-            f"This token lacks the '{scope}' scope needed for {request.method} on this endpoint "
-            f"(it has: {', '.join(token.scopes) or 'none'}). Create a token with the '{scope}' scope at "
-            "/account/tokens/."
-        )
+        self.message = _(
+            "This token lacks the '%(scope)s' scope needed for %(method)s on this endpoint (it has: %(scopes)s). "
+            "Create a token with the '%(scope)s' scope at /account/tokens/."
+        ) % {"scope": scope, "method": request.method, "scopes": ", ".join(token.scopes) or _("none")}
         return False
 
 

@@ -25,7 +25,7 @@ from portal.models import Deadline
 class IsAllianceStaff(permissions.BasePermission):
     """Alliance staff only; the same check as the pages' ``staff_required``."""
 
-    message = "Only Alliance staff may do this."
+    message = gettext_lazy("Only Alliance staff may do this.")
 
     def has_permission(self, request, view):
         return bool(request.user and request.user.is_authenticated and request.user.is_alliance_staff)

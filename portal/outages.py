@@ -24,6 +24,8 @@ from django.db import InterfaceError, OperationalError
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
+from django.utils import translation
+from django.utils.translation import gettext as _
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -44,14 +46,17 @@ def outage_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
     service = "database" if isinstance(exc, DATABASE_ERRORS) else "cache"
     log.error("503 for %s %s: the %s is unavailable (%s: %s)", request.method, request.path, service,
               type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "")
-    if request.path.startswith("/api/"):
-        response: HttpResponse = JsonResponse({
-            "detail": f"The service is briefly unavailable. Try again in {RETRY_AFTER_SECONDS} seconds.",
-            "code": "service_unavailable",
-        }, status=503)
-    else:
-        html = loader.get_template("503.html").render({"retry_after": RETRY_AFTER_SECONDS})
-        response = HttpResponse(html, status=503)
+    # Above LocaleMiddleware: the reader's language from the cookie or Accept-Language (no database).
+    with translation.override(translation.get_language_from_request(request)):
+        if request.path.startswith("/api/"):
+            response: HttpResponse = JsonResponse({
+                "detail": _("The service is briefly unavailable. Try again in %(n)s seconds.")
+                % {"n": RETRY_AFTER_SECONDS},
+                "code": "service_unavailable",
+            }, status=503)
+        else:
+            html = loader.get_template("503.html").render({"retry_after": RETRY_AFTER_SECONDS})
+            response = HttpResponse(html, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     return response

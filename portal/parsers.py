@@ -4,6 +4,7 @@
 not JSON is a 400 with a message in ``detail``, never a RecursionError. ``exception_handler``
 answers in JSON when Django itself refuses a body (larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE``:
 413; too many fields or files: 400), where Django alone would send its HTML 400 page.
+A 404 says DRF's translated "Not found." rather than the English of ``get_object_or_404``.
 ``JSONField`` is the serializer field for JSON sent as a form field.
 """
 
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import Http404
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -28,7 +31,7 @@ def max_body_bytes() -> int:
 
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
+    default_detail = gettext_lazy("The request body is too large.")
     default_code = "request_too_large"
 
 
@@ -66,9 +69,13 @@ class JSONField(serializers.JSONField):
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus Django's refusals of a request body as JSON answers."""
+    """DRF's handler, plus Django's refusals of a request body as JSON answers, and a 404 of
+    ``get_object_or_404`` in the reader's language: Django's "No Organization matches the given
+    query." is English and names a model class; DRF's "Not found." is translated."""
     if isinstance(exc, RequestDataTooBig):
         exc = _too_large()
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         exc = exceptions.ParseError(str(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
     return drf_exception_handler(exc, context)
