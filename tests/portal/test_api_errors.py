@@ -1,5 +1,6 @@
-"""The API's error responses as documented (portal/schema.py), and regressions found by the fuzzer
-(tests/portal/test_api_fuzz.py): each test here failed before its fix."""
+"""The API's error responses as documented (portal/schema.py), regressions found by the fuzzer
+(tests/portal/test_api_fuzz.py): each test here failed before its fix, and their messages in the
+language the client accepts (issue 17)."""
 
 from __future__ import annotations
 
@@ -133,3 +134,85 @@ def test_auditor_suggestions_refuse_a_unicode_digit(client, db):
 def test_engagement_actions_answer_404_to_a_unicode_digit(client, org, action):
     client.force_login(f.MembershipFactory(organization=org, role=Membership.Role.ADMIN).user)
     assert client.get(f"/api/v1/engagements/²/{action}/").status_code == 404
+
+
+# --- in the reader's language (issue 17) -------------------------------------------------------------------
+
+
+def shape(body):
+    """What a program reads in an error body: its keys (field names), how many messages each has,
+    and its ``code``s; the messages themselves are for people."""
+    if isinstance(body, dict):
+        return {k: (v if k == "code" else shape(v)) for k, v in body.items()}
+    if isinstance(body, list):
+        return [shape(v) for v in body]
+    return str
+
+
+def messages_of(body) -> list[str]:
+    if isinstance(body, dict):
+        return [m for k, v in body.items() if k != "code" for m in messages_of(v)]
+    if isinstance(body, list):
+        return [m for v in body for m in messages_of(v)]
+    return [body]
+
+
+def token_client(user, *scopes):
+    from rest_framework.test import APIClient
+
+    from tests.portal.test_token_scopes import token_for
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user, *scopes)}")
+    return client
+
+
+# (who, method, path, body, status, English message, French message or None when only checked as French)
+LANGUAGE_CASES = {
+    "missing and blank fields": ("member", "post", "/api/v1/models/", {"name": ""}, 400,
+                                 "This field may not be blank.", "Ce champ ne peut être vide."),
+    "a query parameter": ("member", "get", "/api/v1/review/findings/?window=x", None, 400,
+                          "An integer id.", "Un identifiant entier."),
+    "a body that is not JSON": ("member", "post", "/api/v1/models/", "{", 400, "The JSON is not valid", None),
+    "an object that is not there": ("member", "get", "/api/v1/organizations/nope/", None, 404,
+                                    "Not found.", "Non trouvé."),
+    "a certificate number": ("visitor", "get", "/api/v1/certificates/RRC-2025-NOPE0000/", None, 404,
+                             "No certificate has this number.", "Aucun certificat ne porte ce numéro."),
+    "a member who is not an admin": ("member", "patch", "/api/v1/organizations/acme/", {"name": "X"}, 403,
+                                     "Only organization admins may do this.",
+                                     "Seuls les administrateurs de l'organisation peuvent faire ceci."),
+    "a token without the scope": ("read token", "post", "/api/v1/models/", {"name": "X"}, 403,
+                                  "This token lacks the 'write' scope", None),
+    "nobody signed in": ("visitor", "get", "/api/v1/organizations/acme/", None, 401,
+                         "Authentication credentials were not provided.",
+                         "Informations d'authentification non fournies."),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LANGUAGE_CASES))
+def test_errors_are_in_the_language_the_client_accepts(client, framework, org_member, case):
+    """``Accept-Language: fr`` gets the messages in French, no header gets English; the status, the
+    field names and the codes are the same."""
+    from tests.portal.english_left import english, french
+
+    who, method, path, body, status, in_english, in_french = LANGUAGE_CASES[case]
+    if who == "member":
+        client.force_login(org_member)
+    elif who == "read token":
+        client = token_client(org_member, "read")
+    answers = {}
+    for language in ("fr", None):
+        headers = {"HTTP_ACCEPT_LANGUAGE": language} if language else {}
+        data = body if isinstance(body, str) or body is None else json.dumps(body)
+        response = getattr(client, method)(path, data, content_type="application/json", **headers)
+        assert response.status_code == status, (language, response.content)
+        assert response["Content-Language"] == (language or "en")
+        answers[language] = response.json()
+    assert shape(answers["fr"]) == shape(answers[None])
+    english_messages, french_messages = messages_of(answers[None]), messages_of(answers["fr"])
+    assert any(m.startswith(in_english) for m in english_messages), english_messages
+    assert not any(french(m) for m in english_messages), english_messages
+    if in_french:
+        assert in_french in french_messages, french_messages
+    assert not set(french_messages) & set(english_messages), french_messages
+    assert not any(english(m) for m in french_messages), french_messages

@@ -107,6 +107,11 @@ def test_the_api_answers_503_in_json_during_a_database_outage(org_admin):
     assert response["Retry-After"] == RETRY_AFTER
     assert response.json() == {"detail": "The service is briefly unavailable. Try again in 30 seconds.",
                                "code": "service_unavailable"}
+    # Above LocaleMiddleware, the answer still reads the client's language.
+    with mock.patch.object(SessionStore, "load", side_effect=InterfaceError("connection already closed")):
+        response = client.get("/api/v1/releases/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.json() == {"detail": "Le service est momentanément indisponible. Réessayez dans 30 secondes.",
+                               "code": "service_unavailable"}
 
 
 def test_a_view_that_meets_a_dropped_connection_answers_503(db):
