@@ -131,3 +131,11 @@ def test_the_api_reads_and_sets_the_language(db):
     assert bad.status_code == 400 and "language" in bad.json()
     user.refresh_from_db()
     assert user.language == "fr"
+
+
+def test_the_switch_names_each_language_in_itself(client, db):
+    """A reader who cannot read the page's language still finds their own: "English" on a French page."""
+    french = client.get("/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert 'value="en" lang="en" class="link-button">English</button>' in french
+    english = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'value="fr" lang="fr" class="link-button">Français</button>' in english
