@@ -6,6 +6,7 @@ with the reason under the field it concerns."""
 from __future__ import annotations
 
 from django.http import Http404
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -41,7 +42,7 @@ def _is_id(value: str) -> bool:
 
 def _staff(request) -> None:
     if not request.user.is_alliance_staff:
-        raise PermissionDenied("Only Alliance staff may do this.")
+        raise PermissionDenied(_("Only Alliance staff may do this."))
 
 
 # --- serializers ---------------------------------------------------------------------------
@@ -332,10 +333,10 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         """Add a supporting file to your own pending application."""
         acc = self.get_object()
         if acc.user_id != request.user.pk or acc.status != Accreditation.Status.PENDING:
-            raise PermissionDenied("Only the applicant adds files, while the application is pending.")
+            raise PermissionDenied(_("Only the applicant adds files, while the application is pending."))
         upload = request.FILES.get("file")
         if upload is None:
-            raise ValidationError({"file": ["Attach the file as multipart field 'file'."]})
+            raise ValidationError({"file": [_("Attach the file as multipart field 'file'.")]})
         try:
             stored = auditor_services.store_private_file(upload, "accreditation")
         except evidence.EvidenceError as exc:
@@ -374,7 +375,7 @@ class AccreditationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
         app = (Application.objects.select_related("release__ai_model__organization", "framework_version")
                .filter(pk=int(raw)).first()) if _is_id(raw) else None
         if app is None:
-            raise ValidationError({"application": ["Give the id of an application."]})
+            raise ValidationError({"application": [_("Give the id of an application.")]})
         return Response(assignment_suggestions.suggest(app).to_dict())
 
     @extend_schema(request=BatchRequestSerializer, responses=inline_serializer("BatchProposal", {

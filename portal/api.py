@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -142,7 +143,7 @@ class OrganizationViewSet(
     def _require_admin(self, org) -> None:
         membership = self._membership(org)
         if membership is None or not membership.is_admin:
-            raise PermissionDenied("Only organization admins may do this.")
+            raise PermissionDenied(_("Only organization admins may do this."))
 
     def perform_create(self, serializer):
         org = organizations.create_organization(self.request.user, request=self.request, **serializer.validated_data)

@@ -11,6 +11,7 @@ from allauth.core import ratelimit
 from django.contrib.auth import logout
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
@@ -72,7 +73,8 @@ class NotificationSettingsUpdateSerializer(serializers.Serializer):
         unknown = sorted(set(value) - {kind for kind, _label in digests.choosable_kinds()})
         if unknown:
             raise serializers.ValidationError(
-                f"Unknown or always-immediate kind: {', '.join(unknown)}. GET this endpoint for the kinds.")
+                _("Unknown or always-immediate kind: %(kinds)s. GET this endpoint for the kinds.")
+                % {"kinds": ", ".join(unknown)})
         return value
 
 
@@ -199,14 +201,14 @@ class AccountViewSet(viewsets.ViewSet):
         user = request.user
         # The page's re-authentication, under allauth's rate limit for it.
         if not ratelimit.consume(request._request, action="reauthenticate", user=user):
-            raise Throttled(detail="Too many attempts to confirm your password; try again in a minute.")
+            raise Throttled(detail=_("Too many attempts to confirm your password; try again in a minute."))
         try:
             password_ok = user.has_usable_password() and get_adapter(request._request).reauthenticate(
                 user, serializer.validated_data["password"])
         except DjangoValidationError as exc:  # allauth's failed sign-in limit
             raise ValidationError({"password": exc.messages}) from exc
         if not password_ok:
-            raise ValidationError({"password": ["The password is not correct."]})
+            raise ValidationError({"password": [_("The password is not correct.")]})
         form = DeleteAccountForm({"confirm": serializer.validated_data["confirm"]})
         if not form.is_valid():
             raise ValidationError(_form_errors(form))
@@ -241,8 +243,8 @@ class ApiTokenViewSet(viewsets.GenericViewSet):
         session that passed two-factor authentication (the page's rule), never with a token."""
         user = request.user
         if user.requires_mfa and not (_by_session(request) and accounts.session_passed_mfa(request._request)):
-            raise PermissionDenied("Staff and auditors create API tokens from a session that passed two-factor "
-                                   "authentication: use the API tokens page.")
+            raise PermissionDenied(_("Staff and auditors create API tokens from a session that passed two-factor "
+                                     "authentication: use the API tokens page."))
         serializer = ApiTokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -28,6 +28,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -330,7 +331,7 @@ class CertificateDetailView(PublicView):
     def get(self, request, number: str):
         cert = registry.base_queryset().prefetch_related("subjects").filter(number=number.upper()).first()
         if cert is None:
-            raise NotFound("No certificate has this number.")
+            raise NotFound(_("No certificate has this number."))
         body = json_bytes(registry.detail(cert))
         return conditional(request, body, "application/json", registry.last_modified([cert]))
 
@@ -362,7 +363,7 @@ class VerifyView(PublicView):
         params = request.query_params
         given = [name for name in VERIFY_PARAMS if params.get(name)]
         if len(given) != 1:
-            raise ValidationError({"non_field_errors": ["Give exactly one of certificate, sha256 or model."]})
+            raise ValidationError({"non_field_errors": [_("Give exactly one of certificate, sha256 or model.")]})
         kind, value = given[0], params[given[0]]
         if wants_lineage(params):
             return self.lineage(request, kind, value)
@@ -396,7 +397,7 @@ class VerifyView(PublicView):
 def wants_lineage(params) -> bool:
     value = params.get("lineage", "")
     if value not in ("", "0", "1"):
-        raise ValidationError({"lineage": ["lineage is 1 (add the chain of upstream models) or 0."]})
+        raise ValidationError({"lineage": [_("lineage is 1 (add the chain of upstream models) or 0.")]})
     return value == "1"
 
 
@@ -459,10 +460,10 @@ class ModelSignatureView(PublicView):
     def get(self, request, number: str):
         cert = Certificate.objects.filter(number=number.upper()).only("id").first()
         if cert is None:
-            raise NotFound("No certificate has this number.")
+            raise NotFound(_("No certificate has this number."))
         row = ModelSignature.objects.filter(certificate=cert).only("bundle", "created_at").first()
         if row is None:
-            raise NotFound("This certificate certifies no file, so it has no model-signing bundle.")
+            raise NotFound(_("This certificate certifies no file, so it has no model-signing bundle."))
         return conditional(request, bytes(row.bundle), "application/json", row.created_at)
 
 
@@ -510,11 +511,11 @@ class ConcernView(APIView):
     def post(self, request, number: str):
         cert = Certificate.objects.select_related("organization").filter(number=number.upper()).first()
         if cert is None:
-            raise NotFound("No certificate has this number.")
+            raise NotFound(_("No certificate has this number."))
         data = ConcernInput(data=request.data)
         data.is_valid(raise_exception=True)
         if not certificate_concerns.concern_allowed(audit.client_ip(request)):
-            raise Throttled(detail="Too many concern reports from your address; try again later.")
+            raise Throttled(detail=_("Too many concern reports from your address; try again later."))
         try:
             concern = certificate_concerns.report_concern(cert, request=request, **data.validated_data)
         except framework_services.WorkflowError as exc:
@@ -557,7 +558,7 @@ class CertificateActionView(APIView):
     @extend_schema(request=ReasonInput, responses=StatusOutput, tags=["certificates"])
     def post(self, request, number: str):
         if not request.user.is_alliance_staff:
-            raise PermissionDenied("Only Alliance staff may do this.")
+            raise PermissionDenied(_("Only Alliance staff may do this."))
         cert = _cert(number)
         reason = request.data.get("reason", "") if hasattr(request.data, "get") else ""
         try:
@@ -638,7 +639,7 @@ class AppealDecideView(APIView):
     @extend_schema(request=AppealDecisionInput, responses=AppealOutput, tags=["appeals"])
     def post(self, request, pk: int):
         if not request.user.is_alliance_staff:
-            raise PermissionDenied("Only Alliance staff may do this.")
+            raise PermissionDenied(_("Only Alliance staff may do this."))
         appeal = Appeal.objects.select_related("application__framework_version", "application__release").filter(
             pk=pk).first()
         if appeal is None:

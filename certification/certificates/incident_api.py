@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.urls import path
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
@@ -105,8 +106,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 qs = qs.open()
             elif status:
                 if status not in ConcernReport.Status.values:
-                    raise ValidationError({"status": [f"Unknown status; one of {OPEN_FILTER}, "
-                                                      f"{', '.join(ConcernReport.Status.values)}."]})
+                    raise ValidationError({"status": [_("Unknown status; one of %(choices)s.") % {
+                        "choices": ", ".join([OPEN_FILTER, *ConcernReport.Status.values])}]})
                 qs = qs.filter(status=status)
         return qs
 
@@ -134,7 +135,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def _answer(self, run, *args):
         incident = self.get_object()
         if not organizations.is_org_admin(self.request.user, incident.certificate.organization):
-            raise PermissionDenied("Only an admin of the organization may answer its incidents.")
+            raise PermissionDenied(_("Only an admin of the organization may answer its incidents."))
         try:
             run(incident, self.request.user, *args, request=self.request)
         except WorkflowError as exc:
@@ -168,7 +169,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def severity(self, request, pk=None):
         """Set the incident's severity (staff)."""
         if not request.user.is_alliance_staff:
-            raise PermissionDenied("Only Alliance staff may do this.")
+            raise PermissionDenied(_("Only Alliance staff may do this."))
         incident = self.get_object()
         data = SeverityInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -9,6 +9,7 @@ from django.core.validators import validate_email
 from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
@@ -54,7 +55,7 @@ def _raise(exc: framework_services.WorkflowError):
 def _member(user, org) -> Membership:
     membership = Membership.objects.filter(user=user, organization=org).first()
     if membership is None:
-        raise PermissionDenied("Only members of the organization may do this.")
+        raise PermissionDenied(_("Only members of the organization may do this."))
     return membership
 
 
@@ -440,7 +441,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             serializer.is_valid(raise_exception=True)
             data = dict(serializer.validated_data)
             if data.get("evidence") is not None and data["evidence"].release_id != release.pk:
-                raise ValidationError({"evidence": ["Not an evidence file of this release."]})
+                raise ValidationError({"evidence": [_("Not an evidence file of this release.")]})
             try:
                 result = release_services.add_benchmark_result(release, request.user, request=request, **data)
             except framework_services.WorkflowError as exc:
@@ -467,13 +468,15 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         _member(request.user, release.organization)
         upload = request.FILES.get("file")  # parses the body; the size handler may stop it
         if getattr(request._request, "upload_too_large", False):
-            raise ValidationError({"file": [f"The file is larger than the limit of {filesizeformat(evidence.max_size())}."]})
+            raise ValidationError({"file": [_("The file is larger than the limit of %(limit)s.") % {
+                "limit": filesizeformat(evidence.max_size())}]})
         if upload is None:
-            raise ValidationError({"file": ["Attach the file as multipart field 'file'."]})
+            raise ValidationError({"file": [_("Attach the file as multipart field 'file'.")]})
         section = request.data.get("section", "")
         sections = tiers.section_ids(release_services.rules_for_release(release))
         if section and section not in sections:
-            raise ValidationError({"section": [f"Unknown section; one of {', '.join(sections)}."]})
+            raise ValidationError({"section": [_("Unknown section; one of %(choices)s.") % {
+                "choices": ", ".join(sections)}]})
         try:
             release_services.ensure_release_editable(release)
             stored = evidence.store(release, upload, request.user, section=section,
@@ -539,14 +542,15 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         if state["confirmed"]:
             return Response(state)
         if not state["email"]:
-            raise ValidationError({"email": ["Save the vulnerability contact section with an email address first."]})
+            raise ValidationError({"email": [_("Save the vulnerability contact section with an email address first.")]})
         try:
             validate_email(state["email"])
             if len(state["email"]) > ContactConfirmation._meta.get_field("email").max_length:
                 raise DjangoValidationError("too long")
         except DjangoValidationError as exc:
-            raise ValidationError({"email": [f"The vulnerability contact section's address {state['email'][:80]!r} "
-                                             "is not a valid email address: correct the section first."]}) from exc
+            raise ValidationError({"email": [_(
+                "The vulnerability contact section's address %(email)r is not a valid email address: correct the "
+                "section first.") % {"email": state["email"][:80]}]}) from exc
         try:
             release_services.ensure_release_editable(release)
         except framework_services.WorkflowError as exc:
@@ -691,7 +695,7 @@ class ApplicationActions(viewsets.GenericViewSet):
 
     def _staff(self):
         if not self.request.user.is_alliance_staff:
-            raise PermissionDenied("Only Alliance staff may do this.")
+            raise PermissionDenied(_("Only Alliance staff may do this."))
 
 
 class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApplicationActions):
@@ -768,7 +772,7 @@ class BenchmarkViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.
         data = dict(serializer.validated_data)
         org = data.pop("proposed_by", None)
         if org is None:
-            raise ValidationError({"organization": ["Name the organization proposing the benchmark."]})
+            raise ValidationError({"organization": [_("Name the organization proposing the benchmark.")]})
         _member(self.request.user, org)
         serializer.instance = release_services.propose_benchmark(org, self.request.user, request=self.request, **data)
 
@@ -777,7 +781,7 @@ class BenchmarkViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.
     @requires_scope("staff")
     def establish(self, request, slug=None):
         if not request.user.is_alliance_staff:
-            raise PermissionDenied("Only Alliance staff may do this.")
+            raise PermissionDenied(_("Only Alliance staff may do this."))
         benchmark = self.get_object()
         try:
             release_services.establish_benchmark(benchmark, request.user, request=request)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.http import Http404
 from django.urls import path
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -82,7 +83,7 @@ class HandOverView(StaffAPIMixin, GenericAPIView):
         data.is_valid(raise_exception=True)
         new_owner = User.objects.filter(email__iexact=data.validated_data["owner"], is_active=True).first()
         if new_owner is None:
-            raise ValidationError({"owner": ["No active account has this email."]})
+            raise ValidationError({"owner": [_("No active account has this email.")]})
         try:
             release_applications.hand_over(app, request.user, new_owner, request=request)
         except framework_services.WorkflowError as exc:

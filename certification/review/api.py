@@ -12,6 +12,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -322,7 +323,7 @@ class WindowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         data = serializer.validated_data
         acc = Accreditation.objects.evaluators().filter(user__email__iexact=data["evaluator"]).first()
         if acc is None:
-            raise ValidationError({"evaluator": ["No evaluator has this email address."]})
+            raise ValidationError({"evaluator": [_("No evaluator has this email address.")]})
         try:
             record = review_services.override_conflict(window, acc, request.user, data["code"], data["reason"],
                                                        request=request)
@@ -355,7 +356,7 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
                 value = params[name]
                 # ASCII digits within the database's integers: a larger number would reach SQL and fail there.
                 if not (value.isascii() and value.isdigit() and int(value) <= MAX_ID):
-                    raise ValidationError({name: ["An integer id."]})
+                    raise ValidationError({name: [_("An integer id.")]})
                 qs = qs.filter(**{field: int(value)})
         return qs
 
@@ -422,9 +423,9 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         finding = self.get_object()
         upload = request.FILES.get("file")
         if getattr(request._request, "upload_too_large", False):
-            raise ValidationError({"file": ["The file is larger than the limit."]})
+            raise ValidationError({"file": [_("The file is larger than the limit.")]})
         if upload is None:
-            raise ValidationError({"file": ["Attach the file as multipart field 'file'."]})
+            raise ValidationError({"file": [_("Attach the file as multipart field 'file'.")]})
         try:
             a = review_findings.add_attachment(finding, request.user, upload, request=request)
         except services.WorkflowError as exc:
@@ -449,7 +450,7 @@ class FindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         if data.get("duplicate_of"):
             duplicate = review_findings.findings_visible_to(request.user).filter(pk=data["duplicate_of"]).first()
             if duplicate is None:
-                raise ValidationError({"duplicate_of": ["No such finding."]})
+                raise ValidationError({"duplicate_of": [_("No such finding.")]})
         return self._act(review_findings.triage, data["outcome"], data.get("note", ""),
                          severity=data.get("severity") or None,
                          severity_reason=data.get("severity_reason", ""), duplicate_of=duplicate)
