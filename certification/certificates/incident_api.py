@@ -106,8 +106,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 qs = qs.open()
             elif status:
                 if status not in ConcernReport.Status.values:
-                    raise ValidationError({"status": [_("Unknown status; one of %(values)s.") % {
-                        "values": ", ".join([OPEN_FILTER, *ConcernReport.Status.values])}]})
+                    raise ValidationError({"status": [_("Unknown status; one of %(choices)s.") % {
+                        "choices": ", ".join([OPEN_FILTER, *ConcernReport.Status.values])}]})
                 qs = qs.filter(status=status)
         return qs
 

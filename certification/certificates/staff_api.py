@@ -31,7 +31,7 @@ def _refused(exc: framework_services.WorkflowError):
 def _status_filter(request, choices) -> str:
     value = request.query_params.get("status", "")
     if value and value not in choices:
-        raise ValidationError({"status": [_("Unknown status; one of %(values)s.") % {"values": ", ".join(choices)}]})
+        raise ValidationError({"status": [_("Unknown status; one of %(choices)s.") % {"choices": ", ".join(choices)}]})
     return value
 
 

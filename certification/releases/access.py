@@ -76,6 +76,16 @@ def show_workflow_error(request, exc: services.WorkflowError, form=None) -> None
         messages.error(request, " ".join([str(exc), *details]))
 
 
+def run_action(request: HttpRequest, action, obj, success: str) -> None:
+    """Run one workflow step from a button: its success as a message, or its refusal as an error."""
+    try:
+        action(obj, request.user, request=request)
+    except services.WorkflowError as exc:
+        show_workflow_error(request, exc)
+    else:
+        messages.success(request, success)
+
+
 def get_evidence_for_user(request: HttpRequest, pk: int) -> EvidenceFile:
     ev = EvidenceFile.objects.select_related("release__ai_model__organization").filter(pk=pk).first()
     if ev is None:

@@ -468,14 +468,15 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         _member(request.user, release.organization)
         upload = request.FILES.get("file")  # parses the body; the size handler may stop it
         if getattr(request._request, "upload_too_large", False):
-            raise ValidationError({"file": [_("The file is larger than the limit of %(size)s.") % {
-                "size": filesizeformat(evidence.max_size())}]})
+            raise ValidationError({"file": [_("The file is larger than the limit of %(limit)s.") % {
+                "limit": filesizeformat(evidence.max_size())}]})
         if upload is None:
             raise ValidationError({"file": [_("Attach the file as multipart field 'file'.")]})
         section = request.data.get("section", "")
         sections = tiers.section_ids(release_services.rules_for_release(release))
         if section and section not in sections:
-            raise ValidationError({"section": [_("Unknown section; one of %(values)s.") % {"values": ", ".join(sections)}]})
+            raise ValidationError({"section": [_("Unknown section; one of %(choices)s.") % {
+                "choices": ", ".join(sections)}]})
         try:
             release_services.ensure_release_editable(release)
             stored = evidence.store(release, upload, request.user, section=section,
@@ -547,9 +548,9 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             if len(state["email"]) > ContactConfirmation._meta.get_field("email").max_length:
                 raise DjangoValidationError("too long")
         except DjangoValidationError as exc:
-            raise ValidationError({"email": [_("The vulnerability contact section's address %(email)s is not a valid "
-                                               "email address: correct the section first.")
-                                             % {"email": repr(state["email"][:80])}]}) from exc
+            raise ValidationError({"email": [_(
+                "The vulnerability contact section's address %(email)r is not a valid email address: correct the "
+                "section first.") % {"email": state["email"][:80]}]}) from exc
         try:
             release_services.ensure_release_editable(release)
         except framework_services.WorkflowError as exc:

@@ -13,6 +13,7 @@ import datetime as dt
 from django import template
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import format_html
+from django.utils.translation import pgettext
 
 from portal import labels
 
@@ -23,6 +24,13 @@ register = template.Library()
 def label(code, kind: str) -> str:
     """The human label of an internal code of ``kind`` (see ``portal.labels``)."""
     return labels.label(kind, code)
+
+
+@register.simple_tag
+def colon() -> str:
+    """The colon after a label, written as the reader's language writes it (French puts a
+    non-breaking space before it): ``{% translate "Status" %}{% colon %} ...``."""
+    return pgettext("punctuation", ":")
 
 
 @register.filter(name="data_text")

@@ -175,10 +175,17 @@ def submit_button(page, has: str):
 
 
 @pytest.fixture
-def page(request, browser, axe, live_server, settings, shared_cache):
+def browser_locale() -> str:
+    """The browser's language (``navigator.language`` and its Accept-Language header); a test module
+    overrides this fixture to read the portal in another language."""
+    return "en-GB"
+
+
+@pytest.fixture
+def page(request, browser, axe, live_server, settings, shared_cache, browser_locale):
     # Links in outbox emails are built from SITE_URL.
     settings.SITE_URL = live_server.url
-    context = browser.new_context(base_url=live_server.url, locale="en-GB")
+    context = browser.new_context(base_url=live_server.url, locale=browser_locale)
     context.set_default_timeout(TIMEOUT_MS)
     new_page = context.new_page()
     tracker = A11yTracker(axe)

@@ -5,6 +5,7 @@ for visitors, responses that vary on the language."""
 from __future__ import annotations
 
 import pytest
+from django.template import Context, Template
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -32,7 +33,7 @@ def test_one_language_shows_no_switcher(client, db, settings):
 def test_the_header_offers_the_other_language(client, db):
     html = client.get("/").content.decode()
     assert 'action="/i18n/setlang/"' in html
-    assert '<button type="submit" name="language" value="fr" lang="fr"' in html
+    assert '<button name="language" value="fr" lang="fr"' in html
     # A visitor's page has no CSRF token: every visitor gets the same body.
     assert "csrfmiddlewaretoken" not in html
 
@@ -128,3 +129,20 @@ def test_the_api_reads_and_sets_the_language(db):
     assert bad.status_code == 400 and "language" in bad.json()
     user.refresh_from_db()
     assert user.language == "fr"
+
+
+def test_the_switch_names_each_language_in_itself(client, db):
+    """A reader who cannot read the page's language still finds their own: "English" on a French page."""
+    french = client.get("/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert 'value="en" lang="en" class="link-button">English</button>' in french
+    english = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'value="fr" lang="fr" class="link-button">Français</button>' in english
+
+
+def test_a_label_colon_is_written_as_each_language_writes_it():
+    """French puts a non-breaking space before a colon ("Statut : valide"); English does not."""
+    template = Template('{% load i18n portal_tags %}{% translate "Status" %}{% colon %} x')
+    with translation.override("en"):
+        assert template.render(Context()) == "Status: x"
+    with translation.override("fr"):
+        assert template.render(Context()) == "Statut\u00a0: x"

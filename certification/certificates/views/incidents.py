@@ -23,7 +23,7 @@ from certification.certificates import incidents
 from certification.certificates.models import ConcernReport
 from certification.certificates.views import decisions
 from certification.framework.services import WorkflowError
-from certification.releases.access import require_admin, show_workflow_error
+from certification.releases.access import require_admin, run_action, show_workflow_error
 from portal import organizations as portal_organizations
 from portal.validators import plain_text
 from portal.views import staff_required
@@ -109,12 +109,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _transition(request: HttpRequest, pk: int, run, success: str) -> HttpResponse:
     incident = get_incident(request, pk)
     require_admin(request, incident.certificate.organization)
-    try:
-        run(incident, request.user, request=request)
-    except WorkflowError as exc:
-        show_workflow_error(request, exc)
-    else:
-        messages.success(request, success)
+    run_action(request, run, incident, success)
     return redirect("certification:incident-detail", incident.pk)
 
 

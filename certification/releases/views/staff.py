@@ -17,7 +17,8 @@ from certification.framework import texts, tiers
 from certification.releases import applications as release_applications
 from certification.releases import forms
 from certification.releases import services as release_services
-from certification.releases.access import get_application_for_user, get_release_for_user, show_workflow_error
+from certification.releases.access import (get_application_for_user, get_release_for_user, run_action,
+                                           show_workflow_error)
 from certification.releases.models import Application
 from portal.views import staff_required
 
@@ -44,11 +45,7 @@ def screening_queue(request: HttpRequest) -> HttpResponse:
 
 def staff_action(request, pk: int, action, success: str) -> HttpResponse:
     app = get_application_for_user(request, pk)
-    try:
-        action(app, request.user, request=request)
-        messages.success(request, success)
-    except framework_services.WorkflowError as exc:
-        show_workflow_error(request, exc)
+    run_action(request, action, app, success)
     return redirect("certification:application-detail", app.pk)
 
 
