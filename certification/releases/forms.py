@@ -9,6 +9,7 @@ from django import forms
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from certification.framework import texts
 from certification.framework.forms import parse_parameter_count
 from certification.framework.models import Benchmark
 from certification.releases.models import AIModel, BenchmarkResult, EvidenceFile, Upstream
@@ -74,8 +75,9 @@ class ReleaseForm(forms.Form):
 
     def __init__(self, *args, rules: dict, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["capabilities"].choices = capability_choices(rules)
-        self.fields["sensitive_domains"].choices = domain_choices(rules)
+        shown = texts.in_language(rules)  # the labels in the reader's language; the ids are the same
+        self.fields["capabilities"].choices = capability_choices(shown)
+        self.fields["sensitive_domains"].choices = domain_choices(shown)
 
     def clean_parameter_count(self) -> int:
         count = parse_parameter_count(self.cleaned_data["parameter_count"])

@@ -30,7 +30,7 @@ FUNCTION_WORDS = frozenset(
     "there their they them if when than what who how why where here about after before until into over "
     "under out up only also still yet each every any all some other such same own per".split()
 )
-WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+WORD = re.compile(r"[^\W\d_]+(?:['’_-][^\W\d_]+)*")
 SPACES = re.compile(r"\s+")
 
 EXEMPT = {"script", "style", "code", "pre", "kbd", "samp", "textarea", "svg", "template"}
