@@ -180,7 +180,7 @@ LANGUAGE_CASES = {
                              "No certificate has this number.", "Aucun certificat ne porte ce numéro."),
     "a member who is not an admin": ("member", "patch", "/api/v1/organizations/acme/", {"name": "X"}, 403,
                                      "Only organization admins may do this.",
-                                     "Seuls les administrateurs de l'organisation peuvent faire ceci."),
+                                     "Seuls les administrateurs de l'organisation peuvent effectuer cette action."),
     "a token without the scope": ("read token", "post", "/api/v1/models/", {"name": "X"}, 403,
                                   "This token lacks the 'write' scope", None),
     "nobody signed in": ("visitor", "get", "/api/v1/organizations/acme/", None, 401,
