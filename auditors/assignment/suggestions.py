@@ -21,12 +21,14 @@ from certification.releases.models import Application
 
 # --- one application --------------------------------------------------------------------------
 
+NO_DOMAINS: frozenset[str] = frozenset()
+
 
 @dataclass
 class Candidate:
     auditor: AuditorFacts
-    conflicts: list[Conflict]
-    reasons: list[str]
+    conflicts: tuple[Conflict, ...]
+    reasons: tuple[str, ...]
     eligible: bool
     status: str = ""  # "engaged", "offered", "" (free), or why excluded
     covers: frozenset[str] = frozenset()
@@ -34,7 +36,7 @@ class Candidate:
     def to_dict(self) -> dict:
         return {
             "accreditation": self.auditor.accreditation_id, "name": self.auditor.name, "firm": self.auditor.firm,
-            "eligible": self.eligible, "status": self.status, "reasons": self.reasons,
+            "eligible": self.eligible, "status": self.status, "reasons": list(self.reasons),
             "domains": sorted(self.auditor.domains), "covers": sorted(self.covers),
             "capacity": self.auditor.capacity, "active_engagements": self.auditor.active_engagements,
             "conflicts": [c.to_dict() for c in self.conflicts],
@@ -73,7 +75,8 @@ class _Texts:
     """The reasons' sentences, translated once per ranking rather than once per auditor: with
     10,000 auditors the gettext look-ups were a third of a suggestion's time. The sentences
     showing a few values only (tiers, domains, capacity and load, rotation) are also filled
-    in once per distinct value: most auditors share them."""
+    in once per distinct value: most auditors share them, and eligible auditors with the
+    same values share their (immutable) reasons."""
 
     def __init__(self):
         self.engaged = _("Holds a seat on this audit.")
@@ -96,9 +99,9 @@ class _Texts:
         self.no_rotation = _("No earlier engagement with this organization.")
         self.rotation = _("%(n)d earlier engagement(s) with this organization (rotation ranks them lower).")
         self.overridden = _("Potential conflict overridden by staff: %(reason)s (%(why)s)")
-        self._filled: dict[tuple, str] = {}
+        self._filled: dict[tuple, str | tuple[str, ...]] = {}
 
-    def _once(self, key: tuple, fill) -> str:
+    def _once(self, key: tuple, fill):
         text = self._filled.get(key)
         if text is None:
             text = self._filled[key] = fill()
@@ -112,19 +115,19 @@ class _Texts:
         return self._once(("at_capacity", auditor.active_engagements, auditor.capacity), lambda: self.at_capacity % {
             "n": auditor.active_engagements, "c": auditor.capacity})
 
-    def accredited(self, tier: int) -> str:
-        return self._once(("tier_ok", tier), lambda: self.tier_ok % {"tier": tier})
-
-    def covering(self, domains: frozenset[str], covers: int, remaining: int) -> str:
-        return self._once(("covers", domains, covers, remaining), lambda: self.covers % {
-            "mine": ", ".join(sorted(domains)) or self.none, "n": covers, "m": remaining})
-
-    def spare_capacity(self, auditor: AuditorFacts) -> str:
-        return self._once(("spare", auditor.active_engagements, auditor.capacity), lambda: self.spare % {
-            "spare": auditor.spare, "c": auditor.capacity, "load": round(auditor.load_ratio * 100)})
-
-    def earlier_engagements(self, n: int) -> str:
-        return self._once(("rotation", n), lambda: self.rotation % {"n": n} if n else self.no_rotation)
+    def eligible(self, auditor: AuditorFacts, app: ApplicationFacts, covers: int, remaining: int,
+                 earlier: int) -> tuple[str, ...]:
+        """Why an eligible auditor ranks where it does: its tier, the flagged domains it covers,
+        its spare capacity and load, its ``earlier`` engagements with the organization."""
+        key = ("eligible", app.tier, bool(app.flagged_domains), auditor.domains, covers, remaining,
+               auditor.active_engagements, auditor.capacity, earlier)
+        return self._once(key, lambda: (
+            self.tier_ok % {"tier": app.tier},
+            *([self.covers % {"mine": ", ".join(sorted(auditor.domains)) or self.none, "n": covers,
+                              "m": remaining}] if app.flagged_domains else []),
+            self.spare % {"spare": auditor.spare, "c": auditor.capacity, "load": round(auditor.load_ratio * 100)},
+            self.rotation % {"n": earlier} if earlier else self.no_rotation,
+        ))
 
 
 def evaluate(auditor: AuditorFacts, app: ApplicationFacts, state: AppState, today: date,
@@ -133,14 +136,16 @@ def evaluate(auditor: AuditorFacts, app: ApplicationFacts, state: AppState, toda
     ``explain=False`` (batch) skips writing the reasons of eligible auditors; ``texts``
     (one ``_Texts()`` for a whole ranking) saves translating the sentences per auditor."""
     t = texts or _Texts()
-    found = conflicts.check(auditor, app, today)
-    covers = auditor.domains & remaining
+    # A tuple, and one empty set for the many who cover nothing: a ranking keeps a candidate
+    # per active auditor, and fewer objects make the collection after it shorter.
+    found = tuple(conflicts.check(auditor, app, today))
+    covers = auditor.domains & remaining or NO_DOMAINS
     reasons: list[str] = []
     acc = auditor.accreditation_id
     if acc in state.engaged:
-        return Candidate(auditor, found, [t.engaged], False, "engaged", auditor.domains & app.flagged_domains)
+        return Candidate(auditor, found, (t.engaged,), False, "engaged", auditor.domains & app.flagged_domains)
     if acc in state.open_offers:
-        return Candidate(auditor, found, [t.offered], False, "offered", covers)
+        return Candidate(auditor, found, (t.offered,), False, "offered", covers)
     if acc in state.ended:
         reasons.append(t.ended)
     past = state.past_offers.get(acc)
@@ -148,23 +153,18 @@ def evaluate(auditor: AuditorFacts, app: ApplicationFacts, state: AppState, toda
         reasons.append(t.past.get(past, t.past_other))
     if app.tier not in auditor.tiers:
         reasons.append(t.not_accredited(app.tier, auditor.tiers))
-    for c in conflicts.blocking(found):
+    for c in conflicts.blocking(found) if found else ():
         reasons.append((t.hard if c.hard else t.potential) % {"reason": c.reason})
     if auditor.spare <= 0:
         reasons.append(t.full(auditor))
     if reasons:
-        return Candidate(auditor, found, reasons, False, "excluded", covers)
+        return Candidate(auditor, found, tuple(reasons), False, "excluded", covers)
     if not explain:
-        return Candidate(auditor, found, [], True, "", covers)
-    reasons.append(t.accredited(app.tier))
-    if app.flagged_domains:
-        reasons.append(t.covering(auditor.domains, len(covers), len(remaining)))
-    reasons.append(t.spare_capacity(auditor))
-    reasons.append(t.earlier_engagements(app.engagements_with_org.get(acc, 0)))
-    for c in found:
-        if c.overridden:
-            reasons.append(t.overridden % {"reason": c.reason, "why": c.override_reason})
-    return Candidate(auditor, found, reasons, True, "", covers)
+        return Candidate(auditor, found, (), True, "", covers)
+    why = t.eligible(auditor, app, len(covers), len(remaining), app.engagements_with_org.get(acc, 0))
+    if found:
+        why += tuple(t.overridden % {"reason": c.reason, "why": c.override_reason} for c in found if c.overridden)
+    return Candidate(auditor, found, why, True, "", covers)
 
 
 def rank_key(candidate: Candidate, app: ApplicationFacts):
@@ -202,12 +202,13 @@ def suggest_from(facts: Facts, app_id: int, today: date | None = None, explain: 
                                 *(facts.by_id[a].domains for a in state.open_offers if a in facts.by_id))
     remaining = app.flagged_domains - covered
     texts = _Texts()
-    candidates = [evaluate(a, app, state, today, remaining, explain, texts) for a in facts.auditors]
     # Engaged auditors whose accreditation is no longer active still hold their seat.
-    engaged = [c for c in candidates if c.status == "engaged"]
-    offered = [c for c in candidates if c.status == "offered"]
-    ranked = sorted((c for c in candidates if c.eligible), key=lambda c: rank_key(c, app))
-    excluded = [c for c in candidates if c.status == "excluded"]
+    by_status: dict[str, list[Candidate]] = {"engaged": [], "offered": [], "": [], "excluded": []}
+    for a in facts.auditors:
+        candidate = evaluate(a, app, state, today, remaining, explain, texts)
+        by_status[candidate.status].append(candidate)
+    engaged, offered, excluded = by_status["engaged"], by_status["offered"], by_status["excluded"]
+    ranked = sorted(by_status[""], key=lambda c: rank_key(c, app))
     open_seats = max(app.seats - len(state.engaged) - len(state.open_offers), 0)
     proposal, problem = find_cover(ranked, open_seats, remaining)
     return Suggestion(app_id, app.seats, app.flagged_domains, engaged, offered, ranked, excluded, open_seats,
