@@ -208,10 +208,11 @@ def _names(organization_names: tuple[str, ...]) -> frozenset[str]:
     return frozenset(name for name in map(normalize_name, organization_names) if name)
 
 
-def _about_applicant(aff: AffiliationFacts, app: ApplicationFacts) -> bool:
+def _about_applicant(aff: AffiliationFacts, organization_id: int, names: frozenset[str]) -> bool:
+    """Whether the affiliation is with the applicant: by its id, or by one of its ``names``."""
     if aff.organization_id is not None:
-        return aff.organization_id == app.organization_id
-    return normalize_name(aff.organization_name) in _names(app.organization_names)
+        return aff.organization_id == organization_id
+    return normalize_name(aff.organization_name) in names
 
 
 @lru_cache(maxsize=64)
@@ -226,11 +227,10 @@ def check(auditor: AuditorFacts, app: ApplicationFacts, today: date) -> list[Con
     """Every conflict between this auditor and this application, each with its reason."""
     found: list[Conflict] = []
     org_name = app.organization_names[0] if app.organization_names else ""
-    cutoff = _years_before(today, COOLING_OFF_YEARS)
     names = _names(app.organization_names)
 
     for aff in auditor.affiliations:
-        if not _about_applicant(aff, app):
+        if not _about_applicant(aff, app.organization_id, names):
             continue
         relation = aff.relation.replace("_", " ")
         if aff.is_current(today):
@@ -241,7 +241,7 @@ def check(auditor: AuditorFacts, app: ApplicationFacts, today: date) -> list[Con
             else:
                 found.append(Conflict(CURRENT_AFFILIATION, True, _(
                     "Currently affiliated with %(org)s (%(relation)s).") % {"org": org_name, "relation": relation}))
-        elif aff.ended_on is not None and aff.ended_on > cutoff:
+        elif aff.ended_on is not None and aff.ended_on > _years_before(today, COOLING_OFF_YEARS):
             found.append(Conflict(RECENT_AFFILIATION, False, _(
                 "Was affiliated with %(org)s (%(relation)s) until %(end)s, less than %(n)d years ago.")
                 % {"org": org_name, "relation": relation, "end": labels.day(aff.ended_on), "n": COOLING_OFF_YEARS}))

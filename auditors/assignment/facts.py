@@ -161,13 +161,12 @@ def load(apps: list[Application], today: date | None = None) -> Facts:
         elif kind == ConflictRecord.Kind.OVERRIDE:
             overrides[app_id][acc][code] = text
 
+    # The fields in their order (AuditorFacts): by keyword, building them took twice as long.
     auditors = [
         AuditorFacts(
-            accreditation_id=pk, user_id=user_id, name=name or email, firm=firm,
-            firm_organization_id=firm_org_id, tiers=_json_set(acc_tiers, int),
-            domains=_json_set(domains), capacity=capacity, active_engagements=active.get(pk, 0),
-            email_domains=_email_domains(email_domains, conflicts.normalize_domain(email)),
-            affiliations=affiliations.get(pk, ()),
+            pk, user_id, name or email, firm, firm_org_id, _json_set(acc_tiers, int), _json_set(domains), capacity,
+            active.get(pk, 0), _email_domains(email_domains, conflicts.normalize_domain(email)),
+            affiliations.get(pk, ()),
         )
         for (pk, user_id, name, email, firm, firm_org_id, acc_tiers, domains, capacity,
              email_domains) in accreditations
