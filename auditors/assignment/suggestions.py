@@ -9,6 +9,7 @@ import itertools
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -208,7 +209,7 @@ def suggest_from(facts: Facts, app_id: int, today: date | None = None, explain: 
         candidate = evaluate(a, app, state, today, remaining, explain, texts)
         by_status[candidate.status].append(candidate)
     engaged, offered, excluded = by_status["engaged"], by_status["offered"], by_status["excluded"]
-    ranked = sorted(by_status[""], key=lambda c: rank_key(c, app))
+    ranked = sorted(by_status[""], key=partial(rank_key, app=app))
     open_seats = max(app.seats - len(state.engaged) - len(state.open_offers), 0)
     proposal, problem = find_cover(ranked, open_seats, remaining)
     return Suggestion(app_id, app.seats, app.flagged_domains, engaged, offered, ranked, excluded, open_seats,
@@ -219,9 +220,9 @@ def suggest_from(facts: Facts, app_id: int, today: date | None = None, explain: 
 def _without_gc_pauses():
     """Pause the cyclic garbage collector while the facts and candidates are built.
 
-    A ranking allocates some 150,000 small objects at 10,000 auditors and creates no cycles;
-    the collections they trigger walk the whole process's heap and took half of the time. The
-    collector's previous state comes back afterwards, even on an error."""
+    A ranking allocates over 100,000 small objects at 10,000 auditors (and keeps some 45,000)
+    and creates no cycles; the collections they trigger walk the whole process's heap and took
+    half of the time. The collector's previous state comes back afterwards, even on an error."""
     enabled = gc.isenabled()
     gc.disable()
     try:
