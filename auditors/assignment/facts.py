@@ -98,7 +98,8 @@ def _json_set(text: str | None, item=str) -> frozenset:
 @lru_cache(maxsize=4096)
 def _email_domains(text: str | None, address_domain: str) -> frozenset[str]:
     """The declared email domains (``_json_set``) and the domain of the auditor's address: one
-    set per distinct pair, shared by the auditors of a firm (and ``conflicts.check``'s cache)."""
+    set per distinct pair, shared by the auditors of a firm, which ``conflicts.check`` then
+    compares with the applicant once."""
     return _json_set(text) | {address_domain}
 
 
@@ -119,12 +120,12 @@ def load(apps: list[Application], today: date | None = None) -> Facts:
                      "domains_text", "capacity", "email_domains_text")
     )
     # 2. affiliations
-    declared_affiliations: dict[int, list[conflicts.AffiliationFacts]] = defaultdict(list)
+    affiliation_lists: dict[int, list[conflicts.AffiliationFacts]] = defaultdict(list)
     for row in Affiliation.objects.filter(accreditation__in=Accreditation.objects.active().auditors()).values_list(
         "accreditation_id", "organization_id", "organization_name", "relation", "started_on", "ended_on"
     ):
-        declared_affiliations[row[0]].append(conflicts.AffiliationFacts(*row[1:]))
-    affiliations = {pk: tuple(found) for pk, found in declared_affiliations.items()}
+        affiliation_lists[row[0]].append(conflicts.AffiliationFacts(*row[1:]))
+    affiliations = {pk: tuple(found) for pk, found in affiliation_lists.items()}
 
     org_ids = {app.release.ai_model.organization_id for app in apps}
     app_ids = [app.pk for app in apps]

@@ -112,7 +112,7 @@ class _Texts:
         return self._once(("tier_missing", tier, tiers), lambda: self.tier_missing % {
             "tier": tier, "tiers": ", ".join(str(x) for x in sorted(tiers)) or self.none})
 
-    def full(self, auditor: AuditorFacts) -> str:
+    def no_capacity(self, auditor: AuditorFacts) -> str:
         return self._once(("at_capacity", auditor.active_engagements, auditor.capacity), lambda: self.at_capacity % {
             "n": auditor.active_engagements, "c": auditor.capacity})
 
@@ -157,7 +157,7 @@ def evaluate(auditor: AuditorFacts, app: ApplicationFacts, state: AppState, toda
     for c in conflicts.blocking(found) if found else ():
         reasons.append((t.hard if c.hard else t.potential) % {"reason": c.reason})
     if auditor.spare <= 0:
-        reasons.append(t.full(auditor))
+        reasons.append(t.no_capacity(auditor))
     if reasons:
         return Candidate(auditor, found, tuple(reasons), False, "excluded", covers)
     if not explain:
