@@ -119,11 +119,12 @@ def load(apps: list[Application], today: date | None = None) -> Facts:
         .values_list("pk", "user_id", "user__name", "user__email", "firm", "firm_organization_id", "tiers_text",
                      "domains_text", "capacity", "email_domains_text")
     )
-    # 2. affiliations
+    # 2. affiliations, each auditor's in the model's order (by organization name, then start):
+    # sorted by auditor first, the database compares names only within an auditor's few.
     affiliation_lists: dict[int, list[conflicts.AffiliationFacts]] = defaultdict(list)
-    for row in Affiliation.objects.filter(accreditation__in=Accreditation.objects.active().auditors()).values_list(
-        "accreditation_id", "organization_id", "organization_name", "relation", "started_on", "ended_on"
-    ):
+    for row in Affiliation.objects.filter(accreditation__in=Accreditation.objects.active().auditors()).order_by(
+        "accreditation_id", *Affiliation._meta.ordering
+    ).values_list("accreditation_id", "organization_id", "organization_name", "relation", "started_on", "ended_on"):
         affiliation_lists[row[0]].append(conflicts.AffiliationFacts(*row[1:]))
     affiliations = {pk: tuple(found) for pk, found in affiliation_lists.items()}
 

@@ -11,6 +11,7 @@ import pytest
 
 from auditors.assignment import facts as assignment_facts
 from auditors.assignment import suggestions
+from auditors.models import Affiliation
 from certification.releases.models import Application
 from portal.models import User
 from tests.auditors.helpers import engage, in_review_application, make_accredited_auditor
@@ -57,6 +58,17 @@ def test_the_auditors_facts_are_read_from_plain_rows_as_from_the_models(app, oth
     assert [(a.organization_name, a.relation, a.started_on) for a in auditor.affiliations] == [
         ("Lab", "consulting", date(2021, 1, 1))]
     assert facts.by_id[idle.pk].affiliations == ()
+
+
+def test_each_auditors_affiliations_come_in_the_models_order(app):
+    acc = make_accredited_auditor(affiliations=[
+        {"organization_name": "Zeta", "relation": "consulting", "started_on": date(2020, 1, 1)},
+        {"organization_name": "Alpha", "relation": "funding", "started_on": date(2022, 1, 1)},
+        {"organization_name": "Alpha", "relation": "employment", "started_on": date(2019, 1, 1)}])
+    make_accredited_auditor(affiliations=[{"organization_name": "Beta", "relation": "consulting"}])
+    loaded = [(a.organization_name, a.relation) for a in assignment_facts.load([app]).by_id[acc.pk].affiliations]
+    assert loaded == list(Affiliation.objects.filter(accreditation=acc).values_list("organization_name", "relation"))
+    assert loaded == [("Alpha", "employment"), ("Alpha", "funding"), ("Zeta", "consulting")]
 
 
 def test_the_sentences_are_the_same_whether_translated_once_or_per_auditor(app):
