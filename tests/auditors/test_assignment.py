@@ -313,6 +313,31 @@ def test_batch_eligibility_is_the_rule_of_single_suggestions_for_every_pair(seed
     assert 0 < dense.sum() < dense.size  # the rules both include and exclude
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_each_candidate_gets_the_reasons_of_its_own_evaluation(seed):
+    """Eligible auditors with the same values share one tuple of reasons in a ranking
+    (``_Texts.eligible``); each candidate's are still those of its evaluation on its own,
+    and say its own tier, covered domains, capacity, load and rotation."""
+    facts = _facts(seed, n_auditors=60, n_apps=8)
+    for app_id, app in facts.apps.items():
+        state = facts.states[app_id]
+        s = suggestions.suggest_from(facts, app_id, TODAY)
+        candidates = [*s.engaged, *s.offered, *s.ranked, *s.excluded]
+        assert len(candidates) == len(facts.auditors)
+        for c in candidates:
+            alone = suggestions.evaluate(c.auditor, app, state, TODAY, s.remaining_domains)
+            assert (c.status, c.reasons, c.conflicts, c.covers) == (alone.status, alone.reasons, alone.conflicts,
+                                                                    alone.covers)
+        for c in s.ranked:
+            a, earlier = c.auditor, app.engagements_with_org.get(c.auditor.accreditation_id, 0)
+            assert c.reasons[0] == f"Accredited for Tier {app.tier}."
+            assert f"Spare capacity {a.spare} of {a.capacity} (load {round(a.load_ratio * 100)}%)." in c.reasons
+            assert (f"{earlier} earlier engagement(s)" in " ".join(c.reasons)) == bool(earlier)
+            if app.flagged_domains:
+                assert c.reasons[1].startswith(f"Accredited in {suggestions.domains_text(a.domains)}; covers "
+                                               f"{len(c.covers)} of {len(s.remaining_domains)} ")
+
+
 def test_batch_finds_blocking_conflicts_of_every_kind():
     from auditors.conflicts import AffiliationFacts, ApplicationFacts, AuditorFacts
 
