@@ -28,7 +28,6 @@ from portal.canonical import canonical_sha256
 from portal.models import AuditEntry
 from tests.certification.certificate_helpers import certify
 from tests.certification.test_staff_api import staff_token
-from tests.portal.test_language import _both_languages  # noqa: F401 - autouse: English and French switched on
 
 # The document digest of 2025.1 as published (its certificates' predicates name it): the texts'
 # other languages must never change it.
