@@ -119,5 +119,5 @@ def test_two_staff_certify_a_tier3_release_and_a_visitor_verifies_it(page, live_
     visit(page, "/registry/?tier=3")
     assert page.get_by_role("link", name=cert.number).is_visible()
     visit(page, f"/registry/{cert.number}/")
-    assert page.locator("#certificate-status").inner_text().endswith("valid")
+    assert page.locator("#certificate-status").inner_text().endswith("Valid")
     visit(page, f"/registry/{cert.number}/print/")

@@ -121,7 +121,7 @@ def test_staff_and_staff2_approve_the_demo_tier3_application(page, live_server, 
     page.get_by_role("link", name=cert.number).click()
     page.wait_for_url(f"**/registry/{cert.number}/")
     check_a11y(page)
-    assert page.locator("#certificate-status").inner_text().endswith("valid")
+    assert page.locator("#certificate-status").inner_text().endswith("Valid")
     assert page.get_by_text("Acme Vision").first.is_visible()
     visit(page, "/verify/")
     page.get_by_label("Certificate number, file sha256 or hub repository id").fill(cert.number)
