@@ -14,6 +14,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 from django.db import connection
 from django.db.models import (
     Case,
@@ -24,13 +25,13 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
+    Lookup,
     OuterRef,
     Q,
     Subquery,
     Value,
     When,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, ExtractYear, Greatest, Least
 
 from auditors.models import AuditReport, Engagement
@@ -39,6 +40,7 @@ from certification.framework import rules
 from certification.framework.models import FrameworkVersion
 from certification.releases.models import Application, ApplicationTransition
 from certification.review.models import Finding, FindingResponse, ReviewWindow
+from certification.transparency import columns
 from certification.transparency.models import ReportTierRollup
 from portal.models import AuditEntry
 
@@ -72,9 +74,10 @@ def year_bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
     return dt.datetime(year, 1, 1, tzinfo=UTC), dt.datetime(year + 1, 1, 1, tzinfo=UTC)
 
 
-def percentile(sorted_values: list[float], p: float) -> float | None:
-    """Linear interpolation between the closest ranks (PostgreSQL ``percentile_cont``)."""
-    if not sorted_values:
+def percentile(sorted_values, p: float) -> float | None:
+    """Linear interpolation between the closest ranks (PostgreSQL ``percentile_cont``), in its
+    order of operations: the same float to the last bit. A list or a numpy array."""
+    if not len(sorted_values):
         return None
     h = (len(sorted_values) - 1) * p
     lo, hi = math.floor(h), math.ceil(h)
@@ -159,12 +162,27 @@ def _suspension_events(as_of: dt.datetime) -> dict[int, list[tuple[dt.datetime, 
     return events
 
 
-def _id_set(ids: list[int]):
-    """``ids`` for an ``__in`` lookup: on PostgreSQL one array parameter, not a parameter per id
-    (psycopg splits the statement at each placeholder in Python: ~10 ms for a thousand)."""
+class _AnyOf(Lookup):
+    """``pk = ANY(%s)`` with the ids as one array parameter (PostgreSQL)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value, connection):
+        return "%s", [list(value)]
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+
+def _pk_in(ids: list[int]) -> Q:
+    """On PostgreSQL, ``pk = ANY(array)``, not a parameter per id as ``pk__in`` (which psycopg
+    splits out of the statement in Python: ~10 ms for a thousand ids); indexed alike."""
     if connection.vendor == "postgresql":
-        return RawSQL("SELECT unnest(%s::bigint[])", [ids])
-    return ids
+        return Q(_AnyOf(F("pk"), ids))
+    return Q(pk__in=ids)
 
 
 def _valid_intervals(issued_at, end, events, status, updated_at) -> list[tuple[dt.datetime, dt.datetime]]:
@@ -226,7 +244,7 @@ def certificate_figures(tally, as_of: dt.datetime, members: set[int], years: ran
                 held[(year, ALL)].add(org_id)
 
     suspended_in: dict[tuple[int, int], set[int]] = defaultdict(set)
-    special = Q(pk__in=_id_set(special_ids)) | Q(status=Certificate.Status.SUSPENDED)
+    special = _pk_in(special_ids) | Q(status=Certificate.Status.SUSPENDED)
     for pk, org_id, tier, status, issued_at, expires_at, updated_at, ended_at in (
             _values(Certificate.objects.filter(special, issued_at__lte=as_of).annotate(ended_at=_certificate_ends())
                     .values_list("pk", "organization_id", "tier", "status", "issued_at", "expires_at", "updated_at",
@@ -401,36 +419,37 @@ def _plain_certificates_sql(tally, as_of: dt.datetime, years: range,
 
 
 def _decision_days_sql(as_of: dt.datetime, years: range | None = None) -> list[tuple[int, int, int, tuple]]:
-    """PostgreSQL: (year, tier, decisions, (median, p90, median excl., p90 excl.)) in one pass."""
-    y = _Years(years or range(first_year(as_of), as_of.astimezone(UTC).year + 1))
-    app = Application._meta.db_table
-    tr = ApplicationTransition._meta.db_table
-    # date_part of an epoch (double precision), not EXTRACT (numeric since PostgreSQL 14): several times faster.
-    sql = f"""
-        WITH cr AS (
-            SELECT application_id,
-                   SUM(CASE WHEN from_status = %(cr)s THEN date_part('epoch', "at") ELSE 0 END)
-                 - SUM(CASE WHEN to_status = %(cr)s THEN date_part('epoch', "at") ELSE 0 END) AS secs
-            FROM {tr}
-            WHERE from_status = %(cr)s OR to_status = %(cr)s
-            GROUP BY application_id
-        ), d AS (
-            SELECT {y.of("a.decided_at")} AS year,
-                   COALESCE(a.tier, -1) AS tier,
-                   date_part('epoch', a.decided_at - a.first_submitted_at) / 86400.0 AS days,
-                   (date_part('epoch', a.decided_at - a.first_submitted_at) - COALESCE(cr.secs, 0)) / 86400.0
-                       AS days_excl
-            FROM {app} a LEFT JOIN cr ON cr.application_id = a.id
-            WHERE a.decided_at IS NOT NULL AND a.first_submitted_at IS NOT NULL AND a.decided_at <= %(as_of)s
-        )
-        SELECT year, GROUPING(tier) AS all_tiers, tier, COUNT(*),
-               percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY days),
-               percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY days_excl)
-        FROM d GROUP BY GROUPING SETS ((year, tier), (year))
-    """
-    rows = _fetch(sql, {"cr": CR, "as_of": as_of, **y.params}, merge_joins=True)
-    return [(year, ALL if all_tiers else tier, n, (days[0], days[1], excl[0], excl[1]))
-            for year, all_tiers, tier, n, days, excl in rows]
+    """PostgreSQL: (year, tier, decisions, (median, p90, median excl., p90 excl.)). Two reads
+    of columns, the decided applications and their moves into and out of changes_requested;
+    the join, the years, the groups and the percentiles (``percentile_cont``'s, to the last
+    bit) in numpy, several times faster than sorting and grouping the rows in the database."""
+    years = years or range(first_year(as_of), as_of.astimezone(UTC).year + 1)
+    app, tr = Application._meta.db_table, ApplicationTransition._meta.db_table
+    ids, tiers, first, decided = columns.fetch(f"""
+        SELECT array_send(array_agg(id::int8)), array_send(array_agg(COALESCE(tier, -1)::int4)),
+               array_send(array_agg(first_submitted_at)), array_send(array_agg(decided_at))
+        FROM {app} WHERE decided_at IS NOT NULL AND first_submitted_at IS NOT NULL AND decided_at <= %s
+    """, [as_of], ("i8", "i4", "i8", "i8"))
+    app_ids, at, leaves = columns.fetch(f"""
+        SELECT array_send(array_agg(application_id::int8)), array_send(array_agg("at")),
+               array_send(array_agg(from_status = %s))
+        FROM {tr} WHERE from_status = %s OR to_status = %s
+    """, [CR, CR, CR], ("i8", "i8", "?"))
+    # Time in changes_requested: each move out of it less each move into it, in exact microseconds.
+    index = columns.lookup(ids, app_ids)
+    cr = np.zeros(len(ids), dtype=np.int64)
+    np.add.at(cr, index[index >= 0], np.where(leaves, at, -at)[index >= 0])
+    secs = columns.seconds(decided - first)
+    days, excl = secs / 86400.0, (secs - cr / 1e6) / 86400.0
+    year = columns.years_of(decided, [year_bounds(y)[0] for y in range(years.start, years.stop + 1)], years.start)
+    out = []
+    for y in np.unique(year).tolist():
+        in_year = year == y
+        for tier in [ALL, *np.unique(tiers[in_year]).tolist()]:
+            rows = in_year if tier == ALL else in_year & (tiers == tier)
+            d, e = np.sort(days[rows]), np.sort(excl[rows])
+            out.append((y, tier, int(rows.sum()), tuple(float(percentile(v, p)) for v in (d, e) for p in (.5, .9))))
+    return out
 
 
 def _decision_days_python(as_of: dt.datetime) -> list[tuple[int, int, int, tuple]]:
