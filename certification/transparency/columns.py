@@ -14,6 +14,7 @@ so every comparison and difference of them is exact. Columns must have no nulls
 from __future__ import annotations
 
 import datetime as dt
+import math
 import struct
 
 import numpy as np
@@ -79,3 +80,39 @@ def lookup(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     at = np.minimum(np.searchsorted(keys, wanted, sorter=order), len(keys) - 1)
     found = order[at]
     return np.where(keys[found] == wanted, found, -1)
+
+
+def count_by(*keys: np.ndarray, flags: np.ndarray | None = None) -> dict[tuple, tuple[int, ...]]:
+    """Rows grouped by equal values of the integer arrays ``keys``: for each group (a tuple
+    of Python ints), its number of rows, and of those with ``flags`` set if given."""
+    groups, counts, flagged = _group(keys, flags)
+    if flags is None:
+        return {g: (n,) for g, n in zip(groups, counts.tolist())}
+    return {g: (n, m) for g, n, m in zip(groups, counts.tolist(), flagged.tolist())}
+
+
+def distinct(*keys: np.ndarray) -> list[tuple]:
+    """The distinct rows of the integer arrays ``keys``, as tuples of Python ints."""
+    return list(_group(keys, None)[0])
+
+
+def _group(keys, flags):
+    if not len(keys[0]):
+        return iter(()), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    uniques = [np.unique(key, return_inverse=True) for key in keys]
+    shape = tuple(len(values) for values, _rank in uniques)
+    size = math.prod(shape)
+    code = np.ravel_multi_index([rank for _values, rank in uniques], shape)  # each row's group as one number
+    if size <= 4 * len(code):  # few possible groups: count them all
+        counts = np.bincount(code, minlength=size)
+        present = np.flatnonzero(counts)
+        counts, positions = counts[present], np.unravel_index(present, shape)
+        if flags is not None:
+            flags = np.bincount(code, weights=flags, minlength=size)[present]
+    else:
+        _codes, first, group, counts = np.unique(code, return_index=True, return_inverse=True, return_counts=True)
+        positions = [rank[first] for _values, rank in uniques]
+        if flags is not None:
+            flags = np.bincount(group, weights=flags, minlength=len(counts))
+    groups = zip(*(values[at].tolist() for (values, _rank), at in zip(uniques, positions)))
+    return groups, counts, None if flags is None else flags.astype(np.int64)

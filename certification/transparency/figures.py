@@ -237,11 +237,14 @@ def certificate_figures(tally, as_of: dt.datetime, members: set[int], years: ran
     _revocations(tally, as_of)
 
     held: dict[tuple[int, int], set[int]] = defaultdict(set)
+    orgs_by_span: dict[tuple[int, int, int], set[int]] = defaultdict(set)
     for org_id, tier, y0, y1 in spans:
-        if org_id in members:
-            for year in range(y0, y1 + 1):
-                held[(year, tier)].add(org_id)
-                held[(year, ALL)].add(org_id)
+        orgs_by_span[(tier, y0, y1)].add(org_id)
+    for (tier, y0, y1), orgs in orgs_by_span.items():
+        orgs &= members
+        for year in range(y0, y1 + 1) if orgs else ():
+            held[(year, tier)] |= orgs
+            held[(year, ALL)] |= orgs
 
     suspended_in: dict[tuple[int, int], set[int]] = defaultdict(set)
     special = _pk_in(special_ids) | Q(status=Certificate.Status.SUSPENDED)
@@ -360,62 +363,51 @@ def _values(queryset) -> list[tuple]:
 
 def _plain_certificates_sql(tally, as_of: dt.datetime, years: range,
                             special_ids: list[int]) -> list[tuple[int, int, int, int]]:
-    """The same as ``_plain_certificates_orm`` in one statement of two passes over the
-    certificates: issued per year and tier and per year (grouping sets; the distinct
-    releases need the one sort), then expired and the distinct validity spans of the
-    certificates never suspended (grouping sets again, one hash aggregation). Two plain
-    scans cost less here than materializing the rows once for both."""
-    y = _Years(years)
+    """The same as ``_plain_certificates_orm`` from one read of the certificates' columns
+    (the end of validity of the revoked and superseded ones looked up in the statement):
+    issued and distinct releases per year and tier and per year, then the expired ones
+    and the distinct validity spans of those never suspended, grouped in numpy."""
     cert, proposal = Certificate._meta.db_table, RevocationProposal._meta.db_table
-    pk_type = Certificate._meta.pk.db_type(connection)
-    valid = "valid_end > issued_at"
-    sql = f"""
-        SELECT 1 AS part, GROUPING(tier), year, tier, COUNT(*), COUNT(DISTINCT release_id)
-        FROM (SELECT {y.of("issued_at")} AS year, tier, release_id FROM {cert} WHERE issued_at <= %(as_of)s) i
-        GROUP BY GROUPING SETS ((year, tier), (year))
-        UNION ALL
-        SELECT 2 + GROUPING(expired_year), COALESCE(organization_id, 0), COALESCE(expired_year, y0), tier,
-               COALESCE(y1, COUNT(*)), 0
-        FROM (
-            SELECT tier,
-                   CASE WHEN expires_at <= %(as_of)s AND (ended_at IS NULL OR ended_at >= expires_at)
-                        THEN {y.of("expires_at")} END AS expired_year,
-                   CASE WHEN {valid} THEN organization_id END AS organization_id,
-                   CASE WHEN {valid} THEN {y.of("issued_at")} END AS y0,
-                   CASE WHEN {valid} THEN {y.of("valid_end - interval '1 microsecond'")} END AS y1
-            FROM (
-                SELECT c.organization_id, c.tier, c.issued_at, c.expires_at, e.ended_at,
-                       LEAST(c.expires_at, e.ended_at, %(as_of)s) AS valid_end
-                FROM {cert} c CROSS JOIN LATERAL (SELECT
-                    CASE WHEN c.status = %(revoked)s THEN COALESCE(
-                             (SELECT min(p.confirmed_at) FROM {proposal} p
-                              WHERE p.certificate_id = c.id AND p.confirmed_at IS NOT NULL), c.updated_at)
-                         WHEN c.status = %(superseded)s THEN COALESCE(
-                             (SELECT s.issued_at FROM {cert} s WHERE s.id = c.superseded_by_id), c.updated_at)
-                    END AS ended_at) e
-                -- (The ids as an array of the key's own type, which PostgreSQL hashes.)
-                WHERE c.issued_at <= %(as_of)s AND c.status <> %(suspended)s
-                  AND NOT c.id = ANY(%(special)s::{pk_type}[])
-                OFFSET 0
-            ) v
-        ) x
-        GROUP BY GROUPING SETS ((expired_year, tier), (organization_id, tier, y0, y1))
-    """
     S = Certificate.Status
-    rows = _fetch(sql, {"as_of": as_of, "special": special_ids, "suspended": S.SUSPENDED, "revoked": S.REVOKED,
-                        "superseded": S.SUPERSEDED, **y.params})
-    spans = []
-    for part, a, year, tier, n, m in rows:
-        if part == 1:  # issued: a is 1 on the rows over all tiers
-            t = tally(year, ALL if a else tier)
-            t.issued, t.releases = n, m
-        elif part == 2:  # expired (the grouping set's other rows, not expired, have no year)
-            if year is not None:
-                tally(year, tier).expired += n
-                tally(year, ALL).expired += n
-        elif a:  # spans: (organization, first year, last year); none for certificates never valid
-            spans.append((a, tier, year, n))
-    return spans
+    org, tiers, release, issued, expires, ended, plain = columns.fetch(f"""
+        SELECT array_send(array_agg(c.organization_id::int8)), array_send(array_agg(c.tier::int4)),
+               array_send(array_agg(c.release_id::int8)), array_send(array_agg(c.issued_at)),
+               array_send(array_agg(c.expires_at)),
+               array_send(array_agg(COALESCE(CASE
+                   WHEN c.status = %(revoked)s THEN COALESCE(
+                       (SELECT min(p.confirmed_at) FROM {proposal} p
+                        WHERE p.certificate_id = c.id AND p.confirmed_at IS NOT NULL), c.updated_at)
+                   WHEN c.status = %(superseded)s THEN COALESCE(
+                       (SELECT s.issued_at FROM {cert} s WHERE s.id = c.superseded_by_id), c.updated_at)
+                   END, 'infinity'))),
+               array_send(array_agg(c.status <> %(suspended)s AND c.id <> ALL(%(special)s::int8[])))
+        FROM {cert} c WHERE c.issued_at <= %(as_of)s
+    """, {"as_of": as_of, "special": special_ids, "suspended": S.SUSPENDED, "revoked": S.REVOKED,
+          "superseded": S.SUPERSEDED}, ("i8", "i4", "i8", "i8", "i8", "i8", "?"))
+    now = columns.micros(as_of)
+    boundaries = [year_bounds(y)[0] for y in range(years.start, years.stop + 1)]
+    year = columns.years_of(issued, boundaries, years.start)
+    # Issued, and releases as the first certificate of each (year, release[, tier]).
+    order = np.lexsort((tiers, release, year))
+    y, r, t = year[order], release[order], tiers[order]
+    first_of_year = np.r_[True, (y[1:] != y[:-1]) | (r[1:] != r[:-1])]
+    first_of_tier = first_of_year | np.r_[True, t[1:] != t[:-1]]
+    for (year_, tier), (n, m) in columns.count_by(y, t, flags=first_of_tier).items():
+        cell = tally(year_, tier)
+        cell.issued, cell.releases = n, m
+    for (year_,), (n, m) in columns.count_by(y, flags=first_of_year).items():
+        cell = tally(year_, ALL)
+        cell.issued, cell.releases = n, m
+    # Expired while valid, and the spans of validity, of the certificates never suspended.
+    expired = plain & (expires <= now) & (ended >= expires)
+    for (year_, tier), (n,) in columns.count_by(columns.years_of(expires[expired], boundaries, years.start),
+                                                 tiers[expired]).items():
+        tally(year_, tier).expired += n
+        tally(year_, ALL).expired += n
+    valid_end = np.minimum(np.minimum(expires, ended), now)
+    valid = plain & (valid_end > issued)
+    return columns.distinct(org[valid], tiers[valid], year[valid],
+                            columns.years_of(valid_end[valid] - 1, boundaries, years.start))
 
 
 def _decision_days_sql(as_of: dt.datetime, years: range | None = None) -> list[tuple[int, int, int, tuple]]:
