@@ -369,21 +369,20 @@ def _plain_certificates_sql(tally, as_of: dt.datetime, years: range,
     and the distinct validity spans of those never suspended, grouped in numpy."""
     cert, proposal = Certificate._meta.db_table, RevocationProposal._meta.db_table
     S = Certificate.Status
-    org, tiers, release, issued, expires, ended, plain = columns.fetch(f"""
-        SELECT array_send(array_agg(c.organization_id::int8)), array_send(array_agg(c.tier::int4)),
-               array_send(array_agg(c.release_id::int8)), array_send(array_agg(c.issued_at)),
-               array_send(array_agg(c.expires_at)),
-               array_send(array_agg(COALESCE(CASE
-                   WHEN c.status = %(revoked)s THEN COALESCE(
-                       (SELECT min(p.confirmed_at) FROM {proposal} p
-                        WHERE p.certificate_id = c.id AND p.confirmed_at IS NOT NULL), c.updated_at)
-                   WHEN c.status = %(superseded)s THEN COALESCE(
-                       (SELECT s.issued_at FROM {cert} s WHERE s.id = c.superseded_by_id), c.updated_at)
-                   END, 'infinity'))),
-               array_send(array_agg(c.status <> %(suspended)s AND c.id <> ALL(%(special)s::int8[])))
-        FROM {cert} c WHERE c.issued_at <= %(as_of)s
-    """, {"as_of": as_of, "special": special_ids, "suspended": S.SUSPENDED, "revoked": S.REVOKED,
-          "superseded": S.SUPERSEDED}, ("i8", "i4", "i8", "i8", "i8", "i8", "?"))
+    ended = f"""CASE
+        WHEN c.status = %(revoked)s THEN COALESCE(
+            (SELECT min(p.confirmed_at) FROM {proposal} p WHERE p.certificate_id = c.id AND p.confirmed_at IS NOT NULL),
+            c.updated_at)
+        WHEN c.status = %(superseded)s THEN COALESCE(
+            (SELECT s.issued_at FROM {cert} s WHERE s.id = c.superseded_by_id), c.updated_at)
+        END"""
+    org, tiers, release, issued, expires, ended, plain = columns.fetch(
+        f"FROM {cert} c WHERE c.issued_at <= %(as_of)s",
+        {"as_of": as_of, "special": special_ids, "suspended": S.SUSPENDED, "revoked": S.REVOKED,
+         "superseded": S.SUPERSEDED},
+        ("c.organization_id", "int8"), ("c.tier", "int4"), ("c.release_id", "int8"), ("c.issued_at", "timestamptz"),
+        ("c.expires_at", "timestamptz"), (f"COALESCE({ended}, 'infinity')", "timestamptz"),
+        ("c.status <> %(suspended)s AND c.id <> ALL(%(special)s::int8[])", "bool"))
     now = columns.micros(as_of)
     boundaries = [year_bounds(y)[0] for y in range(years.start, years.stop + 1)]
     year = columns.years_of(issued, boundaries, years.start)
@@ -417,16 +416,13 @@ def _decision_days_sql(as_of: dt.datetime, years: range | None = None) -> list[t
     bit) in numpy, several times faster than sorting and grouping the rows in the database."""
     years = years or range(first_year(as_of), as_of.astimezone(UTC).year + 1)
     app, tr = Application._meta.db_table, ApplicationTransition._meta.db_table
-    ids, tiers, first, decided = columns.fetch(f"""
-        SELECT array_send(array_agg(id::int8)), array_send(array_agg(COALESCE(tier, -1)::int4)),
-               array_send(array_agg(first_submitted_at)), array_send(array_agg(decided_at))
-        FROM {app} WHERE decided_at IS NOT NULL AND first_submitted_at IS NOT NULL AND decided_at <= %s
-    """, [as_of], ("i8", "i4", "i8", "i8"))
-    app_ids, at, leaves = columns.fetch(f"""
-        SELECT array_send(array_agg(application_id::int8)), array_send(array_agg("at")),
-               array_send(array_agg(from_status = %s))
-        FROM {tr} WHERE from_status = %s OR to_status = %s
-    """, [CR, CR, CR], ("i8", "i8", "?"))
+    ids, tiers, first, decided = columns.fetch(
+        f"FROM {app} WHERE decided_at IS NOT NULL AND first_submitted_at IS NOT NULL AND decided_at <= %s", [as_of],
+        ("id", "int8"), ("COALESCE(tier, -1)", "int4"), ("first_submitted_at", "timestamptz"),
+        ("decided_at", "timestamptz"))
+    app_ids, at, leaves = columns.fetch(
+        f"FROM {tr} WHERE from_status = %(cr)s OR to_status = %(cr)s", {"cr": CR},
+        ("application_id", "int8"), ('"at"', "timestamptz"), ("from_status = %(cr)s", "bool"))
     # Time in changes_requested: each move out of it less each move into it, in exact microseconds.
     index = columns.lookup(ids, app_ids)
     cr = np.zeros(len(ids), dtype=np.int64)
