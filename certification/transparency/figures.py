@@ -3,8 +3,9 @@ certificates (adoption, issued, suspended, revoked, expired), time to decision, 
 and responses. ``certification.transparency.rollups`` writes them to the rollup tables; the
 definitions are in that module's docstring and on the report page.
 
-On PostgreSQL the heavy figures are grouped statements (one or two passes per source table,
-``*_sql``); elsewhere the same figures come from the ORM and Python (``*_orm``, ``*_python``).
+On PostgreSQL the heavy figures come from one pass per source table (``*_sql``): grouped
+statements, or columns read once and computed in numpy (``columns``); elsewhere the same
+figures come from the ORM and Python (``*_orm``, ``*_python``).
 """
 
 from __future__ import annotations
@@ -104,13 +105,15 @@ def _year(field):
 
 # --- computing the rollups ---------------------------------------------------------------------------
 #
-# Two implementations of the same figures. On PostgreSQL, four hand-written statements
-# compute every year at once, reading each source table in one pass (two for the
-# certificates and the findings): grouping sets and FILTER aggregates instead of one
-# query per figure, years as buckets of a sorted list of boundaries, the audit log
-# only through its index, and merge joins. Elsewhere (SQLite: development and tests)
-# the ORM queries. Both share the handling of suspended certificates, which needs the
-# audit log's order of events, and a test holds the two to the same figures.
+# Two implementations of the same figures. On PostgreSQL every year at once, reading each
+# source table in one pass: the certificates and the decided applications (with their
+# moves into and out of changes_requested) as columns that numpy groups, joins and sorts,
+# far cheaper than the executor's sorts and joins of tens of thousands of rows; audits and
+# findings in hand-written statements (grouping sets and FILTER aggregates, years as
+# buckets of a sorted list of boundaries, merge joins), their text keys grouped where
+# they are. The audit log only through its index. Elsewhere (SQLite: development and
+# tests) the ORM queries. Both share the handling of suspended certificates, which needs
+# the audit log's order of events, and a test holds the two to the same figures.
 
 
 @dataclass

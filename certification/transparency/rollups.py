@@ -2,8 +2,9 @@
 
 Figures come from two rollup tables (``ReportTierRollup``, ``ReportFindingRollup``)
 that ``refresh_rollups`` rewrites for every year at once: daily from Celery beat
-and whenever staff ask. Each source table is read in one or two passes of grouped
-statements, so a refresh costs a few scans of each, whatever the number of years.
+and whenever staff ask. Each source table is read in one or two passes (grouped
+statements, or its columns grouped in numpy), so a refresh costs a few scans of each,
+whatever the number of years.
 
 A draft is the report built from the rollups; staff preview it and publish it,
 which freezes it as a ``ReportSnapshot`` with the sha256 of its canonical JSON.
