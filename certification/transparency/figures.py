@@ -14,6 +14,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from django.db import connection
@@ -412,17 +413,39 @@ def _plain_certificates_sql(tally, as_of: dt.datetime, years: range,
                             columns.years_of(valid_end[valid] - 1, boundaries, years.start))
 
 
-def _decision_days_sql(as_of: dt.datetime, years: range | None = None) -> list[tuple[int, int, int, tuple]]:
-    """PostgreSQL: (year, tier, decisions, (median, p90, median excl., p90 excl.)). Two reads
-    of columns, the decided applications and their moves into and out of changes_requested;
-    the join, the years, the groups and the percentiles (``percentile_cont``'s, to the last
-    bit) in numpy, several times faster than sorting and grouping the rows in the database."""
+class Applications(NamedTuple):
+    """Columns of every application (PostgreSQL), read once per refresh for the time to decision
+    and the audits: id, tier (-1 for none), first submission and decision (``'infinity'`` for
+    none), as integer microseconds."""
+
+    ids: np.ndarray
+    tiers: np.ndarray
+    first: np.ndarray
+    decided: np.ndarray
+
+
+def applications() -> Applications | None:
+    """The applications' columns on PostgreSQL; None elsewhere (the ORM reads what it needs)."""
+    if connection.vendor != "postgresql":
+        return None
+    return Applications(*columns.fetch(
+        f"FROM {Application._meta.db_table}", [], ("id", "int8"), ("COALESCE(tier, -1)", "int4"),
+        ("COALESCE(first_submitted_at, 'infinity')", "timestamptz"),
+        ("COALESCE(decided_at, 'infinity')", "timestamptz")))
+
+
+def _decision_days_sql(as_of: dt.datetime, years: range | None = None,
+                       apps: Applications | None = None) -> list[tuple[int, int, int, tuple]]:
+    """PostgreSQL: (year, tier, decisions, (median, p90, median excl., p90 excl.)). The
+    applications' columns and one read of the moves into and out of changes_requested; the
+    join, the years, the groups and the percentiles (``percentile_cont``'s, to the last bit)
+    in numpy, several times faster than sorting and grouping the rows in the database."""
     years = years or range(first_year(as_of), as_of.astimezone(UTC).year + 1)
-    app, tr = Application._meta.db_table, ApplicationTransition._meta.db_table
-    ids, tiers, first, decided = columns.fetch(
-        f"FROM {app} WHERE decided_at IS NOT NULL AND first_submitted_at IS NOT NULL AND decided_at <= %s", [as_of],
-        ("id", "int8"), ("COALESCE(tier, -1)", "int4"), ("first_submitted_at", "timestamptz"),
-        ("decided_at", "timestamptz"))
+    apps = apps or applications()
+    tr = ApplicationTransition._meta.db_table
+    infinity = np.iinfo(np.int64).max
+    decided_by_then = (apps.decided != infinity) & (apps.first != infinity) & (apps.decided <= columns.micros(as_of))
+    ids, tiers, first, decided = (column[decided_by_then] for column in apps)
     app_ids, at, leaves = columns.fetch(
         f"FROM {tr} WHERE from_status = %(cr)s OR to_status = %(cr)s", {"cr": CR},
         ("application_id", "int8"), ('"at"', "timestamptz"), ("from_status = %(cr)s", "bool"))
@@ -468,9 +491,10 @@ def _decision_days_python(as_of: dt.datetime) -> list[tuple[int, int, int, tuple
     return out
 
 
-def decision_days(as_of: dt.datetime, years: range | None = None) -> list[tuple[int, int, int, tuple]]:
+def decision_days(as_of: dt.datetime, years: range | None = None,
+                  apps: Applications | None = None) -> list[tuple[int, int, int, tuple]]:
     if connection.vendor == "postgresql":
-        return _decision_days_sql(as_of, years)
+        return _decision_days_sql(as_of, years, apps)
     return _decision_days_python(as_of)
 
 
@@ -510,10 +534,10 @@ def _add_responses_due(tally, rows) -> None:
             t.responses_on_time += on_time
 
 
-def review_figures(tally, finding_cells, as_of: dt.datetime, years: range) -> None:
+def review_figures(tally, finding_cells, as_of: dt.datetime, years: range, apps: Applications | None = None) -> None:
     """Audits performed and on time; findings by category and severity; responses."""
     if connection.vendor == "postgresql":
-        _review_figures_sql(tally, finding_cells, as_of, years)
+        _review_figures_sql(tally, finding_cells, as_of, years, apps)
     else:
         _review_figures_orm(tally, finding_cells, as_of)
 
@@ -547,22 +571,28 @@ def _review_figures_orm(tally, finding_cells, as_of: dt.datetime) -> None:
     _add_responses_due(tally, rows)
 
 
-def _review_figures_sql(tally, finding_cells, as_of: dt.datetime, years: range) -> None:
-    """PostgreSQL: the same figures in two statements; the groups each grouping set
-    makes of the rows it does not count (no year, no response) are left out here."""
+def _review_figures_sql(tally, finding_cells, as_of: dt.datetime, years: range,
+                        apps: Applications | None = None) -> None:
+    """PostgreSQL: the audits from the filed reports' columns (the application's tier looked up
+    in the applications' columns); the findings in one statement, where the groups each
+    grouping set makes of the rows it does not count (no year, no response) are left out."""
     y = _Years(years)
     report_t, engagement_t = AuditReport._meta.db_table, Engagement._meta.db_table
     app, finding_t = Application._meta.db_table, Finding._meta.db_table
     response_t, window_t = FindingResponse._meta.db_table, ReviewWindow._meta.db_table
     params = {"as_of": as_of, "draft": Finding.Status.DRAFT, "accepted": Finding.Status.ACCEPTED, **y.params}
 
-    # Audit reports, joined to their engagement (due time) and application (tier).
-    _add_audits(tally, _fetch(f"""
-        SELECT {y.of("r.filed_at")}, a.tier, COUNT(*), COUNT(*) FILTER (WHERE r.filed_at <= e.report_due_at)
-        FROM {report_t} r JOIN {engagement_t} e ON e.id = r.engagement_id JOIN {app} a ON a.id = e.application_id
-        WHERE r.filed_at IS NOT NULL AND r.filed_at <= %(as_of)s
-        GROUP BY 1, 2
-    """, params, merge_joins=True))
+    # Audit reports filed by then, with their engagement's application and due time.
+    app_ids, filed, due = columns.fetch(
+        f"FROM {report_t} r JOIN {engagement_t} e ON e.id = r.engagement_id "
+        "WHERE r.filed_at IS NOT NULL AND r.filed_at <= %s", [as_of],
+        ("e.application_id", "int8"), ("r.filed_at", "timestamptz"), ("e.report_due_at", "timestamptz"))
+    apps = apps or applications()
+    at = columns.lookup(apps.ids, app_ids)
+    tiers = np.where(at >= 0, apps.tiers[at], -1)
+    year = columns.years_of(filed, [year_bounds(y)[0] for y in range(years.start, years.stop + 1)], years.start)
+    _add_audits(tally, [(year_, max(tier, 0), n, on_time)  # applications without a tier: 0, all tiers only
+                        for (year_, tier), (n, on_time) in columns.count_by(year, tiers, flags=filed <= due).items()])
 
     days, lengths = _response_length()
     # Lengths in hours, not days: the same times (the session is in UTC, and a day is 24 hours
