@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 from django.db import connection
-from django.db.backends.utils import CursorWrapper
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 MICROSECONDS_PER_DAY = 86_400_000_000
@@ -42,14 +42,14 @@ def fetch(source: str, params, *wanted: tuple[str, str]) -> list[np.ndarray]:
     """``SELECT`` each (expression, SQL type) of ``wanted`` over the rows of ``source`` (its
     ``FROM`` and ``WHERE`` clauses) and return each column as a numpy array. A psycopg cursor
     with server-side parameters and binary results (the client-side cursors Django uses
-    return text only), in Django's cursor wrapper."""
+    return text only), in Django's cursor wrapper (the debug one when queries are logged)."""
     import psycopg
 
     select = ", ".join(f"string_agg({TYPES[kind][0]}(({expression})::{kind}), '')" for expression, kind in wanted)
     connection.ensure_connection()
     raw = psycopg.Cursor(connection.connection)
     raw.format = psycopg.pq.Format.BINARY
-    with CursorWrapper(raw, connection) as cursor:
+    with (CursorDebugWrapper if connection.queries_logged else CursorWrapper)(raw, connection) as cursor:
         cursor.execute(f"SELECT {select} {source}", params)
         row = cursor.fetchone()
     out = []
