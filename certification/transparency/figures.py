@@ -27,7 +27,6 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
-    Lookup,
     OuterRef,
     Q,
     Subquery,
@@ -160,33 +159,10 @@ def _suspension_events(as_of: dt.datetime) -> dict[int, list[tuple[dt.datetime, 
     rows = (AuditEntry.objects.filter(action__in=[SUSPENDED_ACTION, REINSTATED_ACTION], created_at__lte=as_of,
                                       object_type=CERTIFICATE_TYPE)
             .order_by("seq").values_list("object_id", "action", "created_at"))
-    for object_id, action, at in _values(rows):
+    for object_id, action, at in columns.values(rows):
         if object_id.isdigit():
             events[int(object_id)].append((at, action))
     return events
-
-
-class _AnyOf(Lookup):
-    """``pk = ANY(%s)`` with the ids as one array parameter (PostgreSQL)."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def get_db_prep_lookup(self, value, connection):
-        return "%s", [list(value)]
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
-
-
-def _pk_in(ids: list[int]) -> Q:
-    """On PostgreSQL, ``pk = ANY(array)``, not a parameter per id as ``pk__in`` (which psycopg
-    splits out of the statement in Python: ~10 ms for a thousand ids); indexed alike."""
-    if connection.vendor == "postgresql":
-        return Q(_AnyOf(F("pk"), ids))
-    return Q(pk__in=ids)
 
 
 def _valid_intervals(issued_at, end, events, status, updated_at) -> list[tuple[dt.datetime, dt.datetime]]:
@@ -251,11 +227,11 @@ def certificate_figures(tally, as_of: dt.datetime, members: set[int], years: ran
             held[(year, ALL)] |= orgs
 
     suspended_in: dict[tuple[int, int], set[int]] = defaultdict(set)
-    special = _pk_in(special_ids) | Q(status=Certificate.Status.SUSPENDED)
-    for pk, org_id, tier, status, issued_at, expires_at, updated_at, ended_at in (
-            _values(Certificate.objects.filter(special, issued_at__lte=as_of).annotate(ended_at=_certificate_ends())
+    special = columns.pk_in(special_ids) | Q(status=Certificate.Status.SUSPENDED)
+    special_rows = (Certificate.objects.filter(special, issued_at__lte=as_of).annotate(ended_at=_certificate_ends())
                     .values_list("pk", "organization_id", "tier", "status", "issued_at", "expires_at", "updated_at",
-                                 "ended_at"))):
+                                 "ended_at"))
+    for pk, org_id, tier, status, issued_at, expires_at, updated_at, ended_at in columns.values(special_rows):
         cert_events = events.get(pk, [])
         end = min(expires_at, ended_at or expires_at, as_of)
         if org_id in members:
@@ -331,38 +307,6 @@ class _Years:
     @staticmethod
     def of(expression: str) -> str:
         return f"(%(year_base)s + width_bucket({expression}, %(year_bounds)s))"
-
-
-def _fetch(sql: str, params, merge_joins: bool = False) -> list[tuple]:
-    """Run one statement of the refresh (PostgreSQL). With ``merge_joins``, its joins are merge
-    joins: the tables it joins are stored in key order, so merging two index scans avoids
-    building hash tables of tens of thousands of rows, whose random memory access costs
-    more than the planner assumes (about 1.5 times faster on the benchmark's data).
-
-    Timestamps are read by psycopg's own loader (compiled), not by Django's, a Python
-    subclass about fifteen times slower; with the session in UTC, as Django sets it, both
-    give the same aware datetimes."""
-    from psycopg.types.datetime import TimestamptzLoader
-
-    with connection.cursor() as cursor:
-        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
-        if not merge_joins:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-        cursor.execute("SELECT current_setting('enable_hashjoin'), set_config('enable_hashjoin', 'off', true)")
-        previous = cursor.fetchone()[0]
-        try:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-        finally:
-            cursor.execute("SELECT set_config('enable_hashjoin', %s, true)", [previous])
-
-
-def _values(queryset) -> list[tuple]:
-    """The rows of a ``values_list`` queryset of plain columns; on PostgreSQL through ``_fetch``."""
-    if connection.vendor != "postgresql":
-        return list(queryset)
-    return _fetch(*queryset.query.sql_with_params())
 
 
 def _plain_certificates_sql(tally, as_of: dt.datetime, years: range,
@@ -610,7 +554,7 @@ def _review_figures_sql(tally, finding_cells, as_of: dt.datetime, years: range,
     # pass, no join. Then the accepted ones, joined once to their window and their
     # response, for two groupings at once: by kind of response, none included (submission
     # year, category, severity), and responses due (year due, tier) with those on time.
-    rows = _fetch(f"""
+    rows = columns.rows(f"""
         SELECT 1, {y.of("submitted_at")}, category, severity, status, NULL, NULL::int, COUNT(*), 0
         FROM {finding_t}
         WHERE status <> %(draft)s AND status <> %(accepted)s AND submitted_at <= %(as_of)s
