@@ -106,11 +106,11 @@ def _year(field):
 # --- computing the rollups ---------------------------------------------------------------------------
 #
 # Two implementations of the same figures. On PostgreSQL every year at once, reading each
-# source table in one pass: the certificates and the decided applications (with their
-# moves into and out of changes_requested) as columns that numpy groups, joins and sorts,
-# far cheaper than the executor's sorts and joins of tens of thousands of rows; audits and
-# findings in hand-written statements (grouping sets and FILTER aggregates, years as
-# buckets of a sorted list of boundaries, merge joins), their text keys grouped where
+# source table in one pass: the certificates, the applications (with their moves into and
+# out of changes_requested) and the filed audit reports as columns that numpy groups, joins
+# and sorts, far cheaper than the executor's sorts and joins of tens of thousands of rows;
+# the findings in one hand-written statement (grouping sets and FILTER aggregates, years
+# as buckets of a sorted list of boundaries, merge joins), their text keys grouped where
 # they are. The audit log only through its index. Elsewhere (SQLite: development and
 # tests) the ORM queries. Both share the handling of suspended certificates, which needs
 # the audit log's order of events, and a test holds the two to the same figures.
