@@ -15,6 +15,7 @@ so every comparison and difference of them is exact. Columns must have no nulls
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import numpy as np
 from django.db import connection
@@ -44,12 +45,9 @@ def fetch(source: str, params, *wanted: tuple[str, str]) -> list[np.ndarray]:
     ``FROM`` and ``WHERE`` clauses) and return each column as a numpy array. A psycopg cursor
     with server-side parameters and binary results (the client-side cursors Django uses
     return text only), in Django's cursor wrapper (the debug one when queries are logged)."""
-    import psycopg
-
     select = ", ".join(f"string_agg({TYPES[kind][0]}(({expression})::{kind}), '')" for expression, kind in wanted)
     connection.ensure_connection()
-    raw = psycopg.Cursor(connection.connection)
-    raw.format = psycopg.pq.Format.BINARY
+    raw = _binary_cursor_class()(connection.connection)
     with (CursorDebugWrapper if connection.queries_logged else CursorWrapper)(raw, connection) as cursor:
         cursor.execute(f"SELECT {select} {source}", params)
         row = cursor.fetchone()
@@ -58,6 +56,20 @@ def fetch(source: str, params, *wanted: tuple[str, str]) -> list[np.ndarray]:
         wire = np.dtype(TYPES[kind][1])
         out.append(np.frombuffer(data or b"", dtype=wire).astype(wire.newbyteorder("=")))
     return out
+
+
+@functools.cache
+def _binary_cursor_class():
+    """A psycopg cursor returning binary results and never preparing its statements on the
+    server: a prepared statement may go over to a generic plan, where ``id <> ALL($1)`` is no
+    longer a hashed lookup but a scan of the array for every row."""
+    import psycopg
+
+    class BinaryCursor(psycopg.Cursor):
+        def execute(self, query, params=None, **kwargs):
+            return super().execute(query, params, prepare=False, binary=True)
+
+    return BinaryCursor
 
 
 # --- rows -------------------------------------------------------------------------------------------
