@@ -9,7 +9,7 @@ windows, findings and responses. Then, in one run:
 
 1. the sequential scan of each source table of the rollups (median of 3 after a
    warm-up, index scans switched off), summed; then a full rollup recompute
-   (median of 3): target recompute <= 3x the summed scans;
+   (median of 3): target recompute <= 2.5x the summed scans;
 2. requests per second of a published report page and of a bare Django JSON view,
    both through the same process, middleware stack and Django test client:
    target report page >= 10% of the bare view.
@@ -290,6 +290,9 @@ def median_time(fn, runs: int = 3) -> float:
     return statistics.median(times)
 
 
+# The full recompute, at most this many times the summed sequential scans of its source tables.
+RECOMPUTE_TARGET = 2.5
+
 SOURCE_TABLES = [
     "certification_application", "certification_applicationtransition", "certification_certificate",
     "certification_revocationproposal", "portal_auditentry", "portal_organization", "auditors_auditreport",
@@ -363,7 +366,8 @@ def main() -> int:
         recompute = median_time(transparency_rollups.refresh_rollups)
         ratio = recompute / scan_total
         print(f"sequential scans, summed: {scan_total * 1000:.1f} ms; full rollup recompute: {recompute * 1000:.1f} ms")
-        print(f"recompute / scans = {ratio:.2f} (target <= 3.00) {'OK' if ratio <= 3 else 'MISSED'}")
+        print(f"recompute / scans = {ratio:.2f} (target <= {RECOMPUTE_TARGET:.2f}) "
+              f"{'OK' if ratio <= RECOMPUTE_TARGET else 'MISSED'}")
 
         # 2. A published report page against a bare JSON view, same process and stack.
         year = timezone.now().year - 1
@@ -380,7 +384,7 @@ def main() -> int:
         share = page / bare
         print(f"bare JSON view: {bare:.0f} req/s; published report page: {page:.0f} req/s")
         print(f"report page / bare view = {share:.2f} (target >= 0.10) {'OK' if share >= 0.10 else 'MISSED'}")
-        return 0 if ratio <= 3 and share >= 0.10 else 1
+        return 0 if ratio <= RECOMPUTE_TARGET and share >= 0.10 else 1
     finally:
         if not args.keep:
             _drop_database(admin_url, db_name)

@@ -3,8 +3,9 @@ certificates (adoption, issued, suspended, revoked, expired), time to decision, 
 and responses. ``certification.transparency.rollups`` writes them to the rollup tables; the
 definitions are in that module's docstring and on the report page.
 
-On PostgreSQL the heavy figures are grouped statements (one or two passes per source table,
-``*_sql``); elsewhere the same figures come from the ORM and Python (``*_orm``, ``*_python``).
+On PostgreSQL the heavy figures come from one pass per source table (``*_sql``): grouped
+statements, or columns read once and computed in numpy (``columns``); elsewhere the same
+figures come from the ORM and Python (``*_orm``, ``*_python``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import datetime as dt
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
+import numpy as np
 from django.db import connection
 from django.db.models import (
     Case,
@@ -38,6 +41,7 @@ from certification.framework import rules
 from certification.framework.models import FrameworkVersion
 from certification.releases.models import Application, ApplicationTransition
 from certification.review.models import Finding, FindingResponse, ReviewWindow
+from certification.transparency import columns
 from certification.transparency.models import ReportTierRollup
 from portal.models import AuditEntry
 
@@ -71,9 +75,10 @@ def year_bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
     return dt.datetime(year, 1, 1, tzinfo=UTC), dt.datetime(year + 1, 1, 1, tzinfo=UTC)
 
 
-def percentile(sorted_values: list[float], p: float) -> float | None:
-    """Linear interpolation between the closest ranks (PostgreSQL ``percentile_cont``)."""
-    if not sorted_values:
+def percentile(sorted_values, p: float) -> float | None:
+    """Linear interpolation between the closest ranks (PostgreSQL ``percentile_cont``), in its
+    order of operations: the same float to the last bit. A list or a numpy array."""
+    if not len(sorted_values):
         return None
     h = (len(sorted_values) - 1) * p
     lo, hi = math.floor(h), math.ceil(h)
@@ -100,13 +105,15 @@ def _year(field):
 
 # --- computing the rollups ---------------------------------------------------------------------------
 #
-# Two implementations of the same figures. On PostgreSQL, four hand-written statements
-# compute every year at once, reading each source table in one pass (two for the
-# certificates and the findings): grouping sets and FILTER aggregates instead of one
-# query per figure, years as buckets of a sorted list of boundaries, the audit log
-# only through its index, and merge joins. Elsewhere (SQLite: development and tests)
-# the ORM queries. Both share the handling of suspended certificates, which needs the
-# audit log's order of events, and a test holds the two to the same figures.
+# Two implementations of the same figures. On PostgreSQL every year at once, reading each
+# source table in one pass: the certificates, the applications (with their moves into and
+# out of changes_requested) and the filed audit reports as columns that numpy groups, joins
+# and sorts, far cheaper than the executor's sorts and joins of tens of thousands of rows;
+# the findings in one hand-written statement (grouping sets and FILTER aggregates, years
+# as buckets of a sorted list of boundaries, merge joins), their text keys grouped where
+# they are. The audit log only through its index. Elsewhere (SQLite: development and
+# tests) the ORM queries. Both share the handling of suspended certificates, which needs
+# the audit log's order of events, and a test holds the two to the same figures.
 
 
 @dataclass
@@ -152,7 +159,7 @@ def _suspension_events(as_of: dt.datetime) -> dict[int, list[tuple[dt.datetime, 
     rows = (AuditEntry.objects.filter(action__in=[SUSPENDED_ACTION, REINSTATED_ACTION], created_at__lte=as_of,
                                       object_type=CERTIFICATE_TYPE)
             .order_by("seq").values_list("object_id", "action", "created_at"))
-    for object_id, action, at in rows:
+    for object_id, action, at in columns.values(rows):
         if object_id.isdigit():
             events[int(object_id)].append((at, action))
     return events
@@ -210,18 +217,21 @@ def certificate_figures(tally, as_of: dt.datetime, members: set[int], years: ran
     _revocations(tally, as_of)
 
     held: dict[tuple[int, int], set[int]] = defaultdict(set)
+    orgs_by_span: dict[tuple[int, int, int], set[int]] = defaultdict(set)
     for org_id, tier, y0, y1 in spans:
-        if org_id in members:
-            for year in range(y0, y1 + 1):
-                held[(year, tier)].add(org_id)
-                held[(year, ALL)].add(org_id)
+        orgs_by_span[(tier, y0, y1)].add(org_id)
+    for (tier, y0, y1), orgs in orgs_by_span.items():
+        orgs &= members
+        for year in range(y0, y1 + 1) if orgs else ():
+            held[(year, tier)] |= orgs
+            held[(year, ALL)] |= orgs
 
     suspended_in: dict[tuple[int, int], set[int]] = defaultdict(set)
-    special = Q(pk__in=special_ids) | Q(status=Certificate.Status.SUSPENDED)
-    for pk, org_id, tier, status, issued_at, expires_at, updated_at, ended_at in (
-            Certificate.objects.filter(special, issued_at__lte=as_of).annotate(ended_at=_certificate_ends())
-            .values_list("pk", "organization_id", "tier", "status", "issued_at", "expires_at", "updated_at",
-                         "ended_at")):
+    special = columns.pk_in(special_ids) | Q(status=Certificate.Status.SUSPENDED)
+    special_rows = (Certificate.objects.filter(special, issued_at__lte=as_of).annotate(ended_at=_certificate_ends())
+                    .values_list("pk", "organization_id", "tier", "status", "issued_at", "expires_at", "updated_at",
+                                 "ended_at"))
+    for pk, org_id, tier, status, issued_at, expires_at, updated_at, ended_at in columns.values(special_rows):
         cert_events = events.get(pk, [])
         end = min(expires_at, ended_at or expires_at, as_of)
         if org_id in members:
@@ -299,115 +309,105 @@ class _Years:
         return f"(%(year_base)s + width_bucket({expression}, %(year_bounds)s))"
 
 
-def _fetch(sql: str, params: dict, merge_joins: bool = False) -> list[tuple]:
-    """Run one statement of the refresh. With ``merge_joins``, its joins are merge joins:
-    the tables it joins are stored in key order, so merging two index scans avoids
-    building hash tables of tens of thousands of rows, whose random memory access costs
-    more than the planner assumes (about 1.5 times faster on the benchmark's data)."""
-    with connection.cursor() as cursor:
-        if not merge_joins:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-        cursor.execute("SELECT current_setting('enable_hashjoin'), set_config('enable_hashjoin', 'off', true)")
-        previous = cursor.fetchone()[0]
-        try:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-        finally:
-            cursor.execute("SELECT set_config('enable_hashjoin', %s, true)", [previous])
-
-
 def _plain_certificates_sql(tally, as_of: dt.datetime, years: range,
                             special_ids: list[int]) -> list[tuple[int, int, int, int]]:
-    """The same as ``_plain_certificates_orm`` in one statement of two passes over the
-    certificates: issued per year and tier and per year (grouping sets; the distinct
-    releases need the one sort), then expired and the distinct validity spans of the
-    certificates never suspended (grouping sets again, one hash aggregation). Two plain
-    scans cost less here than materializing the rows once for both."""
-    y = _Years(years)
+    """The same as ``_plain_certificates_orm`` from one read of the certificates' columns
+    (the end of validity of the revoked and superseded ones looked up in the statement):
+    issued and distinct releases per year and tier and per year, then the expired ones
+    and the distinct validity spans of those never suspended, grouped in numpy."""
     cert, proposal = Certificate._meta.db_table, RevocationProposal._meta.db_table
-    pk_type = Certificate._meta.pk.db_type(connection)
-    valid = "valid_end > issued_at"
-    sql = f"""
-        SELECT 1 AS part, GROUPING(tier), year, tier, COUNT(*), COUNT(DISTINCT release_id)
-        FROM (SELECT {y.of("issued_at")} AS year, tier, release_id FROM {cert} WHERE issued_at <= %(as_of)s) i
-        GROUP BY GROUPING SETS ((year, tier), (year))
-        UNION ALL
-        SELECT 2 + GROUPING(expired_year), COALESCE(organization_id, 0), COALESCE(expired_year, y0), tier,
-               COALESCE(y1, COUNT(*)), 0
-        FROM (
-            SELECT tier,
-                   CASE WHEN expires_at <= %(as_of)s AND (ended_at IS NULL OR ended_at >= expires_at)
-                        THEN {y.of("expires_at")} END AS expired_year,
-                   CASE WHEN {valid} THEN organization_id END AS organization_id,
-                   CASE WHEN {valid} THEN {y.of("issued_at")} END AS y0,
-                   CASE WHEN {valid} THEN {y.of("valid_end - interval '1 microsecond'")} END AS y1
-            FROM (
-                SELECT c.organization_id, c.tier, c.issued_at, c.expires_at, e.ended_at,
-                       LEAST(c.expires_at, e.ended_at, %(as_of)s) AS valid_end
-                FROM {cert} c CROSS JOIN LATERAL (SELECT
-                    CASE WHEN c.status = %(revoked)s THEN COALESCE(
-                             (SELECT min(p.confirmed_at) FROM {proposal} p
-                              WHERE p.certificate_id = c.id AND p.confirmed_at IS NOT NULL), c.updated_at)
-                         WHEN c.status = %(superseded)s THEN COALESCE(
-                             (SELECT s.issued_at FROM {cert} s WHERE s.id = c.superseded_by_id), c.updated_at)
-                    END AS ended_at) e
-                -- (The ids as an array of the key's own type, which PostgreSQL hashes.)
-                WHERE c.issued_at <= %(as_of)s AND c.status <> %(suspended)s
-                  AND NOT c.id = ANY(%(special)s::{pk_type}[])
-                OFFSET 0
-            ) v
-        ) x
-        GROUP BY GROUPING SETS ((expired_year, tier), (organization_id, tier, y0, y1))
-    """
     S = Certificate.Status
-    rows = _fetch(sql, {"as_of": as_of, "special": special_ids, "suspended": S.SUSPENDED, "revoked": S.REVOKED,
-                        "superseded": S.SUPERSEDED, **y.params})
-    spans = []
-    for part, a, year, tier, n, m in rows:
-        if part == 1:  # issued: a is 1 on the rows over all tiers
-            t = tally(year, ALL if a else tier)
-            t.issued, t.releases = n, m
-        elif part == 2:  # expired (the grouping set's other rows, not expired, have no year)
-            if year is not None:
-                tally(year, tier).expired += n
-                tally(year, ALL).expired += n
-        elif a:  # spans: (organization, first year, last year); none for certificates never valid
-            spans.append((a, tier, year, n))
-    return spans
+    ended = f"""CASE
+        WHEN c.status = %(revoked)s THEN COALESCE(
+            (SELECT min(p.confirmed_at) FROM {proposal} p WHERE p.certificate_id = c.id AND p.confirmed_at IS NOT NULL),
+            c.updated_at)
+        WHEN c.status = %(superseded)s THEN COALESCE(
+            (SELECT s.issued_at FROM {cert} s WHERE s.id = c.superseded_by_id), c.updated_at)
+        END"""
+    org, tiers, release, issued, expires, ended, plain = columns.fetch(
+        f"FROM {cert} c WHERE c.issued_at <= %(as_of)s",
+        {"as_of": as_of, "special": special_ids, "suspended": S.SUSPENDED, "revoked": S.REVOKED,
+         "superseded": S.SUPERSEDED},
+        ("c.organization_id", "int8"), ("c.tier", "int4"), ("c.release_id", "int8"), ("c.issued_at", "timestamptz"),
+        ("c.expires_at", "timestamptz"), (f"COALESCE({ended}, 'infinity')", "timestamptz"),
+        ("c.status <> %(suspended)s AND c.id <> ALL(%(special)s::int8[])", "bool"))
+    now = columns.micros(as_of)
+    boundaries = [year_bounds(y)[0] for y in range(years.start, years.stop + 1)]
+    year = columns.years_of(issued, boundaries, years.start)
+    # Issued, and releases as the first certificate of each (year, release[, tier]).
+    order = np.lexsort((tiers, release, year))
+    y, r, t = year[order], release[order], tiers[order]
+    first_of_year = np.r_[True, (y[1:] != y[:-1]) | (r[1:] != r[:-1])]
+    first_of_tier = first_of_year | np.r_[True, t[1:] != t[:-1]]
+    for (year_, tier), (n, m) in columns.count_by(y, t, flags=first_of_tier).items():
+        cell = tally(year_, tier)
+        cell.issued, cell.releases = n, m
+    for (year_,), (n, m) in columns.count_by(y, flags=first_of_year).items():
+        cell = tally(year_, ALL)
+        cell.issued, cell.releases = n, m
+    # Expired while valid, and the spans of validity, of the certificates never suspended.
+    expired = plain & (expires <= now) & (ended >= expires)
+    for (year_, tier), (n,) in columns.count_by(columns.years_of(expires[expired], boundaries, years.start),
+                                                 tiers[expired]).items():
+        tally(year_, tier).expired += n
+        tally(year_, ALL).expired += n
+    valid_end = np.minimum(np.minimum(expires, ended), now)
+    valid = plain & (valid_end > issued)
+    return columns.distinct(org[valid], tiers[valid], year[valid],
+                            columns.years_of(valid_end[valid] - 1, boundaries, years.start))
 
 
-def _decision_days_sql(as_of: dt.datetime, years: range | None = None) -> list[tuple[int, int, int, tuple]]:
-    """PostgreSQL: (year, tier, decisions, (median, p90, median excl., p90 excl.)) in one pass."""
-    y = _Years(years or range(first_year(as_of), as_of.astimezone(UTC).year + 1))
-    app = Application._meta.db_table
+class Applications(NamedTuple):
+    """Columns of every application (PostgreSQL), read once per refresh for the time to decision
+    and the audits: id, tier (-1 for none), first submission and decision (``'infinity'`` for
+    none), as integer microseconds."""
+
+    ids: np.ndarray
+    tiers: np.ndarray
+    first: np.ndarray
+    decided: np.ndarray
+
+
+def applications() -> Applications | None:
+    """The applications' columns on PostgreSQL; None elsewhere (the ORM reads what it needs)."""
+    if connection.vendor != "postgresql":
+        return None
+    return Applications(*columns.fetch(
+        f"FROM {Application._meta.db_table}", [], ("id", "int8"), ("COALESCE(tier, -1)", "int4"),
+        ("COALESCE(first_submitted_at, 'infinity')", "timestamptz"),
+        ("COALESCE(decided_at, 'infinity')", "timestamptz")))
+
+
+def _decision_days_sql(as_of: dt.datetime, years: range | None = None,
+                       apps: Applications | None = None) -> list[tuple[int, int, int, tuple]]:
+    """PostgreSQL: (year, tier, decisions, (median, p90, median excl., p90 excl.)). The
+    applications' columns and one read of the moves into and out of changes_requested; the
+    join, the years, the groups and the percentiles (``percentile_cont``'s, to the last bit)
+    in numpy, several times faster than sorting and grouping the rows in the database."""
+    years = years or range(first_year(as_of), as_of.astimezone(UTC).year + 1)
+    apps = apps or applications()
     tr = ApplicationTransition._meta.db_table
-    # date_part of an epoch (double precision), not EXTRACT (numeric since PostgreSQL 14): several times faster.
-    sql = f"""
-        WITH cr AS (
-            SELECT application_id,
-                   SUM(CASE WHEN from_status = %(cr)s THEN date_part('epoch', "at") ELSE 0 END)
-                 - SUM(CASE WHEN to_status = %(cr)s THEN date_part('epoch', "at") ELSE 0 END) AS secs
-            FROM {tr}
-            WHERE from_status = %(cr)s OR to_status = %(cr)s
-            GROUP BY application_id
-        ), d AS (
-            SELECT {y.of("a.decided_at")} AS year,
-                   COALESCE(a.tier, -1) AS tier,
-                   date_part('epoch', a.decided_at - a.first_submitted_at) / 86400.0 AS days,
-                   (date_part('epoch', a.decided_at - a.first_submitted_at) - COALESCE(cr.secs, 0)) / 86400.0
-                       AS days_excl
-            FROM {app} a LEFT JOIN cr ON cr.application_id = a.id
-            WHERE a.decided_at IS NOT NULL AND a.first_submitted_at IS NOT NULL AND a.decided_at <= %(as_of)s
-        )
-        SELECT year, GROUPING(tier) AS all_tiers, tier, COUNT(*),
-               percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY days),
-               percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY days_excl)
-        FROM d GROUP BY GROUPING SETS ((year, tier), (year))
-    """
-    rows = _fetch(sql, {"cr": CR, "as_of": as_of, **y.params}, merge_joins=True)
-    return [(year, ALL if all_tiers else tier, n, (days[0], days[1], excl[0], excl[1]))
-            for year, all_tiers, tier, n, days, excl in rows]
+    infinity = np.iinfo(np.int64).max
+    decided_by_then = (apps.decided != infinity) & (apps.first != infinity) & (apps.decided <= columns.micros(as_of))
+    ids, tiers, first, decided = (column[decided_by_then] for column in apps)
+    app_ids, at, leaves = columns.fetch(
+        f"FROM {tr} WHERE from_status = %(cr)s OR to_status = %(cr)s", {"cr": CR},
+        ("application_id", "int8"), ('"at"', "timestamptz"), ("from_status = %(cr)s", "bool"))
+    # Time in changes_requested: each move out of it less each move into it, in exact microseconds.
+    index = columns.lookup(ids, app_ids)
+    cr = np.zeros(len(ids), dtype=np.int64)
+    np.add.at(cr, index[index >= 0], np.where(leaves, at, -at)[index >= 0])
+    secs = columns.seconds(decided - first)
+    days, excl = secs / 86400.0, (secs - cr / 1e6) / 86400.0
+    year = columns.years_of(decided, [year_bounds(y)[0] for y in range(years.start, years.stop + 1)], years.start)
+    out = []
+    for y in np.unique(year).tolist():
+        in_year = year == y
+        for tier in [ALL, *np.unique(tiers[in_year]).tolist()]:
+            rows = in_year if tier == ALL else in_year & (tiers == tier)
+            d, e = np.sort(days[rows]), np.sort(excl[rows])
+            out.append((y, tier, int(rows.sum()), tuple(float(percentile(v, p)) for v in (d, e) for p in (.5, .9))))
+    return out
 
 
 def _decision_days_python(as_of: dt.datetime) -> list[tuple[int, int, int, tuple]]:
@@ -435,9 +435,10 @@ def _decision_days_python(as_of: dt.datetime) -> list[tuple[int, int, int, tuple
     return out
 
 
-def decision_days(as_of: dt.datetime, years: range | None = None) -> list[tuple[int, int, int, tuple]]:
+def decision_days(as_of: dt.datetime, years: range | None = None,
+                  apps: Applications | None = None) -> list[tuple[int, int, int, tuple]]:
     if connection.vendor == "postgresql":
-        return _decision_days_sql(as_of, years)
+        return _decision_days_sql(as_of, years, apps)
     return _decision_days_python(as_of)
 
 
@@ -477,10 +478,10 @@ def _add_responses_due(tally, rows) -> None:
             t.responses_on_time += on_time
 
 
-def review_figures(tally, finding_cells, as_of: dt.datetime, years: range) -> None:
+def review_figures(tally, finding_cells, as_of: dt.datetime, years: range, apps: Applications | None = None) -> None:
     """Audits performed and on time; findings by category and severity; responses."""
     if connection.vendor == "postgresql":
-        _review_figures_sql(tally, finding_cells, as_of, years)
+        _review_figures_sql(tally, finding_cells, as_of, years, apps)
     else:
         _review_figures_orm(tally, finding_cells, as_of)
 
@@ -514,41 +515,49 @@ def _review_figures_orm(tally, finding_cells, as_of: dt.datetime) -> None:
     _add_responses_due(tally, rows)
 
 
-def _review_figures_sql(tally, finding_cells, as_of: dt.datetime, years: range) -> None:
-    """PostgreSQL: the same figures in two statements; the groups each grouping set
-    makes of the rows it does not count (no year, no response) are left out here."""
+def _review_figures_sql(tally, finding_cells, as_of: dt.datetime, years: range,
+                        apps: Applications | None = None) -> None:
+    """PostgreSQL: the audits from the filed reports' columns (the application's tier looked up
+    in the applications' columns); the findings in one statement, where the groups each
+    grouping set makes of the rows it does not count (no year, no response) are left out."""
     y = _Years(years)
     report_t, engagement_t = AuditReport._meta.db_table, Engagement._meta.db_table
     app, finding_t = Application._meta.db_table, Finding._meta.db_table
     response_t, window_t = FindingResponse._meta.db_table, ReviewWindow._meta.db_table
     params = {"as_of": as_of, "draft": Finding.Status.DRAFT, "accepted": Finding.Status.ACCEPTED, **y.params}
 
-    # Audit reports, joined to their engagement (due time) and application (tier).
-    _add_audits(tally, _fetch(f"""
-        SELECT {y.of("r.filed_at")}, a.tier, COUNT(*), COUNT(*) FILTER (WHERE r.filed_at <= e.report_due_at)
-        FROM {report_t} r JOIN {engagement_t} e ON e.id = r.engagement_id JOIN {app} a ON a.id = e.application_id
-        WHERE r.filed_at IS NOT NULL AND r.filed_at <= %(as_of)s
-        GROUP BY 1, 2
-    """, params, merge_joins=True))
+    # Audit reports filed by then, with their engagement's application and due time.
+    app_ids, filed, due = columns.fetch(
+        f"FROM {report_t} r JOIN {engagement_t} e ON e.id = r.engagement_id "
+        "WHERE r.filed_at IS NOT NULL AND r.filed_at <= %s", [as_of],
+        ("e.application_id", "int8"), ("r.filed_at", "timestamptz"), ("e.report_due_at", "timestamptz"))
+    apps = apps or applications()
+    at = columns.lookup(apps.ids, app_ids)
+    tiers = np.where(at >= 0, apps.tiers[at], -1)
+    year = columns.years_of(filed, [year_bounds(y)[0] for y in range(years.start, years.stop + 1)], years.start)
+    _add_audits(tally, [(year_, max(tier, 0), n, on_time)  # applications without a tier: 0, all tiers only
+                        for (year_, tier), (n, on_time) in columns.count_by(year, tiers, flags=filed <= due).items()])
 
     days, lengths = _response_length()
+    # Lengths in hours, not days: the same times (the session is in UTC, and a day is 24 hours
+    # there as in Python), without the calendar arithmetic of adding days, several times slower.
     if days is not None:
-        length, fv_join = "%(days)s", ""
-        params["days"] = dt.timedelta(days=days)
+        length, fv_join = "%(hours)s * interval '1 hour'", ""
+        params["hours"] = days * 24
     else:
         cases = " ".join(f"WHEN {int(pk)} THEN {int(n)}" for pk, n in lengths.items())
         fallback = rules.deadline_days({}, "finding_response")
-        length = f"(CASE fa.framework_version_id {cases} ELSE {int(fallback)} END) * interval '1 day'"
+        length = f"(CASE fa.framework_version_id {cases} ELSE {int(fallback)} END) * interval '24 hours'"
         fv_join = f"JOIN {app} fa ON fa.id = w.application_id"
     due = f"(GREATEST(f.triaged_at, w.closes_at) + {length})"
-    # Findings by year, category, severity and status: one pass, no join. Then the
-    # accepted ones, joined once to their window and their response, for two groupings
-    # at once: responses by kind (submission year, category, severity), and responses
-    # due (year due, tier) with those filed on time.
-    rows = _fetch(f"""
+    # Findings other than the accepted ones by year, category, severity and status: one
+    # pass, no join. Then the accepted ones, joined once to their window and their
+    # response, for two groupings at once: by kind of response, none included (submission
+    # year, category, severity), and responses due (year due, tier) with those on time.
+    rows = columns.rows(f"""
         SELECT 1, {y.of("submitted_at")}, category, severity, status, NULL, NULL::int, COUNT(*), 0
         FROM {finding_t}
-        WHERE status <> %(draft)s AND submitted_at <= %(as_of)s
+        WHERE status <> %(draft)s AND status <> %(accepted)s AND submitted_at <= %(as_of)s
         GROUP BY 2, 3, 4, 5
         UNION ALL
         SELECT 2 + GROUPING(submitted_year), COALESCE(submitted_year, due_year), category, severity, NULL, kind, tier,
@@ -564,13 +573,10 @@ def _review_figures_sql(tally, finding_cells, as_of: dt.datetime, years: range) 
         ) a
         GROUP BY GROUPING SETS ((submitted_year, category, severity, kind), (due_year, tier))
     """, params, merge_joins=True)
-    _add_findings(finding_cells, [(year, category, severity, status, None, n)
-                                  for part, year, category, severity, status, _kind, _tier, n, _late in rows
-                                  if part == 1])
-    # Responses by kind: the accepted findings submitted by then that have one.
-    for part, year, category, severity, _status, kind, _tier, n, _on_time in rows:
-        if part == 2 and year is not None and kind is not None:
-            finding_cells[(year, category, severity)][kind] += n
+    accepted = Finding.Status.ACCEPTED
+    _add_findings(finding_cells, [(year, category, severity, status if part == 1 else accepted, kind, n)
+                                  for part, year, category, severity, status, kind, _tier, n, _late in rows
+                                  if part == 1 or (part == 2 and year is not None)])
     _add_responses_due(tally, [(year, tier, n, on_time) for part, year, *_cells, tier, n, on_time in rows
                                if part == 3 and year is not None])
 

@@ -2,8 +2,9 @@
 
 Figures come from two rollup tables (``ReportTierRollup``, ``ReportFindingRollup``)
 that ``refresh_rollups`` rewrites for every year at once: daily from Celery beat
-and whenever staff ask. Each source table is read in one or two passes of grouped
-statements, so a refresh costs a few scans of each, whatever the number of years.
+and whenever staff ask. Each source table is read in one or two passes (grouped
+statements, or its columns grouped in numpy), so a refresh costs a few scans of each,
+whatever the number of years.
 
 A draft is the report built from the rollups; staff preview it and publish it,
 which freezes it as a ``ReportSnapshot`` with the sha256 of its canonical JSON.
@@ -52,6 +53,7 @@ from certification.transparency.figures import (
     TIERS,
     UTC,
     Tally,
+    applications,
     certificate_figures,
     decision_days,
     first_year,
@@ -101,12 +103,13 @@ def _refresh(as_of: dt.datetime) -> int:
     finding_cells: dict[tuple[int, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     years = range(first_year(as_of), as_of.astimezone(UTC).year + 1)
     certificate_figures(tally, as_of, members, years)
-    for year, tier, n, days in decision_days(as_of, years):
+    apps = applications()  # read once for the time to decision and the audits (PostgreSQL)
+    for year, tier, n, days in decision_days(as_of, years, apps):
         if tier not in (ALL, *TIERS):
             continue  # applications without a tier count in "all tiers" only
         t = tally(year, tier)
         t.decisions, t.days = n, days
-    review_figures(tally, finding_cells, as_of, years)
+    review_figures(tally, finding_cells, as_of, years, apps)
 
     tier_rows = []
     for year in years:
