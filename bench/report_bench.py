@@ -8,7 +8,7 @@ dropped unless ``--keep``), seeded with ``generate_series`` bulk inserts: at sca
 windows, findings and responses. Then, in one run:
 
 1. the sequential scan of each source table of the rollups (median of 3 after a
-   warm-up, index scans switched off), summed; then a full rollup recompute
+   warm-up, index scans and parallel workers switched off), summed; then a full rollup recompute
    (median of 3): target recompute <= 2.5x the summed scans;
 2. requests per second of a published report page and of a bare Django JSON view,
    both through the same process, middleware stack and Django test client:
@@ -310,6 +310,10 @@ def seq_scans() -> dict[str, float]:
             with transaction.atomic(), connection.cursor() as cursor:
                 for setting in ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"):
                     cursor.execute(f"SET LOCAL {setting} = off")
+                # One process reads each table, as the recompute's aggregates must (string_agg,
+                # grouping sets and percentiles have no parallel plan): with parallel workers the
+                # yardstick would shrink on an idle machine and grow on a busy one.
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
                 cursor.execute(f"SELECT count(*) FROM {table}")
                 cursor.fetchone()
         out[table] = median_time(scan)
