@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every response, static files included (see the CSP block).
     "csp.middleware.CSPMiddleware",
+    # A cached verify answer is the same for everyone: answered here, before sessions and the rest.
+    "certification.certificates.middleware.VerifyCacheMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.outages.OutageMiddleware",  # above the session and user middleware: see its docstring
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -409,18 +409,27 @@ def verify_view():
 
     @functools.wraps(drf_view)  # keeps cls, initkwargs and csrf_exempt for the router and the schema
     def view(request, *args, **kwargs):
-        # A lineage answer is never cached (``VerifyView.lineage``): straight to the view.
-        if request.method == "GET" and request.GET.get("lineage", "") in ("", "0"):
-            given = [name for name in VERIFY_PARAMS if request.GET.get(name)]
-            if len(given) == 1:
-                cache_read = verify_cache.read(given[0], request.GET[given[0]])
-                if cache_read.answer is not None:
-                    return verify_response(request, cache_read.answer)
-                # A miss: the view computes the answer under the token just read.
-                kwargs["cache_read"] = cache_read
+        # ``VerifyCacheMiddleware`` read the cache already (and answered a hit); else read it here.
+        cache_read = getattr(request, "verify_cache_read", None) or read_verify_cache(request)
+        if cache_read is not None:
+            if cache_read.answer is not None:
+                return verify_response(request, cache_read.answer)
+            # A miss: the view computes the answer under the token just read.
+            kwargs["cache_read"] = cache_read
         return drf_view(request, *args, **kwargs)
 
     return view
+
+
+def read_verify_cache(request) -> verify_cache.Read | None:
+    """The cache read of a cacheable verify request (a GET naming one lookup), else None."""
+    # A lineage answer is never cached (``VerifyView.lineage``).
+    if request.method != "GET" or request.GET.get("lineage", "") not in ("", "0"):
+        return None
+    given = [name for name in VERIFY_PARAMS if request.GET.get(name)]
+    if len(given) != 1:
+        return None
+    return verify_cache.read(given[0], request.GET[given[0]])
 
 
 def verify_response(request, answer: verify_cache.Answer) -> HttpResponse:

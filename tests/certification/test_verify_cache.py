@@ -305,3 +305,30 @@ def test_a_cache_outage_never_blocks_a_status_change_or_a_lookup(cert, staff, mo
 
     result = verify_cache.answer("certificate", cert.number, compute)
     assert result.body == b'{"status": "suspended"}' and len(computed) == 1
+
+
+def test_a_hit_is_answered_before_sessions_and_the_rest_of_the_stack(cert, client, monkeypatch):
+    """``VerifyCacheMiddleware`` answers a hit with the security and CSP headers set, without the
+    session, locale, authentication or messages middleware (most of a hit's time); a miss goes down."""
+    from django.contrib.messages.middleware import MessageMiddleware
+
+    params = {"sha256": SHA_A}
+    assert get(client, params).status_code == 200  # a miss: computed and stored
+
+    def refuse(self, request):
+        raise AssertionError("the rest of the stack ran for a cache hit")
+
+    monkeypatch.setattr(MessageMiddleware, "process_request", refuse)
+    count, hit = queries_of(client, params)
+    assert count == 0 and hit.status_code == 200 and hit.json()["status"] == "valid"
+    assert hit["X-Content-Type-Options"] == "nosniff" and "Content-Security-Policy" in hit
+    assert "Cookie" not in hit.get("Vary", "")
+    assert get(client, params, HTTP_IF_NONE_MATCH=hit["ETag"]).status_code == 304
+    with pytest.raises(AssertionError, match="rest of the stack"):
+        get(client, {"sha256": SHA_B})  # a miss goes on down the stack
+
+
+def test_a_hit_still_checks_the_host(cert, client):
+    params = {"certificate": cert.number}
+    assert get(client, params).status_code == 200
+    assert get(client, params, HTTP_HOST="evil.example").status_code == 400
