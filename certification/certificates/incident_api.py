@@ -128,19 +128,23 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(self._data(self.get_object()))
 
     def _data(self, incident: ConcernReport) -> dict:
-        incident.refresh_from_db()
         self._dues = incidents.acknowledgement_dues([incident])
         return self.get_serializer(incident).data
 
-    def _answer(self, run, *args):
-        incident = self.get_object()
-        if not organizations.is_org_admin(self.request.user, incident.certificate.organization):
-            raise PermissionDenied(_("Only an admin of the organization may answer its incidents."))
+    def _run(self, incident: ConcernReport, run, *args) -> Response:
+        """One step of the incident's workflow; its refusal is a 400, its result the incident as now."""
         try:
             run(incident, self.request.user, *args, request=self.request)
         except WorkflowError as exc:
             raise ValidationError(exc.errors) from exc
+        incident.refresh_from_db()
         return Response(self._data(incident))
+
+    def _answer(self, run, *args) -> Response:
+        incident = self.get_object()
+        if not organizations.is_org_admin(self.request.user, incident.certificate.organization):
+            raise PermissionDenied(_("Only an admin of the organization may answer its incidents."))
+        return self._run(incident, run, *args)
 
     @extend_schema(request=None, responses=IncidentSerializer)
     @action(detail=True, methods=["post"])
@@ -173,11 +177,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         incident = self.get_object()
         data = SeverityInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            incidents.set_severity(incident, request.user, data.validated_data["severity"], request=request)
-        except WorkflowError as exc:
-            raise ValidationError(exc.errors) from exc
-        return Response(self._data(incident))
+        return self._run(incident, incidents.set_severity, data.validated_data["severity"])
 
 
 class PublicIncidentHistoryView(APIView):

@@ -22,8 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from certification.certificates import incidents
 from certification.certificates.models import ConcernReport
 from certification.certificates.views import decisions
-from certification.framework.services import WorkflowError
-from certification.releases.access import require_admin, run_action, show_workflow_error
+from certification.releases.access import require_admin, run_action
 from portal import organizations as portal_organizations
 from portal.validators import plain_text
 from portal.views import staff_required
@@ -159,10 +158,7 @@ def incident_severity(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Choose low, medium, high or critical."))
     else:
-        try:
-            incidents.set_severity(incident, request.user, form.cleaned_data["severity"], request=request)
-        except WorkflowError as exc:
-            show_workflow_error(request, exc)
-        else:
-            messages.success(request, _("Severity set."))
+        severity = form.cleaned_data["severity"]
+        run_action(request, lambda obj, user, **kw: incidents.set_severity(obj, user, severity, **kw), incident,
+                   _("Severity set."))
     return redirect("certification:incident-detail", incident.pk)
